@@ -1,0 +1,198 @@
+"""The activation engine: one pass of a model over a corpus split.
+
+Documents are cut into BOS-prefixed windows that never cross a document
+boundary, windows of similar length are batched together, and forward hooks at
+the activation site of each requested layer feed two tiers of results:
+
+1. per-document sufficient statistics for every neuron of the layer
+   (:mod:`polytests.aggregates`), optionally also under a token mask;
+2. per-token activations of the specific neurons that claims name, plus the
+   running top-k activating tokens of every neuron.
+
+The pass runs without gradients and stops after the last requested layer, so
+the unembedding is never computed. Memory is bounded by the batch size and
+the tier-1 arrays; it does not grow with corpus length beyond them (tier-2
+arrays are one float per token per named neuron).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from polytests.aggregates import DocStats, DocStatsAccumulator, TopK
+from polytests.neurons import NeuronRef
+from polytests.tokenization import TokenizedDocuments, batch_windows, make_windows
+
+DEFAULT_THRESHOLDS = (0.0, 0.1, 0.5)
+
+
+@dataclass(frozen=True)
+class CollectionRequest:
+    """What to collect: layers for tier 1, neurons for tier 2, and options."""
+
+    layers: tuple[int, ...]
+    neurons: tuple[NeuronRef, ...] = ()
+    thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
+    top_k: int = 20
+    exclude_token_ids: tuple[int, ...] = ()  # tier 1 also computed without these tokens
+    site: str | None = None  # hook-name template with {layer}; None = the model's default
+
+    def all_layers(self) -> tuple[int, ...]:
+        return tuple(sorted(set(self.layers) | {n.layer for n in self.neurons}))
+
+
+@dataclass
+class Collection:
+    """Raw results of one pass (before they are wrapped in an ActivationStore)."""
+
+    site: str
+    stats: dict[int, DocStats]
+    masked_stats: dict[int, DocStats]
+    topk_values: dict[int, np.ndarray]
+    topk_index: dict[int, np.ndarray]
+    token_acts: dict[NeuronRef, np.ndarray]
+    tokens_per_second: float = 0.0
+    meta: dict = field(default_factory=dict)
+
+
+def resolve_site(model, request: CollectionRequest) -> str:
+    """The hook-name template for this request, e.g. ``blocks.{layer}.mlp.ln.hook_in``."""
+    if request.site is not None:
+        if "{layer}" not in request.site:
+            raise ValueError(
+                f"site {request.site!r} must contain '{{layer}}', e.g. 'blocks.{{layer}}.mlp.hook_post'"
+            )
+        return request.site
+    return model.activation_site(0).replace("blocks.0.", "blocks.{layer}.", 1)
+
+
+def _device_of(bridge) -> torch.device:
+    try:
+        return next(bridge.parameters()).device
+    except StopIteration:  # pragma: no cover - a model without parameters
+        return torch.device("cpu")
+
+
+def collect(
+    model,
+    tokens: TokenizedDocuments,
+    request: CollectionRequest,
+    *,
+    max_batch_tokens: int = 16384,
+    progress: bool = False,
+    bos_token_id: int | None = None,
+) -> Collection:
+    """Run ``model`` (a :class:`~polytests.models.LoadedModel`) over ``tokens``."""
+    bridge = model.bridge
+    site = resolve_site(model, request)
+    layers = request.all_layers()
+    for neuron in request.neurons:
+        neuron.check_against(model.n_layers, model.d_mlp)
+    for layer in layers:
+        if not 0 <= layer < model.n_layers:
+            raise ValueError(f"layer {layer} out of range: the model has {model.n_layers} layers")
+    device = _device_of(bridge)
+    bos = bos_token_id if bos_token_id is not None else model.bos_token_id
+    if bos is None:
+        raise ValueError("the tokenizer has no BOS token; pass bos_token_id")
+    d_mlp = model.d_mlp
+    n_docs = tokens.n_docs
+
+    full = {L: DocStatsAccumulator(n_docs, d_mlp, request.thresholds, device) for L in layers}
+    masked = (
+        {L: DocStatsAccumulator(n_docs, d_mlp, request.thresholds, device) for L in layers}
+        if request.exclude_token_ids else {}
+    )
+    top = {L: TopK(request.top_k, d_mlp, device) for L in layers}
+    token_acts = {n: np.zeros(tokens.n_tokens, dtype=np.float32) for n in request.neurons}
+    excluded = torch.tensor(sorted(request.exclude_token_ids), dtype=torch.long, device=device)
+
+    captured: dict[int, torch.Tensor] = {}
+    hooks = []
+    for layer in layers:
+        def hook(tensor, hook=None, _layer=layer):
+            captured[_layer] = tensor
+            return tensor
+        hooks.append((site.format(layer=layer), hook))
+
+    batches = batch_windows(make_windows(tokens, model.n_ctx), max_batch_tokens)
+    token_ids = torch.from_numpy(tokens.token_ids.astype(np.int64))
+    offsets = tokens.offsets
+    started = time.perf_counter()
+    progress_bar = _progress(len(batches)) if progress else None
+    stop_at = max(layers) + 1
+    with torch.inference_mode():
+        for batch in batches:
+            width = max(w.length for w in batch) + 1
+            rows = torch.full((len(batch), width), bos, dtype=torch.long)
+            doc = torch.full((len(batch), width), -1, dtype=torch.long)
+            flat = torch.full((len(batch), width), -1, dtype=torch.long)
+            for r, w in enumerate(batch):
+                start = int(offsets[w.doc]) + w.start
+                rows[r, 1 : 1 + w.length] = token_ids[start : start + w.length]
+                doc[r, 1 : 1 + w.length] = w.doc
+                flat[r, 1 : 1 + w.length] = torch.arange(start, start + w.length)
+            valid = doc.reshape(-1) >= 0
+            doc_v = doc.reshape(-1)[valid].to(device)
+            flat_v = flat.reshape(-1)[valid].to(device)
+            keep = None
+            if masked:
+                keep = ~torch.isin(rows.reshape(-1)[valid].to(device), excluded)
+            captured.clear()
+            _run(bridge, rows.to(device), hooks, stop_at)
+            for layer in layers:
+                acts = captured[layer].reshape(-1, d_mlp)[valid.to(device)]
+                full[layer].add(acts, doc_v)
+                if masked:
+                    masked[layer].add(acts[keep], doc_v[keep])
+                top[layer].add(acts, flat_v)
+            for neuron, out in token_acts.items():
+                acts = captured[neuron.layer].reshape(-1, d_mlp)[valid.to(device), neuron.index]
+                out[flat_v.cpu().numpy()] = acts.float().cpu().numpy()
+            if progress_bar is not None:
+                progress_bar.advance()
+    if progress_bar is not None:
+        progress_bar.close()
+    elapsed = time.perf_counter() - started
+    tops = {L: top[L].result() for L in layers}
+    return Collection(
+        site=site,
+        stats={L: full[L].result() for L in layers},
+        masked_stats={L: masked[L].result() for L in masked},
+        topk_values={L: tops[L][0] for L in layers},
+        topk_index={L: tops[L][1] for L in layers},
+        token_acts=token_acts,
+        tokens_per_second=tokens.n_tokens / elapsed if elapsed > 0 else float("inf"),
+    )
+
+
+def _run(bridge, rows: torch.Tensor, hooks, stop_at: int) -> None:
+    """Forward with hooks, stopping after the last layer that any hook needs."""
+    n_layers = int(bridge.cfg.n_layers)
+    kwargs = {"stop_at_layer": stop_at} if stop_at < n_layers else {}
+    bridge.run_with_hooks(rows, fwd_hooks=hooks, return_type=None, **kwargs)
+
+
+class _progress:
+    """A rich progress bar on stderr, shown only when collection takes a while."""
+
+    def __init__(self, total: int) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        self._progress = Progress(
+            "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+            TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+        )
+        self._task = self._progress.add_task("polytests: collecting activations", total=total)
+        self._progress.start()
+
+    def advance(self) -> None:
+        self._progress.advance(self._task)
+
+    def close(self) -> None:
+        self._progress.stop()

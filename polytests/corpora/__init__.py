@@ -1,0 +1,16 @@
+"""Corpora: folders of documents, their explore/confirm/train split and manifest."""
+
+from polytests.corpora.manifest import Manifest, build_manifest, check_manifest
+from polytests.corpora.splits import SPLITS, assign_split
+from polytests.corpora.store import Corpus, Document, load_corpora
+
+__all__ = [
+    "SPLITS",
+    "Corpus",
+    "Document",
+    "Manifest",
+    "assign_split",
+    "build_manifest",
+    "check_manifest",
+    "load_corpora",
+]

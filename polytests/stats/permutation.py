@@ -1,0 +1,410 @@
+"""Permutation tests on per-document values.
+
+Two tests share one set of conventions:
+
+* :func:`permutation_test` -- two independent groups of documents, statistic
+  Welch's t, null distribution from relabelling documents between the groups.
+* :func:`sign_flip_test` -- one group of per-document paired deltas,
+  statistic the one-sample t, null distribution from flipping signs.
+
+Conventions (see ``docs/statistics.md``):
+
+* Monte Carlo p-values carry the +1 correction of Phipson & Smyth (2010):
+  ``p = (1 + #{null >= observed}) / (B + 1)``; they are never 0.
+* When the number of distinct arrangements is at most ``exact_threshold``
+  (default ``n_resamples + 1``) every arrangement is enumerated, the observed
+  one included, and ``p = #{null >= observed} / N_arrangements``.
+* ``null >= observed`` is evaluated with the relative tolerance
+  ``gamma = |100 * eps * observed|`` that :func:`scipy.stats.permutation_test`
+  uses, so values equal up to rounding count as ties.
+* ``"two-sided"`` compares ``|t|`` with ``|t_observed|``.
+* 2-D input ``(n, k)`` tests the ``k`` columns with the SAME relabellings;
+  column ``j`` is bit-identical to the 1-D test of column ``j`` with the same
+  seed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from polytests.stats._validation import (
+    SeedLike,
+    check_choice,
+    check_int,
+    check_optional_int,
+    check_two_samples,
+    check_samples,
+    make_rng,
+)
+
+__all__ = [
+    "ALTERNATIVES",
+    "PermutationResult",
+    "min_attainable_pvalue",
+    "permutation_test",
+    "pvalue_floor",
+    "sign_flip_test",
+]
+
+ALTERNATIVES = ("greater", "less", "two-sided")
+
+# Relative tolerance for ties, as in scipy.stats.permutation_test.
+_TIE_RTOL = 100.0 * np.finfo(np.float64).eps
+# Upper bound on floats gathered per chunk of resamples (chunk * n * k).
+_CHUNK_FLOATS = 4_000_000
+# Sign-flip enumeration encodes arrangements as int64 bit patterns.
+_MAX_EXACT_SIGN_FLIP_N = 62
+
+
+@dataclass(frozen=True)
+class PermutationResult:
+    """Result of :func:`permutation_test` or :func:`sign_flip_test`.
+
+    Attributes
+    ----------
+    statistic : float or ndarray of shape (k,)
+        Observed t statistic (signed, also for ``"two-sided"``).
+    pvalue : float or ndarray of shape (k,)
+        p-value; in (0, 1].
+    null_distribution : ndarray of shape (B,) or (B, k)
+        t statistic of every resample (Monte Carlo) or every arrangement
+        (exact; the observed arrangement is row 0).
+    n_resamples : int
+        ``B``: the number of rows of ``null_distribution``.
+    exact : bool
+        Whether all arrangements were enumerated.
+    alternative : str
+        ``"greater"``, ``"less"`` or ``"two-sided"``.
+    """
+
+    statistic: float | np.ndarray
+    pvalue: float | np.ndarray
+    null_distribution: np.ndarray
+    n_resamples: int
+    exact: bool
+    alternative: str
+
+
+def pvalue_floor(n_resamples: int) -> float:
+    """Smallest Monte Carlo p-value with the +1 correction: ``1 / (B + 1)``."""
+    n_resamples = check_int(n_resamples, "n_resamples", minimum=1)
+    return 1.0 / (n_resamples + 1)
+
+
+def min_attainable_pvalue(
+    n_x: int, n_y: int, n_resamples: int, *, exact_threshold: int | None = None
+) -> float:
+    """Smallest p-value :func:`permutation_test` can return for this design.
+
+    ``1 / C(n_x + n_y, n_x)`` when the test would enumerate all arrangements
+    (``C <= exact_threshold``, default ``n_resamples + 1``), otherwise the
+    Monte Carlo floor ``1 / (n_resamples + 1)``. This is the bound for a
+    one-sided alternative; ties (and, for ``"two-sided"`` with
+    ``n_x == n_y``, mirror-image arrangements) can only make it larger.
+    """
+    n_x = check_int(n_x, "n_x", minimum=2)
+    n_y = check_int(n_y, "n_y", minimum=2)
+    n_resamples = check_int(n_resamples, "n_resamples", minimum=1)
+    threshold = check_optional_int(exact_threshold, "exact_threshold", minimum=0)
+    threshold = n_resamples + 1 if threshold is None else threshold
+    n_arrangements = math.comb(n_x + n_y, n_x)
+    if n_arrangements <= threshold:
+        return 1.0 / n_arrangements
+    return 1.0 / (n_resamples + 1)
+
+
+# --------------------------------------------------------------------------
+# statistics (reduce over the last axis)
+# --------------------------------------------------------------------------
+
+
+def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """``num / den`` with ``den == 0`` mapped to +inf, -inf or 0 by sign(num)."""
+    out = np.where(num > 0, np.inf, np.where(num < 0, -np.inf, 0.0))
+    np.divide(num, den, out=out, where=den > 0)
+    return out
+
+
+def _welch_t(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Welch's t of ``a`` vs ``b`` along the last axis (ddof=1 variances)."""
+    n_a, n_b = a.shape[-1], b.shape[-1]
+    num = a.mean(axis=-1) - b.mean(axis=-1)
+    se2 = a.var(axis=-1, ddof=1) / n_a + b.var(axis=-1, ddof=1) / n_b
+    return _safe_ratio(num, np.sqrt(se2))
+
+
+def _one_sample_t(d: np.ndarray) -> np.ndarray:
+    """One-sample t of ``d`` against 0 along the last axis (ddof=1)."""
+    n = d.shape[-1]
+    return _safe_ratio(d.mean(axis=-1), np.sqrt(d.var(axis=-1, ddof=1) / n))
+
+
+# --------------------------------------------------------------------------
+# p-values
+# --------------------------------------------------------------------------
+
+
+def _pvalues(null: np.ndarray, observed: np.ndarray, alternative: str, exact: bool) -> np.ndarray:
+    """p-values from a ``(k, B)`` null and ``(k,)`` observed statistics."""
+    if alternative == "two-sided":
+        null, observed = np.abs(null), np.abs(observed)
+    gamma = np.where(np.isfinite(observed), np.abs(observed) * _TIE_RTOL, 0.0)
+    if alternative == "less":
+        hits = null <= (observed + gamma)[:, None]
+    else:
+        hits = null >= (observed - gamma)[:, None]
+    count = np.count_nonzero(hits, axis=1)
+    n_null = null.shape[1]
+    if exact:
+        pvalues = count / n_null
+    else:
+        pvalues = (count + 1.0) / (n_null + 1.0)
+    return np.minimum(pvalues, 1.0)
+
+
+def _package(
+    observed: np.ndarray,
+    null: np.ndarray,
+    pvalues: np.ndarray,
+    exact: bool,
+    alternative: str,
+    one_d: bool,
+) -> PermutationResult:
+    """Shape internal ``(k, ...)`` arrays into the public result."""
+    if one_d:
+        return PermutationResult(
+            statistic=float(observed[0]),
+            pvalue=float(pvalues[0]),
+            null_distribution=null[0].copy(),
+            n_resamples=int(null.shape[1]),
+            exact=exact,
+            alternative=alternative,
+        )
+    return PermutationResult(
+        statistic=observed,
+        pvalue=pvalues,
+        null_distribution=np.ascontiguousarray(null.T),
+        n_resamples=int(null.shape[1]),
+        exact=exact,
+        alternative=alternative,
+    )
+
+
+def _chunk_size(batch: int | None, n: int, k: int) -> int:
+    """Resamples per chunk: ``batch`` or about ``_CHUNK_FLOATS / (n * k)``."""
+    if batch is not None:
+        return batch
+    return max(1, _CHUNK_FLOATS // (n * k))
+
+
+# --------------------------------------------------------------------------
+# two-sample permutation test
+# --------------------------------------------------------------------------
+
+
+def _permutation_test_iv(
+    x: object,
+    y: object,
+    alternative: object,
+    n_resamples: object,
+    seed: object,
+    exact_threshold: object,
+    batch: object,
+) -> tuple[np.ndarray, np.ndarray, str, int, np.random.Generator, int, int | None, bool]:
+    """Validate the arguments of :func:`permutation_test`."""
+    x_arr, y_arr = check_two_samples(x, y, min_n=2)
+    alternative = check_choice(alternative, "alternative", ALTERNATIVES)
+    n_resamples = check_int(n_resamples, "n_resamples", minimum=1)
+    threshold = check_optional_int(exact_threshold, "exact_threshold", minimum=0)
+    threshold = n_resamples + 1 if threshold is None else threshold
+    batch = check_optional_int(batch, "batch", minimum=1)
+    rng = make_rng(seed)
+    one_d = x_arr.ndim == 1
+    if one_d:
+        x_arr, y_arr = x_arr[:, None], y_arr[:, None]
+    return x_arr, y_arr, alternative, n_resamples, rng, threshold, batch, one_d
+
+
+def _exact_partitions(n_x: int, n: int, chunk: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield (x-indices, y-indices) for every split of ``range(n)``, in chunks.
+
+    The first split is the observed one (x = the first ``n_x`` positions).
+    """
+    combos = itertools.combinations(range(n), n_x)
+    while True:
+        block = list(itertools.islice(combos, chunk))
+        if not block:
+            return
+        x_idx = np.array(block, dtype=np.intp).reshape(len(block), n_x)
+        mask = np.ones((len(block), n), dtype=bool)
+        mask[np.arange(len(block))[:, None], x_idx] = False
+        y_idx = np.nonzero(mask)[1].reshape(len(block), n - n_x)
+        yield x_idx, y_idx
+
+
+def _random_partitions(
+    n_x: int, n: int, n_resamples: int, chunk: int, rng: np.random.Generator
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield random (x-indices, y-indices) splits of ``range(n)``, in chunks.
+
+    Each split is the argsort of ``n`` uniform keys; ``Generator.random``
+    consumes its stream sequentially, so the splits do not depend on
+    ``chunk``.
+    """
+    for start in range(0, n_resamples, chunk):
+        size = min(chunk, n_resamples - start)
+        perm = np.argsort(rng.random((size, n)), axis=1)
+        yield perm[:, :n_x], perm[:, n_x:]
+
+
+def permutation_test(
+    x: object,
+    y: object,
+    *,
+    alternative: str = "greater",
+    n_resamples: int = 9999,
+    seed: SeedLike = None,
+    exact_threshold: int | None = None,
+    batch: int | None = None,
+) -> PermutationResult:
+    """Two-sample permutation test of per-document values with Welch's t.
+
+    Parameters
+    ----------
+    x, y : array_like, shape (n_x,) / (n_y,) or (n_x, k) / (n_y, k)
+        One value per document (rows); optional columns (e.g. neurons) are
+        tested with the same document relabellings. Must be finite.
+    alternative : {"greater", "less", "two-sided"}
+        ``"greater"``: mean(x) > mean(y). ``"two-sided"`` compares ``|t|``.
+    n_resamples : int
+        Monte Carlo resamples ``B`` (ignored when the test is exact).
+    seed : int, numpy.random.Generator or None
+        Same data and same int seed give bit-identical results.
+    exact_threshold : int, optional
+        Enumerate all ``C(n_x + n_y, n_x)`` arrangements when that number is
+        at most this (default ``n_resamples + 1``).
+    batch : int, optional
+        Resamples per vectorised chunk (default keeps ``chunk*n*k <= 4e6``).
+
+    Returns
+    -------
+    PermutationResult
+    """
+    x_arr, y_arr, alternative, n_resamples, rng, threshold, batch, one_d = _permutation_test_iv(
+        x, y, alternative, n_resamples, seed, exact_threshold, batch
+    )
+    n_x, n_y, k = x_arr.shape[0], y_arr.shape[0], x_arr.shape[1]
+    n = n_x + n_y
+    # Centre every column on its first value: t is shift invariant, and a
+    # constant column becomes exactly zero, so its ties are exact.
+    pooled = np.concatenate([x_arr, y_arr], axis=0)
+    data = np.ascontiguousarray((pooled - pooled[0]).T)  # (k, n)
+
+    observed = _welch_t(data[:, :n_x], data[:, n_x:])
+    exact = math.comb(n, n_x) <= threshold
+    chunk = _chunk_size(batch, n, k)
+    if exact:
+        splits = _exact_partitions(n_x, n, chunk)
+    else:
+        splits = _random_partitions(n_x, n, n_resamples, chunk, rng)
+    # np.take along axis 1 returns a C-contiguous (k, chunk, n_group) array, so
+    # every row is reduced by the same code path whatever k is.
+    null = np.concatenate(
+        [
+            _welch_t(np.take(data, x_idx, axis=1), np.take(data, y_idx, axis=1))
+            for x_idx, y_idx in splits
+        ],
+        axis=1,
+    )
+    pvalues = _pvalues(null, observed, alternative, exact)
+    return _package(observed, null, pvalues, exact, alternative, one_d)
+
+
+# --------------------------------------------------------------------------
+# one-sample sign-flip test
+# --------------------------------------------------------------------------
+
+
+def _sign_flip_test_iv(
+    d: object,
+    alternative: object,
+    n_resamples: object,
+    seed: object,
+    exact_threshold: object,
+    batch: object,
+) -> tuple[np.ndarray, str, int, np.random.Generator, int, int | None, bool]:
+    """Validate the arguments of :func:`sign_flip_test`."""
+    d_arr = check_samples(d, "d", min_n=2)
+    alternative = check_choice(alternative, "alternative", ALTERNATIVES)
+    n_resamples = check_int(n_resamples, "n_resamples", minimum=1)
+    threshold = check_optional_int(exact_threshold, "exact_threshold", minimum=0)
+    threshold = n_resamples + 1 if threshold is None else threshold
+    batch = check_optional_int(batch, "batch", minimum=1)
+    rng = make_rng(seed)
+    one_d = d_arr.ndim == 1
+    if one_d:
+        d_arr = d_arr[:, None]
+    return d_arr, alternative, n_resamples, rng, threshold, batch, one_d
+
+
+def _exact_signs(n: int, chunk: int) -> Iterator[np.ndarray]:
+    """Yield all ``2**n`` sign vectors in chunks; row 0 is all +1 (observed)."""
+    bits = np.arange(n, dtype=np.int64)
+    total = 1 << n
+    for start in range(0, total, chunk):
+        codes = np.arange(start, min(start + chunk, total), dtype=np.int64)
+        yield 1.0 - 2.0 * ((codes[:, None] >> bits) & 1)
+
+
+def _random_signs(
+    n: int, n_resamples: int, chunk: int, rng: np.random.Generator
+) -> Iterator[np.ndarray]:
+    """Yield random sign vectors in chunks (independent of ``chunk``)."""
+    for start in range(0, n_resamples, chunk):
+        size = min(chunk, n_resamples - start)
+        yield np.where(rng.random((size, n)) < 0.5, -1.0, 1.0)
+
+
+def sign_flip_test(
+    d: object,
+    *,
+    alternative: str = "greater",
+    n_resamples: int = 9999,
+    seed: SeedLike = None,
+    exact_threshold: int | None = None,
+    batch: int | None = None,
+) -> PermutationResult:
+    """Sign-flip permutation test that per-document deltas have mean 0.
+
+    The statistic is the one-sample t, ``mean(d) / (sd(d) / sqrt(n))``; the
+    null flips the sign of each document's delta independently, which is
+    exact when ``d`` is symmetric about 0 under the null. Enumerates all
+    ``2**n`` flips when ``2**n <= exact_threshold`` (default
+    ``n_resamples + 1``). Same conventions as :func:`permutation_test`.
+
+    Parameters
+    ----------
+    d : array_like, shape (n,) or (n, k)
+        Paired per-document deltas (rows); columns share the same flips.
+    alternative : {"greater", "less", "two-sided"}
+        ``"greater"``: mean(d) > 0.
+    n_resamples, seed, exact_threshold, batch
+        As in :func:`permutation_test`.
+    """
+    d_arr, alternative, n_resamples, rng, threshold, batch, one_d = _sign_flip_test_iv(
+        d, alternative, n_resamples, seed, exact_threshold, batch
+    )
+    n, k = d_arr.shape
+    data = np.ascontiguousarray(d_arr.T)  # (k, n)
+    observed = _one_sample_t(data)
+    exact = n <= _MAX_EXACT_SIGN_FLIP_N and (1 << n) <= threshold
+    chunk = _chunk_size(batch, n, k)
+    signs = _exact_signs(n, chunk) if exact else _random_signs(n, n_resamples, chunk, rng)
+    null = np.concatenate([_one_sample_t(data[:, None, :] * s) for s in signs], axis=1)
+    pvalues = _pvalues(null, observed, alternative, exact)
+    return _package(observed, null, pvalues, exact, alternative, one_d)

@@ -1,0 +1,95 @@
+"""Turning documents into model inputs.
+
+A document becomes one or more *windows*: rows that start with the BOS token
+and hold at most ``n_ctx - 1`` of the document's tokens. Windows never cross
+document boundaries, so no token ever attends to another document. The BOS
+position is never recorded as a document token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TokenizedDocuments:
+    """Token ids of a list of documents, flat, with offsets (CSR layout)."""
+
+    doc_ids: tuple[str, ...]
+    corpus_of_doc: tuple[str, ...]
+    token_ids: np.ndarray  # int32 [n_tokens]
+    offsets: np.ndarray  # int64 [n_docs + 1]
+
+    @property
+    def n_docs(self) -> int:
+        return len(self.doc_ids)
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self.offsets[-1])
+
+    def doc_tokens(self, i: int) -> np.ndarray:
+        return self.token_ids[self.offsets[i] : self.offsets[i + 1]]
+
+    def doc_index_per_token(self) -> np.ndarray:
+        return np.repeat(np.arange(self.n_docs, dtype=np.int32), np.diff(self.offsets))
+
+    def position_per_token(self) -> np.ndarray:
+        starts = np.repeat(self.offsets[:-1], np.diff(self.offsets))
+        return (np.arange(self.n_tokens) - starts).astype(np.int32)
+
+
+def tokenize_documents(tokenizer, documents) -> TokenizedDocuments:
+    """Tokenize ``Document`` objects without special tokens."""
+    texts = [d.text for d in documents]
+    encoded = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
+    lengths = np.array([len(ids) for ids in encoded], dtype=np.int64)
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    flat = np.fromiter((t for ids in encoded for t in ids), dtype=np.int32, count=int(offsets[-1]))
+    return TokenizedDocuments(
+        tuple(d.id for d in documents), tuple(d.corpus for d in documents), flat, offsets
+    )
+
+
+@dataclass(frozen=True)
+class Window:
+    """``length`` tokens of document ``doc`` starting at token ``start`` (BOS not counted)."""
+
+    doc: int
+    start: int
+    length: int
+
+
+def make_windows(tokens: TokenizedDocuments, n_ctx: int) -> list[Window]:
+    """Cut every document into windows of at most ``n_ctx - 1`` tokens."""
+    if n_ctx < 2:
+        raise ValueError(f"n_ctx must be at least 2, got {n_ctx}")
+    size = n_ctx - 1
+    windows = []
+    for doc in range(tokens.n_docs):
+        n = int(tokens.offsets[doc + 1] - tokens.offsets[doc])
+        for start in range(0, n, size):
+            windows.append(Window(doc, start, min(size, n - start)))
+    return windows
+
+
+def batch_windows(windows: list[Window], max_tokens: int) -> list[list[Window]]:
+    """Group windows of similar length into batches of at most ``max_tokens`` padded tokens.
+
+    Sorting by length keeps padding small; each batch is padded to its longest row.
+    """
+    order = sorted(windows, key=lambda w: (w.length, w.doc, w.start))
+    batches: list[list[Window]] = []
+    current: list[Window] = []
+    for window in order:
+        width = window.length + 1  # ascending order: the newest row is the longest
+        if current and width * (len(current) + 1) > max_tokens:
+            batches.append(current)
+            current = []
+        current.append(window)
+    if current:
+        batches.append(current)
+    return batches
