@@ -184,7 +184,7 @@ class Claim:
     predicates: tuple[Predicate, ...]
     model: str = "embedded"
     split: str = "confirm"
-    alpha: float = 0.05
+    alpha: float | None = None  # None: the run's default ([tool.polytests] alpha)
     expect: str = "confirmed"
     site: str | None = None
     source: str | None = None  # file the claim came from
@@ -223,7 +223,7 @@ def validate_claim(claim: Claim) -> Claim:
                           "use letters, digits, '_', '-', '.'; start with a letter or digit")
     if not isinstance(claim.statement, str) or not claim.statement.strip():
         raise claim.error("statement is empty", "statement", "say the claim in one line of words")
-    if not 0 < claim.alpha < 1:
+    if claim.alpha is not None and not 0 < claim.alpha < 1:
         raise claim.error(f"alpha {claim.alpha!r} is not in (0, 1)", "alpha", "use e.g. alpha = 0.05")
     if claim.expect not in EXPECTATIONS:
         raise claim.error(f"expect {claim.expect!r} is not one of {EXPECTATIONS}", "expect",

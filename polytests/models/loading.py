@@ -44,6 +44,7 @@ NATIVE_CONFIG_FIELDS = (
     "d_model", "n_layers", "d_mlp", "d_head", "n_heads", "n_ctx", "d_vocab",
     "act_fn", "normalization_type", "positional_embedding_type",
 )
+NATIVE_OPTIONAL_FIELDS = ("attention_dir",)
 
 
 @dataclass
@@ -182,7 +183,8 @@ def _load_native(directory: Path, config: dict, spec: str, name: str) -> LoadedM
     missing = [k for k in NATIVE_CONFIG_FIELDS if k not in config]
     if missing:
         raise ModelLoadError(f"{directory / 'config.json'}: missing fields {missing}")
-    cfg = TransformerBridgeConfig(**{k: config[k] for k in NATIVE_CONFIG_FIELDS})
+    optional = {k: config[k] for k in NATIVE_OPTIONAL_FIELDS if k in config}
+    cfg = TransformerBridgeConfig(**{k: config[k] for k in NATIVE_CONFIG_FIELDS}, **optional)
     tokenizer = _load_tokenizer(directory, None, spec)
     bridge = TransformerBridge.boot_native(cfg, tokenizer=tokenizer, model_name=name)
     try:
@@ -194,7 +196,7 @@ def _load_native(directory: Path, config: dict, spec: str, name: str) -> LoadedM
     return LoadedModel(bridge, name, state_dict_digest(state_dict), str(directory), tokenizer)
 
 
-def _legacy_bridge_config(config: dict, old_layout: bool):
+def _legacy_bridge_config(config: dict):
     _, TransformerBridgeConfig = _import_bridge()
     if config.get("shortformer_pos", False):
         raise ModelLoadError("shortformer positional embeddings are not supported by the native bridge")
@@ -247,7 +249,7 @@ def _load_legacy(directory: Path, config: dict, spec: str, name: str) -> LoadedM
             f"--local-dir {directory}`)"
         )
     old_layout = name.endswith("_old") or config.get("architecture") == "neel-solu-old"
-    cfg = _legacy_bridge_config(config, old_layout)
+    cfg = _legacy_bridge_config(config)
     tokenizer = _load_tokenizer(directory, config.get("tokenizer_name"), spec)
     try:
         state_dict = torch.load(candidates[0], map_location="cpu", weights_only=True)

@@ -34,11 +34,11 @@ class TrainingConfig:
     d_mlp: int = 512
     n_ctx: int = 256
     batch_size: int = 16
-    steps: int = 1800
+    steps: int = 600
     lr: float = 3e-3
-    warmup: int = 100
-    weight_decay: float = 0.05
-    eval_every: int = 100
+    warmup: int = 50
+    weight_decay: float = 0.1
+    eval_every: int = 50
     threads: int = 2
 
     def bridge_config(self) -> dict:
@@ -183,7 +183,7 @@ def train_model(corpora_root: str | Path, out_dir: str | Path, cfg: TrainingConf
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         log["steps"].append(step)
-        log["train_loss"].append(float(loss))
+        log["train_loss"].append(float(loss.detach()))
         if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
             model.eval()
             explore = float(token_losses(model, explore_tokens, cfg.n_ctx, bos).mean())
@@ -192,7 +192,7 @@ def train_model(corpora_root: str | Path, out_dir: str | Path, cfg: TrainingConf
             if explore < best[0]:
                 best = (explore, {k: v.detach().clone() for k, v in bridge.state_dict().items()}, step + 1)
             if progress:
-                progress(step + 1, cfg.steps, float(loss), explore)
+                progress(step + 1, cfg.steps, float(loss.detach()), explore)
     bridge.load_state_dict(best[1], strict=True)
     log["best_step"] = best[2]
     log["best_explore_loss"] = best[0]

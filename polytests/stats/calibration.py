@@ -48,6 +48,7 @@ __all__ = [
     "simulate_claim_pvalues",
     "simulate_false_positive_rate",
     "simulate_power",
+    "simulate_tokens",
     "token_vs_document_level",
 ]
 
@@ -134,10 +135,20 @@ def acceptance_band(n_claims: int, alpha: float) -> tuple[float, float]:
     return float(lower), float(upper)
 
 
-def _simulate_tokens(
-    rng: np.random.Generator, n_claims: int, n_docs: int, design: NestedDesign, shift: float
+def simulate_tokens(
+    rng: np.random.Generator,
+    n_claims: int,
+    n_docs: int,
+    design: NestedDesign,
+    shift: float = 0.0,
 ) -> np.ndarray:
-    """Token activations of shape ``(n_claims, n_docs, n_tokens)``."""
+    """Simulated token activations of shape ``(n_claims, n_docs, n_tokens)``.
+
+    ``latent = u + e`` with document effect ``u ~ N(shift, tau^2)`` and
+    stationary AR(1) token noise ``e`` (coefficient ``phi``, marginal SD
+    ``sigma``); with ``design.sparse`` the activation is
+    ``max(0, latent - sparse_threshold)``.
+    """
     doc_effect = rng.normal(shift, design.tau, size=(n_claims, n_docs, 1))
     innovations = rng.standard_normal((n_claims, n_docs, design.n_tokens))
     innovations *= design.sigma * math.sqrt(1.0 - design.phi**2)
@@ -159,8 +170,8 @@ def _block_pvalues(
     level: str,
 ) -> np.ndarray:
     """p-values of ``n_claims`` simulated claims sharing one generator."""
-    tokens_a = _simulate_tokens(rng, n_claims, design.n_a, design, shift)
-    tokens_b = _simulate_tokens(rng, n_claims, design.n_b, design, 0.0)
+    tokens_a = simulate_tokens(rng, n_claims, design.n_a, design, shift)
+    tokens_b = simulate_tokens(rng, n_claims, design.n_b, design, 0.0)
     if level == "document":
         x, y = tokens_a.mean(axis=-1).T, tokens_b.mean(axis=-1).T  # (n_docs, claims)
     else:  # naive: every token an independent observation

@@ -17,6 +17,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy import special, stats
 
 from polytests.stats._validation import (
@@ -93,8 +94,8 @@ def _mean_difference_ci_iv(
 
 
 def mean_difference_ci(
-    x: object,
-    y: object,
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
     *,
     confidence_level: float = 0.95,
     n_resamples: int = 9999,
@@ -148,7 +149,7 @@ def mean_difference_ci(
     return ConfidenceInterval(float(low), float(high), method)
 
 
-def hedges_g(x: object, y: object) -> float:
+def hedges_g(x: npt.ArrayLike, y: npt.ArrayLike) -> float:
     """Hedges' g: ``J(df) * (mean(x) - mean(y)) / s_pooled``.
 
     ``s_pooled`` is the pooled SD with ``df = n_x + n_y - 2`` and ``J`` is
@@ -171,7 +172,7 @@ def hedges_g(x: object, y: object) -> float:
     return correction * diff / s_pooled
 
 
-def probability_of_superiority(x: object, y: object) -> float:
+def probability_of_superiority(x: npt.ArrayLike, y: npt.ArrayLike) -> float:
     """Common-language effect size ``P(X > Y) + 0.5 * P(X = Y)``.
 
     Computed exactly from mid-ranks of the pooled sample (the Mann-Whitney
@@ -184,7 +185,7 @@ def probability_of_superiority(x: object, y: object) -> float:
     return float(u_x / (n_x * n_y))
 
 
-def share_in_direction(deltas: object, direction: str = "greater") -> float:
+def share_in_direction(deltas: npt.ArrayLike, direction: str = "greater") -> float:
     """Share of per-document ``deltas`` that are ``> 0`` ("greater") or ``< 0`` ("less").
 
     Zeros count against both directions.
@@ -196,8 +197,8 @@ def share_in_direction(deltas: object, direction: str = "greater") -> float:
 
 
 def effect_sizes(
-    x: object,
-    y: object,
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
     *,
     confidence_level: float = 0.95,
     n_resamples: int = 9999,

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from polytests.stats._validation import (
     SeedLike,
@@ -77,8 +78,8 @@ def _equivalence_test_iv(
 
 
 def equivalence_test(
-    x: object,
-    y: object,
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
     *,
     margin: float,
     n_resamples: int = 9999,
@@ -113,7 +114,7 @@ def equivalence_test(
 
 
 def equivalence_test_one_sample(
-    d: object,
+    d: npt.ArrayLike,
     *,
     margin: float,
     n_resamples: int = 9999,

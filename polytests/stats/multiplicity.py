@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 from statsmodels.stats.multitest import multipletests
 
 from polytests.stats._validation import check_choice, check_int, check_probability
@@ -37,7 +38,7 @@ def _check_pvalues(pvalues: object, *, min_size: int) -> np.ndarray:
     return p
 
 
-def adjust_pvalues(pvalues: object, *, method: str = "holm") -> np.ndarray:
+def adjust_pvalues(pvalues: npt.ArrayLike, *, method: str = "holm") -> np.ndarray:
     """Multiplicity-adjusted p-values, in the input order.
 
     ``method``: ``"holm"`` (Holm step-down, controls the family-wise error
@@ -54,7 +55,7 @@ def adjust_pvalues(pvalues: object, *, method: str = "holm") -> np.ndarray:
     return np.asarray(adjusted, dtype=np.float64)
 
 
-def intersection_union(pvalues: object) -> float:
+def intersection_union(pvalues: npt.ArrayLike) -> float:
     """Intersection-union p-value for "every part holds": ``max(pvalues)``.
 
     Rejecting the union of the parts' nulls at level alpha needs every part

@@ -31,14 +31,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from polytests.stats._validation import (
     SeedLike,
     check_choice,
     check_int,
     check_optional_int,
-    check_two_samples,
     check_samples,
+    check_two_samples,
     make_rng,
 )
 
@@ -263,8 +264,8 @@ def _random_partitions(
 
 
 def permutation_test(
-    x: object,
-    y: object,
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
     *,
     alternative: str = "greater",
     n_resamples: int = 9999,
@@ -371,7 +372,7 @@ def _random_signs(
 
 
 def sign_flip_test(
-    d: object,
+    d: npt.ArrayLike,
     *,
     alternative: str = "greater",
     n_resamples: int = 9999,

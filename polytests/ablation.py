@@ -1,0 +1,304 @@
+"""Causal checks: ablate neurons at ``blocks.{L}.mlp.hook_post`` and measure next-token loss.
+
+The cheap path: one clean forward pass per batch records the residual stream
+leaving block L and the post-LayerNorm activations. Ablating neuron n with
+value v changes that residual by ``(v - post_n) * W_out[n]`` (the MLP output is
+linear in hook_post), so only blocks L+1.. and the unembedding run again, for
+many neurons at once stacked along the batch axis. The result is exactly what a
+full forward pass with a hook replacing ``post_n`` by ``v`` computes
+(:func:`naive_delta_loss` is that reference, used by the tests and the benchmark).
+
+Kinds of ablation: ``zero`` (v = 0), ``mean`` (v = the neuron's mean over the
+explore split) and ``resample`` (v = the neuron's activation at the same
+position of a random other document of the split, cycling if shorter).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from polytests.activations import CollectionRequest
+from polytests.claims.model import AblationHurts, AblationSpares, AblationSpecific, Claim
+from polytests.claims.results import PredicateResult
+from polytests.neurons import NeuronRef
+from polytests.stats import equivalence_test_one_sample, permutation_test
+from polytests.tokenization import TokenizedDocuments, batch_windows, make_windows, tokenize_documents
+
+BESAG_CLIFFORD_H = 10  # stop sampling null neurons once this many beat the observed effect
+
+
+def _rows(tokens: TokenizedDocuments, batch, bos: int):
+    width = max(w.length for w in batch) + 1
+    rows = torch.full((len(batch), width), bos, dtype=torch.long)
+    for r, w in enumerate(batch):
+        s = int(tokens.offsets[w.doc]) + w.start
+        rows[r, 1 : 1 + w.length] = torch.from_numpy(tokens.token_ids[s : s + w.length].astype(np.int64))
+    return rows
+
+
+def _token_loss(logits: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """Loss of predicting rows[:, 1:] from logits[:, :-1]: [batch, width - 1]."""
+    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+    return -logp.gather(-1, rows[:, 1:, None])[..., 0]
+
+
+def _block_out(out):
+    return out[0] if isinstance(out, tuple) else out
+
+
+def resample_donors(n_docs: int, seed: int) -> np.ndarray:
+    """For every document, a different random document whose activations it receives."""
+    rng = np.random.default_rng(seed)
+    shift = rng.integers(1, n_docs, size=n_docs) if n_docs > 1 else np.zeros(1, dtype=int)
+    return (np.arange(n_docs) + shift) % max(n_docs, 1)
+
+
+def ablation_values(kind: str, post: torch.Tensor, neurons: list[int], batch, tokens: TokenizedDocuments,
+                    means: np.ndarray | None, donor_acts: dict | None, donors: np.ndarray | None) -> torch.Tensor:
+    """The replacement value of each neuron at each position: [len(neurons), batch, width]."""
+    n, b, w = len(neurons), post.shape[0], post.shape[1]
+    if kind == "zero":
+        return torch.zeros(n, b, w, dtype=post.dtype)
+    if kind == "mean":
+        m = torch.as_tensor(means[neurons], dtype=post.dtype)
+        return m[:, None, None].expand(n, b, w).clone()
+    if kind == "resample":
+        out = torch.zeros(n, b, w, dtype=post.dtype)
+        for r, win in enumerate(batch):
+            donor = int(donors[win.doc])
+            d0, d1 = int(tokens.offsets[donor]), int(tokens.offsets[donor + 1])
+            length = max(d1 - d0, 1)
+            pos = (np.arange(win.start, win.start + win.length) % length) + d0
+            for j, neuron in enumerate(neurons):
+                out[j, r, 1 : 1 + win.length] = torch.from_numpy(donor_acts[neuron][pos])
+        return out
+    raise ValueError(f"unknown ablation kind {kind!r}; known: zero, mean, resample")
+
+
+def batched_delta_loss(model, tokens: TokenizedDocuments, layer: int, neurons: list[int], kind: str, *,
+                       means=None, donor_acts=None, donors=None, chunk: int = 16,
+                       max_batch_tokens: int = 4096) -> np.ndarray:
+    """Per-document change in mean next-token loss from ablating each neuron: [neurons, docs]."""
+    bridge = model.bridge
+    bos = model.bos_token_id
+    n_layers = model.n_layers
+    W_out = bridge.blocks[layer].mlp.out.weight.detach().T  # [d_mlp, d_model]
+    sums = np.zeros((len(neurons), tokens.n_docs))
+    counts = np.zeros(tokens.n_docs)
+    captured = {}
+
+    def keeper(name):
+        def keep(tensor, hook=None):
+            captured[name] = tensor
+            return tensor
+        return keep
+
+    resid_name, post_name = f"blocks.{layer}.hook_out", f"blocks.{layer}.mlp.hook_post"
+    with torch.inference_mode():
+        for batch in batch_windows(make_windows(tokens, model.n_ctx), max_batch_tokens):
+            rows = _rows(tokens, batch, bos)
+            captured.clear()
+            logits = bridge.run_with_hooks(rows, fwd_hooks=[(resid_name, keeper(resid_name)), (post_name, keeper(post_name))])
+            clean = _token_loss(logits, rows)
+            resid, post = captured[resid_name], captured[post_name]
+            valid = torch.zeros_like(clean, dtype=torch.bool)
+            doc_of_row = np.array([w.doc for w in batch])
+            for r, w in enumerate(batch):
+                valid[r, : w.length] = True
+            np.add.at(counts, doc_of_row, [w.length for w in batch])
+            for start in range(0, len(neurons), chunk):
+                part = neurons[start : start + chunk]
+                values = ablation_values(kind, post, part, batch, tokens, means, donor_acts, donors)
+                idx = torch.as_tensor(part)
+                change = (values - post[..., idx].permute(2, 0, 1))[..., None] * W_out[idx][:, None, None, :]
+                x = (resid[None] + change).reshape(-1, *resid.shape[1:])
+                for i in range(layer + 1, n_layers):
+                    x = _block_out(bridge.blocks[i](x))
+                ablated = _token_loss(bridge.unembed(bridge.ln_final(x)), rows.repeat(len(part), 1))
+                delta = (ablated.reshape(len(part), *clean.shape) - clean[None]) * valid[None]
+                per_row = delta.sum(-1).double().numpy()  # [part, rows]
+                for j in range(len(part)):
+                    np.add.at(sums[start + j], doc_of_row, per_row[j])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / counts[None, :]
+
+
+def naive_delta_loss(model, tokens: TokenizedDocuments, layer: int, neuron: int, kind: str, *,
+                     means=None, donor_acts=None, donors=None, max_batch_tokens: int = 4096) -> np.ndarray:
+    """Reference: a full forward pass with a hook replacing the neuron (one neuron at a time)."""
+    bridge = model.bridge
+    sums = np.zeros(tokens.n_docs)
+    counts = np.zeros(tokens.n_docs)
+    post_name = f"blocks.{layer}.mlp.hook_post"
+    with torch.inference_mode():
+        for batch in batch_windows(make_windows(tokens, model.n_ctx), max_batch_tokens):
+            rows = _rows(tokens, batch, model.bos_token_id)
+            clean = _token_loss(bridge(rows), rows)
+
+            def replace(tensor, hook=None):
+                values = ablation_values(kind, tensor, [neuron], batch, tokens, means, donor_acts, donors)[0]
+                tensor = tensor.clone()
+                tensor[..., neuron] = values
+                return tensor
+
+            ablated = _token_loss(bridge.run_with_hooks(rows, fwd_hooks=[(post_name, replace)]), rows)
+            for r, w in enumerate(batch):
+                sums[w.doc] += float((ablated[r, : w.length] - clean[r, : w.length]).double().sum())
+                counts[w.doc] += w.length
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / counts
+
+
+def matched_null_neurons(rate: np.ndarray, magnitude: np.ndarray, target: int, k: int, seed: int) -> np.ndarray:
+    """The k neurons of the layer closest to ``target`` in (firing-rate rank, magnitude rank).
+
+    Returned in a seeded random order so that Besag-Clifford stopping samples
+    them without bias.
+    """
+    n = len(rate)
+    r1 = np.argsort(np.argsort(rate, kind="stable"), kind="stable") / n
+    r2 = np.argsort(np.argsort(magnitude, kind="stable"), kind="stable") / n
+    dist = np.hypot(r1 - r1[target], r2 - r2[target])
+    dist[target] = np.inf
+    chosen = np.argsort(dist, kind="stable")[: min(k, n - 1)]
+    return np.random.default_rng(seed).permutation(chosen)
+
+
+@dataclass
+class AblationEngine:
+    """Ablation predicates for one model and one split, sharing activations and caches."""
+
+    model: object
+    documents: list
+    explore_documents: list
+    cache: object = None
+    split: str = "confirm"
+
+    def __post_init__(self) -> None:
+        self.tokens = tokenize_documents(self.model.tokenizer, self.documents)
+        self._layer_stats: dict[int, object] = {}
+        self._means: dict[int, np.ndarray] = {}
+        self._deltas: dict[tuple, np.ndarray] = {}
+
+    def _post_store(self, docs, split: str, layer: int, neurons=()):
+        from polytests.store import build_store
+
+        request = CollectionRequest(layers=(layer,), neurons=tuple(NeuronRef(layer, n) for n in neurons),
+                                    site="blocks.{layer}.mlp.hook_post")
+        return build_store(self.model, docs, split, request, cache=self.cache)
+
+    def mean_values(self, layer: int) -> np.ndarray:
+        """Each neuron's mean hook_post activation over the explore split's documents (document-weighted)."""
+        if layer not in self._means:
+            stats = self._post_store(self.explore_documents, "explore", layer).collection.stats[layer]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                per_doc = stats.sum / stats.count[:, None]
+            self._means[layer] = np.nanmean(per_doc, axis=0)
+        return self._means[layer]
+
+    def deltas(self, layer: int, neurons: list[int], kind: str, seed: int) -> np.ndarray:
+        missing = [n for n in neurons if (layer, n, kind) not in self._deltas]
+        if missing:
+            extra = {}
+            if kind == "mean":
+                extra["means"] = self.mean_values(layer)
+            if kind == "resample":
+                store = self._post_store(self.documents, self.split, layer, missing)
+                extra["donor_acts"] = {n: store.token_activations(NeuronRef(layer, n)) for n in missing}
+                extra["donors"] = resample_donors(self.tokens.n_docs, seed)
+            result = batched_delta_loss(self.model, self.tokens, layer, missing, kind, **extra)
+            for n, row in zip(missing, result):
+                self._deltas[(layer, n, kind)] = row
+        return np.stack([self._deltas[(layer, n, kind)] for n in neurons])
+
+    def docs_of(self, corpora) -> np.ndarray:
+        corpus = np.asarray([d.corpus for d in self.documents])
+        return np.flatnonzero(np.isin(corpus, list(corpora)))
+
+    def _layer_profile(self, layer: int) -> tuple[np.ndarray, np.ndarray]:
+        if layer not in self._layer_stats:
+            stats = self._post_store(self.documents, self.split, layer).collection.stats[layer]
+            total = max(int(stats.count.sum()), 1)
+            rate = stats.above[0].sum(0) / total  # share of tokens with activation > 0
+            magnitude = np.abs(stats.sum.sum(0)) / total
+            self._layer_stats[layer] = (rate, magnitude)
+        return self._layer_stats[layer]
+
+    # -- predicates -------------------------------------------------------------------
+    def evaluate(self, claim: Claim, p, seed: int, n_resamples: int) -> PredicateResult:
+        if isinstance(p, AblationHurts):
+            return self._hurts(claim, p, seed)
+        if isinstance(p, AblationSpecific):
+            return self._specific(claim, p, seed, n_resamples)
+        if isinstance(p, AblationSpares):
+            return self._spares(claim, p, seed, n_resamples)
+        raise TypeError(f"not an ablation predicate: {p!r}")
+
+    def _hurts(self, claim: Claim, p: AblationHurts, seed: int) -> PredicateResult:
+        layer, target = claim.neuron.layer, claim.neuron.index
+        docs = self.docs_of(p.corpora_)
+        rate, magnitude = self._layer_profile(layer)
+        null_neurons = matched_null_neurons(rate, magnitude, target, p.n_null, seed)
+        per_kind, pvalues = {}, []
+        for kind in p.kinds:
+            observed = float(np.nanmean(self.deltas(layer, [target], kind, seed)[0, docs]))
+            exceed, evaluated = 0, 0
+            for start in range(0, len(null_neurons), 32):
+                part = [int(n) for n in null_neurons[start : start + 32]]
+                null = np.nanmean(self.deltas(layer, part, kind, seed)[:, docs], axis=1)
+                exceed += int(np.sum(null >= observed))
+                evaluated += len(part)
+                if exceed >= BESAG_CLIFFORD_H:
+                    break
+            if exceed >= BESAG_CLIFFORD_H:
+                pvalue = exceed / evaluated  # Besag-Clifford sequential p-value
+            else:
+                pvalue = (1 + exceed) / (evaluated + 1)
+            pvalues.append(pvalue)
+            per_kind[kind] = {"delta_loss": observed, "null_evaluated": evaluated, "null_exceeding": exceed,
+                              "pvalue": pvalue}
+        pvalue = max(pvalues)
+        words = "; ".join(f"{k}: +{v['delta_loss']:.4f} nats/token, {v['null_exceeding']}/{v['null_evaluated']} "
+                          f"matched random neurons as large, p={v['pvalue']:.3g}" for k, v in per_kind.items())
+        summary = f"ablating {claim.neuron} on {', '.join(p.corpora_)} ({len(docs)} docs) — {words}"
+        numbers = {"per_kind": per_kind, "n_docs": len(docs), "n_null": len(null_neurons)}
+        return PredicateResult(p.kind, p.describe(), pvalue, summary, numbers, None, 1 / (len(null_neurons) + 1))
+
+    def _specific(self, claim: Claim, p: AblationSpecific, seed: int, n_resamples: int) -> PredicateResult:
+        layer, target = claim.neuron.layer, claim.neuron.index
+        docs = self.docs_of(p.corpora_)
+        corpora = sorted({d.corpus for d in self.documents})
+        base = self.docs_of(p.baseline or [c for c in corpora if c not in p.corpora_])
+        per_kind, pvalues = {}, []
+        for kind in p.kinds:
+            delta = self.deltas(layer, [target], kind, seed)[0]
+            x, y = delta[docs], delta[base]
+            x, y = x[np.isfinite(x)], y[np.isfinite(y)]
+            test = permutation_test(x, y, alternative="greater", n_resamples=n_resamples, seed=seed)
+            pvalues.append(float(test.pvalue))
+            per_kind[kind] = {"claimed": float(x.mean()), "baseline": float(y.mean()),
+                              "share_docs_hurt": float(np.mean(x > 0)), "pvalue": float(test.pvalue)}
+        words = "; ".join(f"{k}: {v['claimed']:+.4f} vs {v['baseline']:+.4f} nats/token, "
+                          f"{v['share_docs_hurt']:.0%} of docs hurt, p={v['pvalue']:.3g}" for k, v in per_kind.items())
+        return PredicateResult(p.kind, p.describe(), max(pvalues),
+                               f"ablating {claim.neuron}: claimed vs baseline — {words}", {"per_kind": per_kind},
+                               None, 1 / (n_resamples + 1))
+
+    def _spares(self, claim: Claim, p: AblationSpares, seed: int, n_resamples: int) -> PredicateResult:
+        layer, target = claim.neuron.layer, claim.neuron.index
+        docs = self.docs_of([p.corpus])
+        per_kind, pvalues = {}, []
+        for kind in p.kinds:
+            d = self.deltas(layer, [target], kind, seed)[0, docs]
+            d = d[np.isfinite(d)]
+            eq = equivalence_test_one_sample(d, margin=p.margin, n_resamples=n_resamples, seed=seed)
+            pvalues.append(float(eq.pvalue))
+            per_kind[kind] = {"delta_loss": float(d.mean()), "pvalue": float(eq.pvalue)}
+        words = "; ".join(f"{k}: {v['delta_loss']:+.4f} nats/token (TOST p={v['pvalue']:.3g})"
+                          for k, v in per_kind.items())
+        return PredicateResult(p.kind, p.describe(), max(pvalues),
+                               f"ablating {claim.neuron} on {p.corpus}, margin ±{p.margin:g} — {words}",
+                               {"per_kind": per_kind, "margin": p.margin}, None, 1 / (n_resamples + 1))

@@ -1,0 +1,260 @@
+"""The pytest plugin: claim files and Claim objects become test items.
+
+Registered through the ``pytest11`` entry point. This module only wires pytest
+to the library: options, collection, the session fixture, the terminal summary.
+The family of claims (for the multiple-comparison correction) is every claim
+collected from the configured hypothesis paths before ``-k``/``-m`` deselect
+anything, plus the TOML claims of those paths that this run did not collect,
+so a verdict does not change with what you run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pytest
+
+from polytests.claims.model import Claim
+from polytests.claims.parse import parse_claim_file
+from polytests.errors import ClaimError, PolytestsError
+from polytests.settings import CORRECTIONS, Settings, load_pyproject_settings
+
+RESULT_PROPERTY = "polytests_result"
+
+
+@dataclass
+class PolytestsSession:
+    """Session state: settings, the claim runner, the family and its results."""
+
+    settings: Settings
+    family: dict[str, Claim] = field(default_factory=dict)
+    invalid: dict[str, ClaimError] = field(default_factory=dict)
+    _runner: object = None
+    _results: dict | None = None
+
+    @property
+    def runner(self):
+        if self._runner is None:
+            from polytests.runner import ClaimRunner
+
+            self._runner = ClaimRunner(self.settings)
+        return self._runner
+
+    def add(self, claim: Claim) -> None:
+        self.family.setdefault(claim.id, claim)
+
+    def result_for(self, claim: Claim):
+        if claim.id in self.invalid:
+            raise self.invalid[claim.id]
+        if self._results is None:
+            valid = []
+            for c in self.family.values():
+                try:
+                    self.runner.check_claim(c)
+                    valid.append(c)
+                except ClaimError as exc:
+                    self.invalid[c.id] = exc
+            self._results = self.runner.evaluate_family(valid)
+            if claim.id in self.invalid:
+                raise self.invalid[claim.id]
+        if claim.id not in self._results:
+            # A claim outside the collected family (e.g. built inside a test): judged alone.
+            self.runner.check_claim(claim)
+            return self.runner.evaluate_family([claim])[claim.id]
+        return self._results[claim.id]
+
+    def check(self, claim: Claim):
+        """Evaluate a claim from inside an ordinary test and return its ClaimResult."""
+        return self.result_for(claim)
+
+
+SESSION_KEY = pytest.StashKey[PolytestsSession]()
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 99:
+        raise ValueError("must be >= 99")
+    return value
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("polytests", "claims about neurons, tested")
+    group.addoption("--polytests-model", help="model spec: 'embedded', a local directory, or an alias like solu-4l")
+    group.addoption("--polytests-corpora", help="folder of corpora (default: [tool.polytests] corpora)")
+    group.addoption("--polytests-alpha", type=float, help="alpha for claims that state none (default 0.05)")
+    group.addoption("--polytests-correction", choices=CORRECTIONS,
+                    help="multiple-comparison correction across the claim family (default holm)")
+    group.addoption("--polytests-resamples", type=_positive_int, help="permutation resamples (default 9999)")
+    group.addoption("--polytests-seed", type=int, help="seed for every resampling")
+    group.addoption("--polytests-report-dir", help="where claims.json/.md/.html go (default reports/)")
+    group.addoption("--polytests-cache-dir", help="activation cache folder (default .polytests_cache)")
+    group.addoption("--polytests-device", help="torch device, e.g. cuda (default: CPU)")
+    group.addoption("--polytests-strict-inconclusive", action="store_true", default=None,
+                    help="fail inconclusive claims instead of skipping them")
+    group.addoption("--polytests-no-reports", action="store_true", default=False,
+                    help="do not write report files")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        settings = load_pyproject_settings(config.rootpath)
+    except ValueError as exc:
+        raise pytest.UsageError(f"polytests: {exc}") from exc
+    overrides = {}
+    for name in ("model", "corpora", "alpha", "correction", "resamples", "seed", "report_dir", "cache_dir",
+                 "device", "strict_inconclusive"):
+        value = config.getoption(f"--polytests-{name.replace('_', '-')}")
+        if value is not None:
+            overrides[name] = value
+    try:
+        settings = replace(settings, **overrides).validated()
+    except ValueError as exc:
+        raise pytest.UsageError(f"polytests: {exc}") from exc
+    config.stash[SESSION_KEY] = PolytestsSession(settings)
+
+
+def _hypothesis_roots(config: pytest.Config) -> list[Path]:
+    settings = config.stash[SESSION_KEY].settings
+    return [settings.path(p).resolve() for p in settings.hypotheses]
+
+
+def _is_claim_file(config: pytest.Config, path: Path) -> bool:
+    if path.suffix != ".toml":
+        return False
+    resolved = path.resolve()
+    return any(root == resolved.parent or root in resolved.parents for root in _hypothesis_roots(config))
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector):
+    if _is_claim_file(parent.config, file_path):
+        return ClaimFile.from_parent(parent, path=file_path)
+    return None
+
+
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object):
+    if isinstance(obj, Claim):
+        return ClaimItem.from_parent(collector, name=obj.id, claim=obj)
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items) -> None:
+    state = config.stash[SESSION_KEY]
+    for item in items:
+        if isinstance(item, ClaimItem):
+            state.add(item.claim)
+    for root in _hypothesis_roots(config):
+        for path in sorted(root.rglob("*.toml")) if root.is_dir() else []:
+            try:
+                for claim in parse_claim_file(path):
+                    state.add(claim)
+            except ClaimError:
+                pass  # reported by its own collected item
+
+
+class ClaimFile(pytest.File):
+    def collect(self):
+        try:
+            claims = parse_claim_file(self.path)
+        except ClaimError as exc:
+            yield BrokenClaimFile.from_parent(self, name=self.path.name, error=exc)
+            return
+        for claim in claims:
+            yield ClaimItem.from_parent(self, name=claim.id, claim=claim)
+
+
+class BrokenClaimFile(pytest.Item):
+    """One failing item for a claim file that does not parse; the rest of the suite runs."""
+
+    def __init__(self, *, error: ClaimError, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.error = error
+
+    def runtest(self) -> None:
+        raise self.error
+
+    def repr_failure(self, excinfo, style=None):
+        return f"invalid claim file: {excinfo.value}"
+
+    def reportinfo(self):
+        return self.path, (self.error.line or 1) - 1, f"claim file {self.path.name}"
+
+
+class ClaimFailed(Exception):
+    def __init__(self, result: dict) -> None:
+        super().__init__(result["reason"])
+        self.result = result
+
+
+class ClaimItem(pytest.Item):
+    def __init__(self, *, claim: Claim, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.claim = claim
+
+    def runtest(self) -> None:
+        from polytests.reports import explain, result_to_dict
+
+        state = self.config.stash[SESSION_KEY]
+        result = state.result_for(self.claim)
+        data = result_to_dict(result)
+        self.user_properties.append((RESULT_PROPERTY, json.dumps(data)))
+        if result.verdict == "inconclusive":
+            if state.settings.strict_inconclusive:
+                raise ClaimFailed(data)
+            pytest.skip(f"inconclusive: {result.reason}")
+        if result.failed:
+            raise ClaimFailed(data)
+        if result.verdict == "refuted":
+            self.add_report_section("call", "polytests", explain(data))
+
+    def repr_failure(self, excinfo, style=None):
+        from polytests.reports import explain
+
+        if isinstance(excinfo.value, ClaimFailed):
+            return explain(excinfo.value.result)
+        if isinstance(excinfo.value, PolytestsError):
+            return f"{excinfo.value.__class__.__name__}: {excinfo.value}"
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        line = (self.claim.line or 1) - 1
+        return self.claim.source or self.path, line, f"claim {self.claim.id} ({self.claim.neuron})"
+
+
+@pytest.fixture(scope="session")
+def polytests(request: pytest.FixtureRequest) -> PolytestsSession:
+    """The polytests session: ``polytests.check(claim)``, ``polytests.runner.model(...)``, settings."""
+    return request.config.stash[SESSION_KEY]
+
+
+def _collected_results(terminalreporter) -> list[dict]:
+    results = []
+    for kind in ("passed", "failed", "skipped"):
+        for report in terminalreporter.stats.get(kind, []):
+            for name, value in getattr(report, "user_properties", []):
+                if name == RESULT_PROPERTY:
+                    results.append(json.loads(value))
+    return sorted(results, key=lambda r: r["claim_id"])
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    results = _collected_results(terminalreporter)
+    if not results or hasattr(config, "workerinput"):
+        return
+    import io
+
+    from rich.console import Console
+
+    from polytests.reports import SummaryTable, write_reports
+
+    buffer = io.StringIO()
+    Console(file=buffer, width=config.get_terminal_writer().fullwidth,
+            force_terminal=terminalreporter.hasmarkup).print(SummaryTable(results))
+    terminalreporter.write(buffer.getvalue())
+    state = config.stash[SESSION_KEY]
+    if not config.getoption("--polytests-no-reports"):
+        paths = write_reports(results, state.settings.path(state.settings.report_dir))
+        terminalreporter.write_line(f"polytests: reports written to {', '.join(str(p) for p in paths)}")

@@ -1,0 +1,397 @@
+"""Tests of polytests.stats.permutation (Welch-t permutation and sign-flip tests)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from polytests.stats import (
+    PermutationResult,
+    min_attainable_pvalue,
+    permutation_test,
+    pvalue_floor,
+    sign_flip_test,
+)
+
+B = 9999
+
+
+def welch_t(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Reference Welch t written independently of the package."""
+    nx, ny = x.shape[axis], y.shape[axis]
+    se = np.sqrt(np.var(x, axis=axis, ddof=1) / nx + np.var(y, axis=axis, ddof=1) / ny)
+    with np.errstate(divide="ignore", invalid="ignore"):  # +-inf for separated constant groups
+        return (np.mean(x, axis=axis) - np.mean(y, axis=axis)) / se
+
+
+def abs_welch_t(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.abs(welch_t(x, y, axis=axis))
+
+
+def one_sample_t(d: np.ndarray, axis: int = -1) -> np.ndarray:
+    n = d.shape[axis]
+    return np.mean(d, axis=axis) / np.sqrt(np.var(d, axis=axis, ddof=1) / n)
+
+
+def scipy_pvalue(x, y, alternative: str, n_resamples: int, seed: int) -> float:
+    """scipy's p-value; two-sided in polytests means |t|, i.e. 'greater' on |t|."""
+    if alternative == "two-sided":
+        stat, alt = abs_welch_t, "greater"
+    else:
+        stat, alt = welch_t, alternative
+    res = stats.permutation_test(
+        (x, y),
+        stat,
+        permutation_type="independent",
+        vectorized=True,
+        n_resamples=n_resamples,
+        alternative=alt,
+        rng=seed,
+    )
+    return float(res.pvalue)
+
+
+# --------------------------------------------------------------------------
+# agreement with scipy
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("n_x", "n_y", "shift", "alternative", "seed"),
+    [
+        (12, 60, 0.6, "greater", 1),
+        (12, 60, 0.0, "greater", 2),
+        (15, 20, -0.5, "less", 3),
+        (10, 30, 0.7, "two-sided", 4),
+        (8, 40, 0.3, "two-sided", 5),
+    ],
+)
+def test_monte_carlo_pvalue_agrees_with_scipy(n_x, n_y, shift, alternative, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(shift, 1.0, n_x)
+    y = rng.normal(0.0, 2.0, n_y)  # unequal variances: Welch matters
+    ours = permutation_test(x, y, alternative=alternative, n_resamples=B, seed=seed)
+    theirs = scipy_pvalue(x, y, alternative, B, seed + 1000)
+    assert not ours.exact
+    assert ours.statistic == pytest.approx(float(welch_t(x, y)), rel=1e-12)
+    p = 0.5 * (ours.pvalue + theirs)
+    tolerance = 4 * math.sqrt(p * (1 - p) / B) + 1e-3
+    assert abs(ours.pvalue - theirs) < tolerance
+
+
+@pytest.mark.parametrize(
+    ("x", "y"),
+    [
+        ([0.3, 1.9, 2.2, 0.8], [0.1, -0.4, 1.0, 0.2, -1.3]),
+        ([1.0, 2.0, 2.0], [2.0, 1.0, 1.0, 2.0]),  # ties
+        ([5.0, 6.0, 7.0], [1.0, 2.0, 3.0]),
+        ([0.5, 0.1, -0.2, 0.9, 1.5, 0.7], [0.2, 0.0, 0.3, -0.1, 0.4, 0.1]),
+    ],
+)
+@pytest.mark.parametrize("alternative", ["greater", "less", "two-sided"])
+def test_exact_pvalue_equals_scipy_exact(x, y, alternative):
+    x, y = np.asarray(x), np.asarray(y)
+    n_arrangements = math.comb(x.size + y.size, x.size)
+    ours = permutation_test(x, y, alternative=alternative, n_resamples=B, seed=0)
+    # scipy enumerates when n_resamples >= number of arrangements and then
+    # counts null >= observed over all arrangements (observed included).
+    theirs = scipy_pvalue(x, y, alternative, n_arrangements, 0)
+    assert ours.exact
+    assert ours.n_resamples == n_arrangements
+    assert ours.pvalue == theirs
+    ref_null = stats.permutation_test(
+        (x, y), welch_t, vectorized=True, n_resamples=n_arrangements, alternative="greater"
+    ).null_distribution
+    np.testing.assert_allclose(
+        np.sort(ours.null_distribution), np.sort(ref_null), rtol=1e-12, atol=1e-12
+    )
+
+
+def test_exact_enumeration_three_vs_three():
+    x, y = [2.1, 3.5, 2.9], [1.0, 1.7, 0.4]
+    res = permutation_test(x, y, seed=0)
+    assert res.exact
+    assert res.null_distribution.shape == (20,)
+    assert res.null_distribution[0] == res.statistic  # observed arrangement first
+    assert (res.pvalue * 20) == pytest.approx(round(res.pvalue * 20), abs=1e-12)
+    assert res.pvalue == pytest.approx(1 / 20)  # the observed split is the most extreme
+
+
+def test_exact_threshold_forces_monte_carlo_and_enumeration():
+    x, y = [2.1, 3.5, 2.9], [1.0, 1.7, 0.4]
+    mc = permutation_test(x, y, n_resamples=99, seed=0, exact_threshold=19)
+    assert not mc.exact and mc.n_resamples == 99
+    big = np.random.default_rng(0).normal(size=(2, 9))
+    exact = permutation_test(big[0], big[1], n_resamples=99, exact_threshold=50000)
+    assert exact.exact and exact.n_resamples == math.comb(18, 9)
+
+
+def test_monte_carlo_resamples_are_valid_relabellings():
+    # every Monte Carlo null value must be the statistic of some split of the
+    # pooled documents into groups of the original sizes
+    rng = np.random.default_rng(8)
+    x, y = rng.normal(size=5), rng.normal(size=6)
+    exact = permutation_test(x, y, exact_threshold=10**6)
+    mc = permutation_test(x, y, n_resamples=300, seed=1, exact_threshold=0)
+    assert exact.exact and not mc.exact
+    gaps = np.abs(mc.null_distribution[:, None] - exact.null_distribution[None, :]).min(axis=1)
+    assert gaps.max() < 1e-12
+
+
+def test_exact_default_threshold_is_n_resamples_plus_one():
+    x, y = np.arange(3.0), np.arange(3.0) + 0.5  # C(6, 3) = 20
+    assert permutation_test(x, y, n_resamples=19).exact
+    assert not permutation_test(x, y, n_resamples=18, seed=0).exact
+
+
+def test_sign_flip_exact_equals_scipy_exact():
+    d = np.array([0.4, -0.1, 0.9, 1.3, 0.2, -0.6, 0.8, 0.5])
+    for alternative in ("greater", "less"):
+        ours = sign_flip_test(d, alternative=alternative, n_resamples=B)
+        theirs = stats.permutation_test(
+            (d,), one_sample_t, permutation_type="samples", vectorized=True,
+            n_resamples=B, alternative=alternative,
+        )
+        assert ours.exact and ours.n_resamples == 2**8
+        assert ours.null_distribution[0] == ours.statistic  # observed arrangement first
+        assert ours.pvalue == theirs.pvalue
+        np.testing.assert_allclose(
+            np.sort(ours.null_distribution),
+            np.sort(theirs.null_distribution),
+            rtol=1e-12,
+            atol=1e-12,
+        )
+
+
+def test_sign_flip_monte_carlo_agrees_with_scipy():
+    d = np.random.default_rng(7).normal(0.3, 1.0, 30)
+    ours = sign_flip_test(d, n_resamples=B, seed=1)
+    theirs = stats.permutation_test(
+        (d,), one_sample_t, permutation_type="samples", vectorized=True,
+        n_resamples=B, alternative="greater", rng=2,
+    )
+    assert not ours.exact
+    p = 0.5 * (ours.pvalue + theirs.pvalue)
+    assert abs(ours.pvalue - theirs.pvalue) < 4 * math.sqrt(p * (1 - p) / B) + 1e-3
+
+
+# --------------------------------------------------------------------------
+# determinism and vectorisation
+# --------------------------------------------------------------------------
+
+
+def test_same_seed_gives_identical_results():
+    rng = np.random.default_rng(11)
+    x, y = rng.normal(size=12), rng.normal(size=60)
+    a = permutation_test(x, y, n_resamples=999, seed=123)
+    b = permutation_test(x, y, n_resamples=999, seed=123)
+    c = permutation_test(x, y, n_resamples=999, seed=124)
+    assert np.array_equal(a.null_distribution, b.null_distribution)
+    assert a.pvalue == b.pvalue and a.statistic == b.statistic
+    assert not np.array_equal(a.null_distribution, c.null_distribution)
+    g1 = permutation_test(x, y, n_resamples=999, seed=np.random.default_rng(5))
+    g2 = permutation_test(x, y, n_resamples=999, seed=np.random.default_rng(5))
+    assert np.array_equal(g1.null_distribution, g2.null_distribution)
+
+
+def test_batch_size_does_not_change_results():
+    rng = np.random.default_rng(12)
+    x, y = rng.normal(size=(12, 3)), rng.normal(size=(30, 3))
+    ref = permutation_test(x, y, n_resamples=500, seed=9)
+    for batch in (1, 7, 499, 10_000):
+        res = permutation_test(x, y, n_resamples=500, seed=9, batch=batch)
+        assert np.array_equal(res.null_distribution, ref.null_distribution)
+        assert np.array_equal(res.pvalue, ref.pvalue)
+    d = rng.normal(size=25)
+    assert np.array_equal(
+        sign_flip_test(d, n_resamples=300, seed=3, batch=11).null_distribution,
+        sign_flip_test(d, n_resamples=300, seed=3).null_distribution,
+    )
+
+
+@pytest.mark.parametrize("alternative", ["greater", "less", "two-sided"])
+def test_columns_equal_one_dimensional_tests(alternative):
+    rng = np.random.default_rng(13)
+    x = rng.normal(size=(12, 6)) + np.linspace(0, 1, 6)
+    y = rng.normal(size=(60, 6))
+    res = permutation_test(x, y, alternative=alternative, n_resamples=999, seed=21)
+    assert res.statistic.shape == (6,) and res.pvalue.shape == (6,)
+    assert res.null_distribution.shape == (999, 6)
+    for j in range(6):
+        col = permutation_test(x[:, j], y[:, j], alternative=alternative, n_resamples=999, seed=21)
+        assert isinstance(col.pvalue, float) and isinstance(col.statistic, float)
+        assert col.statistic == res.statistic[j]
+        assert col.pvalue == res.pvalue[j]
+        assert np.array_equal(col.null_distribution, res.null_distribution[:, j])
+
+
+def test_sign_flip_columns_equal_one_dimensional_tests():
+    d = np.random.default_rng(14).normal(0.2, 1.0, size=(20, 4))
+    res = sign_flip_test(d, n_resamples=999, seed=2)
+    for j in range(4):
+        col = sign_flip_test(d[:, j], n_resamples=999, seed=2)
+        assert col.pvalue == res.pvalue[j]
+        assert np.array_equal(col.null_distribution, res.null_distribution[:, j])
+
+
+# --------------------------------------------------------------------------
+# p-value conventions and degenerate data
+# --------------------------------------------------------------------------
+
+
+def test_monte_carlo_pvalue_is_never_zero():
+    x = np.linspace(100, 101, 40)
+    y = np.linspace(0, 1, 40)
+    res = permutation_test(x, y, n_resamples=999, seed=0)
+    assert not res.exact
+    assert res.pvalue == pvalue_floor(999) == 1 / 1000
+    flips = sign_flip_test(np.linspace(5, 6, 40), n_resamples=999, seed=0)
+    assert flips.pvalue == 1 / 1000
+
+
+def test_monte_carlo_pvalue_formula():
+    rng = np.random.default_rng(15)
+    x, y = rng.normal(0.2, 1, 12), rng.normal(size=60)
+    res = permutation_test(x, y, n_resamples=999, seed=4)
+    count = np.count_nonzero(res.null_distribution >= res.statistic)
+    assert res.pvalue == (1 + count) / 1000
+
+
+def test_constant_data_ties_give_pvalue_one():
+    res = permutation_test([0.1, 0.1, 0.1], [0.1, 0.1, 0.1, 0.1])
+    assert res.statistic == 0.0
+    assert res.pvalue == 1.0
+    assert np.all(res.null_distribution == 0.0)
+
+
+def test_separated_constant_groups_are_infinitely_extreme():
+    res = permutation_test([2.0, 2.0, 2.0], [1.0, 1.0, 1.0])
+    assert res.statistic == math.inf
+    assert res.pvalue == pytest.approx(1 / 20)
+    less = permutation_test([2.0, 2.0, 2.0], [1.0, 1.0, 1.0], alternative="less")
+    assert less.pvalue == 1.0
+    two = permutation_test([2.0, 2.0, 2.0], [1.0, 1.0, 1.0], alternative="two-sided")
+    assert two.pvalue == pytest.approx(2 / 20)
+
+
+def test_rounding_ties_are_counted():
+    # shifting by a constant changes the floats but not the statistic;
+    # the tolerance keeps the observed arrangement and its equals tied.
+    x = np.array([0.1, 0.2, 0.3]) + 1e6
+    y = np.array([0.3, 0.2, 0.1]) + 1e6
+    res = permutation_test(x, y, alternative="two-sided")
+    assert res.pvalue == 1.0
+
+
+def test_pvalue_floor_and_min_attainable():
+    assert pvalue_floor(9999) == 1e-4
+    assert min_attainable_pvalue(3, 3, 9999) == 1 / 20
+    assert min_attainable_pvalue(12, 60, 9999) == 1 / 10000
+    assert min_attainable_pvalue(3, 3, 10, exact_threshold=5) == 1 / 11
+    with pytest.raises(ValueError, match="`n_resamples`"):
+        pvalue_floor(0)
+    with pytest.raises(ValueError, match="`n_x`"):
+        min_attainable_pvalue(1, 3, 99)
+
+
+def test_result_is_frozen():
+    res = permutation_test([1.0, 2.0, 3.0], [0.0, 1.0, 0.5])
+    assert isinstance(res, PermutationResult)
+    with pytest.raises(AttributeError):
+        res.pvalue = 0.0  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------
+# validation
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "pattern"),
+    [
+        ({"x": [1.0, np.nan, 2.0]}, "`x` contains NaN"),
+        ({"y": [1.0, 2.0, np.nan]}, "`y` contains NaN"),
+        ({"x": [1.0, np.inf, 2.0]}, "`x` contains inf"),
+        ({"x": [1.0]}, "`x` must hold at least 2"),
+        ({"y": [1.0]}, "`y` must hold at least 2"),
+        ({"x": [[[1.0]]]}, "`x` must be 1-D"),
+        ({"x": ["a", "b"]}, "`x` must contain real numbers"),
+        ({"x": np.ones((3, 2))}, "both be 1-D or both be 2-D"),
+        ({"x": np.ones((3, 2)), "y": np.ones((3, 3))}, "same number of columns"),
+        ({"alternative": "bigger"}, "`alternative` must be one of"),
+        ({"n_resamples": 0}, "`n_resamples`"),
+        ({"n_resamples": True}, "`n_resamples`"),
+        ({"n_resamples": 10.5}, "`n_resamples`"),
+        ({"seed": -1}, "`seed`"),
+        ({"seed": "abc"}, "`seed`"),
+        ({"batch": 0}, "`batch`"),
+        ({"exact_threshold": -1}, "`exact_threshold`"),
+    ],
+)
+def test_validation_errors_name_the_argument(kwargs, pattern):
+    args = {"x": [1.0, 2.0, 3.0], "y": [0.0, 1.0, 0.5]}
+    args.update(kwargs)
+    x, y = args.pop("x"), args.pop("y")
+    with pytest.raises(ValueError, match=pattern):
+        permutation_test(x, y, **args)
+
+
+def test_alternative_error_lists_allowed_values():
+    with pytest.raises(ValueError) as info:
+        permutation_test([1.0, 2.0], [3.0, 4.0], alternative="both")
+    for allowed in ("'greater'", "'less'", "'two-sided'"):
+        assert allowed in str(info.value)
+
+
+def test_sign_flip_validation():
+    with pytest.raises(ValueError, match="`d` contains NaN"):
+        sign_flip_test([1.0, np.nan, 2.0])
+    with pytest.raises(ValueError, match="`d` must hold at least 2"):
+        sign_flip_test([1.0])
+
+
+# --------------------------------------------------------------------------
+# properties
+# --------------------------------------------------------------------------
+
+values = st.floats(min_value=-100, max_value=100, allow_nan=False, allow_infinity=False)
+small_samples = st.lists(values, min_size=2, max_size=5)
+
+
+@settings(max_examples=60, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(x=small_samples, y=small_samples)
+def test_exact_pvalue_properties(x, y):
+    n_arrangements = math.comb(len(x) + len(y), len(x))
+    greater = permutation_test(x, y, alternative="greater")
+    less = permutation_test(x, y, alternative="less")
+    two = permutation_test(x, y, alternative="two-sided")
+    for res in (greater, less, two):
+        assert res.exact
+        assert 0.0 < res.pvalue <= 1.0
+        assert res.pvalue * n_arrangements == pytest.approx(round(res.pvalue * n_arrangements))
+    # every arrangement is >= or <= the observed one (the observed counts twice)
+    assert greater.pvalue + less.pvalue >= 1.0 + 1.0 / n_arrangements - 1e-12
+    # swapping the groups mirrors the alternative
+    assert permutation_test(y, x, alternative="less").pvalue == greater.pvalue
+
+
+@settings(max_examples=30, deadline=None, database=None)
+@given(
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+    shift=st.floats(min_value=-2, max_value=2),
+)
+def test_monte_carlo_pvalue_properties(seed, shift):
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(shift, 1.0, 10), rng.normal(0.0, 1.0, 25)
+    greater = permutation_test(x, y, alternative="greater", n_resamples=199, seed=seed)
+    less = permutation_test(x, y, alternative="less", n_resamples=199, seed=seed)
+    for res in (greater, less):
+        assert 1 / 200 <= res.pvalue <= 1.0
+        assert res.pvalue * 200 == pytest.approx(round(res.pvalue * 200))
+    assert greater.pvalue + less.pvalue > 1.0
