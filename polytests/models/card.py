@@ -73,6 +73,9 @@ def write_model_card(model_dir: str | Path, corpora_root: str | Path) -> Path:
         f"{v['unigram'] - v['model']:.3f} | {100 * (1 - v['model'] / v['unigram']):.0f}% |"
         for name, v in losses.items())
     worst = min(losses.items(), key=lambda kv: kv[1]["unigram"] - kv[1]["model"])
+    beats_all = all(v["model"] < v["unigram"] for v in losses.values())
+    verdict = ("The model beats the unigram baseline on every corpus" if beats_all
+               else "WARNING: the model does NOT beat the unigram baseline on every corpus")
     text = f"""# Embedded model: polytests SoLU 4L (tiny)
 
 A small 4-layer SoLU-LN transformer of the solu-4l shape family, scaled down so
@@ -118,7 +121,7 @@ Unigram baseline: token frequencies of the train split with add-one smoothing.
 |---|---|---|---|---|---|---|
 {rows}
 
-The model beats the unigram baseline on every corpus; the smallest gain is
+{verdict}; the smallest gain is
 {worst[1]['unigram'] - worst[1]['model']:.3f} nats/token ({worst[0]}).
 
 ## Limitations
