@@ -86,6 +86,7 @@ def batched_delta_loss(model, tokens: TokenizedDocuments, layer: int, neurons: l
     bos = model.bos_token_id
     n_layers = model.n_layers
     W_out = bridge.blocks[layer].mlp.out.weight.detach().T  # [d_mlp, d_model]
+    final = _FinalLayerNorm.of(model) if layer == n_layers - 1 else None
     sums = np.zeros((len(neurons), tokens.n_docs))
     counts = np.zeros(tokens.n_docs)
     captured = {}
@@ -101,7 +102,8 @@ def batched_delta_loss(model, tokens: TokenizedDocuments, layer: int, neurons: l
         for batch in batch_windows(make_windows(tokens, model.n_ctx), max_batch_tokens):
             rows = _rows(tokens, batch, bos)
             captured.clear()
-            logits = bridge.run_with_hooks(rows, fwd_hooks=[(resid_name, keeper(resid_name)), (post_name, keeper(post_name))])
+            hooks = [(resid_name, keeper(resid_name)), (post_name, keeper(post_name))]
+            logits = bridge.run_with_hooks(rows, fwd_hooks=hooks)
             clean = _token_loss(logits, rows)
             resid, post = captured[resid_name], captured[post_name]
             valid = torch.zeros_like(clean, dtype=torch.bool)
@@ -109,21 +111,97 @@ def batched_delta_loss(model, tokens: TokenizedDocuments, layer: int, neurons: l
             for r, w in enumerate(batch):
                 valid[r, : w.length] = True
             np.add.at(counts, doc_of_row, [w.length for w in batch])
-            for start in range(0, len(neurons), chunk):
-                part = neurons[start : start + chunk]
-                values = ablation_values(kind, post, part, batch, tokens, means, donor_acts, donors)
-                idx = torch.as_tensor(part)
-                change = (values - post[..., idx].permute(2, 0, 1))[..., None] * W_out[idx][:, None, None, :]
-                x = (resid[None] + change).reshape(-1, *resid.shape[1:])
-                for i in range(layer + 1, n_layers):
-                    x = _block_out(bridge.blocks[i](x))
-                ablated = _token_loss(bridge.unembed(bridge.ln_final(x)), rows.repeat(len(part), 1))
-                delta = (ablated.reshape(len(part), *clean.shape) - clean[None]) * valid[None]
-                per_row = delta.sum(-1).double().numpy()  # [part, rows]
-                for j in range(len(part)):
-                    np.add.at(sums[start + j], doc_of_row, per_row[j])
+
+            def values_for(part, post=post, batch=batch):
+                return ablation_values(kind, post, part, batch, tokens, means, donor_acts, donors)
+
+            if final is not None:
+                ablated_losses = _final_layer_losses(final, resid, post, rows, neurons, values_for, W_out)
+            else:
+                ablated_losses = _generic_losses(bridge, layer, n_layers, resid, post, rows, neurons, chunk,
+                                                 values_for, W_out)
+            for j, ablated in enumerate(ablated_losses):
+                per_row = ((ablated - clean) * valid).sum(-1).double().numpy()
+                np.add.at(sums[j], doc_of_row, per_row)
     with np.errstate(invalid="ignore", divide="ignore"):
         return sums / counts[None, :]
+
+
+def _generic_losses(bridge, layer, n_layers, resid, post, rows, neurons, chunk, values_for, W_out):
+    """Ablated token losses: rerun blocks layer+1.. and the unembedding, ``chunk`` neurons at a time."""
+    for start in range(0, len(neurons), chunk):
+        part = neurons[start : start + chunk]
+        idx = torch.as_tensor(part)
+        change = (values_for(part) - post[..., idx].permute(2, 0, 1))[..., None] * W_out[idx][:, None, None, :]
+        x = (resid[None] + change).reshape(-1, *resid.shape[1:])
+        for i in range(layer + 1, n_layers):
+            x = _block_out(bridge.blocks[i](x))
+        ablated = _token_loss(bridge.unembed(bridge.ln_final(x)), rows.repeat(len(part), 1))
+        yield from ablated.reshape(len(part), rows.shape[0], -1)
+
+
+@dataclass
+class _FinalLayerNorm:
+    """The final LayerNorm and unembedding, for the exact last-layer shortcut.
+
+    With ``x' = x + c * u`` (u = W_out[n], c per token) entering a LayerNorm with
+    weight w, bias b and unembedding (W_U, b_U), and s, s' the standard
+    deviations of x and x' (eps included)::
+
+        logits' = (s / s') * (logits - beta) + (c / s') * r + beta
+        beta = b @ W_U + b_U,   r = ((u - mean(u)) * w) @ W_U
+
+    so each ablated neuron costs O(vocab) per token instead of O(d_model * vocab).
+    """
+
+    w: torch.Tensor
+    b: torch.Tensor
+    W_U: torch.Tensor  # [d_model, vocab]
+    beta: torch.Tensor  # [vocab]
+    eps: float
+
+    @classmethod
+    def of(cls, model) -> "_FinalLayerNorm | None":
+        cfg = model.cfg
+        if str(cfg.normalization_type).upper() != "LN" or getattr(cfg, "final_rms", False):
+            return None
+        bridge = model.bridge
+        ln, unembed = bridge.ln_final, bridge.unembed
+        w, b = getattr(ln, "weight", None), getattr(ln, "bias", None)
+        if w is None or b is None:
+            return None
+        W_U = unembed.weight.detach().T
+        b_U = getattr(unembed, "bias", None)
+        beta = b.detach() @ W_U + (b_U.detach() if b_U is not None else 0.0)
+        return cls(w.detach(), b.detach(), W_U, beta, float(cfg.eps))
+
+
+def _final_layer_losses(final: _FinalLayerNorm, resid, post, rows, neurons, values_for, W_out):
+    # Only positions that predict a token matter: drop the last position up front.
+    resid, post = resid[:, :-1], post[:, :-1]
+    n_rows, width = resid.shape[:2]
+    xc = resid - resid.mean(-1, keepdim=True)
+    var = xc.pow(2).mean(-1)
+    s = torch.sqrt(var + final.eps)
+    centred = ((xc / s[..., None]) * final.w @ final.W_U).reshape(n_rows * width, -1)  # logits - beta
+    target = rows[:, 1:].reshape(-1, 1)
+    centred_target = centred.gather(-1, target)[:, 0]
+    beta_target = final.beta[target[:, 0]]
+    for start in range(0, len(neurons), 16):
+        part = neurons[start : start + 16]
+        idx = torch.as_tensor(part)
+        uc = W_out[idx] - W_out[idx].mean(-1, keepdim=True)  # [part, d_model]
+        r = (uc * final.w) @ final.W_U  # [part, vocab]
+        c = (values_for(part)[..., :-1] - post[..., idx].permute(2, 0, 1)).reshape(len(part), -1)
+        cross = torch.einsum("btd,pd->pbt", xc, uc).reshape(len(part), -1) / xc.shape[-1]
+        s_new = torch.sqrt(var.reshape(1, -1) + 2 * c * cross + c * c * uc.pow(2).mean(-1)[:, None] + final.eps)
+        a, b = s.reshape(1, -1) / s_new, c / s_new  # [part, tokens]
+        for j in range(len(part)):
+            z = torch.addcmul(final.beta[None], a[j][:, None], centred)
+            z.addcmul_(b[j][:, None], r[j][None])
+            lse = torch.logsumexp(z, dim=-1)
+            z_target = a[j] * centred_target + b[j] * r[j][target[:, 0]] + beta_target
+            yield (lse - z_target).reshape(n_rows, width)
 
 
 def naive_delta_loss(model, tokens: TokenizedDocuments, layer: int, neuron: int, kind: str, *,
