@@ -82,7 +82,7 @@ def test_huggingface_directory(tmp_path, tiny_model_dir):
     from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=300, n_positions=32, n_embd=32, n_layer=2, n_head=4))
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=300, n_positions=32, n_embd=32, n_layer=2, n_head=4)).eval()
     hf_dir = tmp_path / "tiny-gpt2"
     model.save_pretrained(str(hf_dir))
     AutoTokenizer.from_pretrained(str(tiny_model_dir)).save_pretrained(str(hf_dir))

@@ -55,7 +55,10 @@ __all__ = [
 ALTERNATIVES = ("greater", "less", "two-sided")
 
 # Relative tolerance for ties, as in scipy.stats.permutation_test.
-_TIE_RTOL = 100.0 * np.finfo(np.float64).eps
+# Arrangements that are the same partition of the values, summed in another order, give
+# t statistics that differ in the last bits; they must count as ties. The window is relative
+# to max(|t|, 1) because rounding error scales with the data, not with a near-zero t.
+_TIE_RTOL = 1e-9
 # Upper bound on floats gathered per chunk of resamples (chunk * n * k).
 _CHUNK_FLOATS = 4_000_000
 # Sign-flip enumeration encodes arrangements as int64 bit patterns.
@@ -154,7 +157,7 @@ def _pvalues(null: np.ndarray, observed: np.ndarray, alternative: str, exact: bo
     """p-values from a ``(k, B)`` null and ``(k,)`` observed statistics."""
     if alternative == "two-sided":
         null, observed = np.abs(null), np.abs(observed)
-    gamma = np.where(np.isfinite(observed), np.abs(observed) * _TIE_RTOL, 0.0)
+    gamma = np.where(np.isfinite(observed), np.maximum(np.abs(observed), 1.0) * _TIE_RTOL, 0.0)
     if alternative == "less":
         hits = null <= (observed + gamma)[:, None]
     else:
