@@ -9,8 +9,8 @@ the activation site of each requested layer feed two tiers of results:
 2. per-token activations of the specific neurons that claims name, plus the
    running top-k activating tokens of every neuron.
 
-The pass runs without gradients and stops after the last requested layer, so
-the unembedding is never computed. Memory is bounded by the batch size and
+The pass runs without gradients and is abandoned as soon as the deepest
+requested site has been read, so later blocks and the unembedding never run. Memory is bounded by the batch size and
 the tier-1 arrays; it does not grow with corpus length beyond them (tier-2
 arrays are one float per token per named neuron).
 """
@@ -113,9 +113,12 @@ def collect(
 
     captured: dict[int, torch.Tensor] = {}
     hooks = []
+    deepest = max(layers)
     for layer in layers:
         def hook(tensor, hook=None, _layer=layer):
             captured[_layer] = tensor
+            if _layer == deepest and len(captured) == len(layers):
+                raise _StopForward  # nothing later in the model is needed
             return tensor
         hooks.append((site.format(layer=layer), hook))
 
@@ -124,7 +127,6 @@ def collect(
     offsets = tokens.offsets
     started = time.perf_counter()
     progress_bar = _progress(len(batches)) if progress else None
-    stop_at = max(layers) + 1
     with torch.inference_mode():
         for batch in batches:
             width = max(w.length for w in batch) + 1
@@ -143,7 +145,7 @@ def collect(
             if masked:
                 keep = ~torch.isin(rows.reshape(-1)[valid].to(device), excluded)
             captured.clear()
-            _run(bridge, rows.to(device), hooks, stop_at)
+            _run(bridge, rows.to(device), hooks)
             for layer in layers:
                 acts = captured[layer].reshape(-1, d_mlp)[valid.to(device)]
                 full[layer].add(acts, doc_v)
@@ -170,11 +172,16 @@ def collect(
     )
 
 
-def _run(bridge, rows: torch.Tensor, hooks, stop_at: int) -> None:
-    """Forward with hooks, stopping after the last layer that any hook needs."""
-    n_layers = int(bridge.cfg.n_layers)
-    kwargs = {"stop_at_layer": stop_at} if stop_at < n_layers else {}
-    bridge.run_with_hooks(rows, fwd_hooks=hooks, return_type=None, **kwargs)
+class _StopForward(Exception):
+    """Raised by the deepest hook: the rest of the forward pass (unembedding included) is skipped."""
+
+
+def _run(bridge, rows: torch.Tensor, hooks) -> None:
+    """Forward with hooks, abandoned as soon as the deepest requested site has been read."""
+    try:
+        bridge.run_with_hooks(rows, fwd_hooks=hooks, return_type=None)
+    except _StopForward:
+        pass
 
 
 class _progress:
