@@ -185,21 +185,31 @@ def _run(bridge, rows: torch.Tensor, hooks) -> None:
 
 
 class _progress:
-    """A rich progress bar on stderr, shown only when collection takes a while."""
+    """A rich progress bar on stderr, shown only once collection has taken over a second."""
 
-    def __init__(self, total: int) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-        self._progress = Progress(
-            "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-            TimeRemainingColumn(), console=Console(stderr=True), transient=True,
-        )
-        self._task = self._progress.add_task("polytests: collecting activations", total=total)
-        self._progress.start()
+    def __init__(self, total: int, delay: float = 1.0) -> None:
+        self.total = total
+        self.delay = delay
+        self.done = 0
+        self.started = time.perf_counter()
+        self._progress = None
 
     def advance(self) -> None:
-        self._progress.advance(self._task)
+        self.done += 1
+        if self._progress is None and time.perf_counter() - self.started > self.delay:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+            self._progress = Progress(
+                "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+            )
+            self._task = self._progress.add_task("polytests: collecting activations", total=self.total,
+                                                 completed=self.done)
+            self._progress.start()
+        elif self._progress is not None:
+            self._progress.advance(self._task)
 
     def close(self) -> None:
-        self._progress.stop()
+        if self._progress is not None:
+            self._progress.stop()

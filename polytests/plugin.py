@@ -45,20 +45,29 @@ class PolytestsSession:
     def add(self, claim: Claim) -> None:
         self.family.setdefault(claim.id, claim)
 
+    def evaluate_all(self) -> None:
+        """Validate every claim of the family and judge the valid ones together (once)."""
+        if self._results is not None:
+            return
+        valid = []
+        for c in self.family.values():
+            try:
+                self.runner.check_claim(c)
+                valid.append(c)
+            except ClaimError as exc:
+                self.invalid[c.id] = exc
+        try:
+            self._results = self.runner.evaluate_family(valid)
+        except PolytestsError as exc:
+            # e.g. an unreadable model: every claim of the family reports it.
+            self._results = {}
+            for c in valid:
+                self.invalid[c.id] = exc
+
     def result_for(self, claim: Claim):
+        self.evaluate_all()
         if claim.id in self.invalid:
             raise self.invalid[claim.id]
-        if self._results is None:
-            valid = []
-            for c in self.family.values():
-                try:
-                    self.runner.check_claim(c)
-                    valid.append(c)
-                except ClaimError as exc:
-                    self.invalid[c.id] = exc
-            self._results = self.runner.evaluate_family(valid)
-            if claim.id in self.invalid:
-                raise self.invalid[claim.id]
         if claim.id not in self._results:
             # A claim outside the collected family (e.g. built inside a test): judged alone.
             self.runner.check_claim(claim)
@@ -153,6 +162,21 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
                     state.add(claim)
             except ClaimError:
                 pass  # reported by its own collected item
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session):
+    """Judge the family before the first claim runs, outside output capture, so the
+    progress bar reaches the terminal and no test's captured output holds it."""
+    if not session.config.option.collectonly and any(isinstance(i, ClaimItem) for i in session.items):
+        capture = session.config.pluginmanager.getplugin("capturemanager")
+        state = session.config.stash[SESSION_KEY]
+        if capture is not None:
+            with capture.global_and_fixture_disabled():
+                state.evaluate_all()
+        else:
+            state.evaluate_all()
+    return (yield)
 
 
 class ClaimFile(pytest.File):

@@ -84,7 +84,7 @@ class ClaimRunner:
         try:
             model = self.model(self._model_spec(claim))
         except PolytestsError as exc:
-            raise claim.error(str(exc), "model", "fix the model spec or make its weights available") from exc
+            raise claim.error(str(exc), "model") from exc  # the load error already says the fix
         try:
             claim.neuron.check_against(model.n_layers, model.d_mlp)
         except ValueError as exc:

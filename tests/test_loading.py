@@ -112,6 +112,8 @@ def test_unknown_spec_and_missing_directory_files(tmp_path):
         load_model("no-such-model")
     with pytest.raises(ModelLoadError, match="no config.json"):
         load_model(str(tmp_path))
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        load_model(str(tmp_path / "missing"))
 
 
 def test_corrupt_native_weights_are_named(tmp_path, tiny_corpora):

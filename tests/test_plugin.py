@@ -144,3 +144,10 @@ def test_options_are_validated(project):
     assert "invalid choice: 'fdr'" in result.stderr.str()
     result = run(project, "--polytests-resamples", "10")
     assert result.ret != 0
+
+
+def test_missing_model_fails_each_claim_with_the_reason(project, tmp_path):
+    result = run(project, "--polytests-model", str(tmp_path / "nowhere"))
+    result.assert_outcomes(failed=6)
+    out = result.stdout.str()
+    assert "field 'model'" in out and "nowhere does not exist" in out

@@ -307,6 +307,11 @@ def _resolve_from_hf_cache(repo_id: str, spec: str) -> Path:
         ) from exc
 
 
+def _looks_like_path(spec: str) -> bool:
+    """A Hugging Face repo id is ``owner/name``; anything else with a separator is a path."""
+    return spec.startswith(("/", ".", "~")) or spec.count("/") > 1 or "\\" in spec
+
+
 def load_model(spec: str | os.PathLike = "embedded", *, device: str | None = None) -> LoadedModel:
     """Boot the model named by ``spec`` (see the module docstring) on ``device``."""
     spec_text = str(spec)
@@ -319,7 +324,12 @@ def load_model(spec: str | os.PathLike = "embedded", *, device: str | None = Non
     elif Path(spec_text).expanduser().is_dir():
         directory = Path(spec_text).expanduser().resolve()
         name = directory.name
-    elif spec_text.lower() in SOLU_ALIASES or "/" in spec_text and not Path(spec_text).exists():
+    elif _looks_like_path(spec_text):
+        raise ModelLoadError(
+            f"model directory {spec_text} does not exist. Fix: pass an existing directory, "
+            f"'embedded', or an alias ({', '.join(SOLU_ALIASES)})"
+        )
+    elif spec_text.lower() in SOLU_ALIASES or spec_text.count("/") == 1:
         repo_id = SOLU_ALIASES.get(spec_text.lower(), spec_text)
         directory, name = _resolve_from_hf_cache(repo_id, spec_text), repo_id
     else:
