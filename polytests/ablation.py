@@ -25,18 +25,11 @@ from polytests.claims.model import AblationHurts, AblationSpares, AblationSpecif
 from polytests.claims.results import PredicateResult
 from polytests.neurons import NeuronRef
 from polytests.stats import equivalence_test_one_sample, permutation_test
-from polytests.tokenization import TokenizedDocuments, batch_windows, make_windows, tokenize_documents
+from polytests.tokenization import (
+    TokenizedDocuments, batch_windows, make_windows, tokenize_documents, window_batch,
+)
 
 BESAG_CLIFFORD_H = 10  # stop sampling null neurons once this many beat the observed effect
-
-
-def _rows(tokens: TokenizedDocuments, batch, bos: int):
-    width = max(w.length for w in batch) + 1
-    rows = torch.full((len(batch), width), bos, dtype=torch.long)
-    for r, w in enumerate(batch):
-        s = int(tokens.offsets[w.doc]) + w.start
-        rows[r, 1 : 1 + w.length] = torch.from_numpy(tokens.token_ids[s : s + w.length].astype(np.int64))
-    return rows
 
 
 def _token_loss(logits: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
@@ -100,7 +93,7 @@ def batched_delta_loss(model, tokens: TokenizedDocuments, layer: int, neurons: l
     resid_name, post_name = f"blocks.{layer}.hook_out", f"blocks.{layer}.mlp.hook_post"
     with torch.inference_mode():
         for batch in batch_windows(make_windows(tokens, model.n_ctx), max_batch_tokens):
-            rows = _rows(tokens, batch, bos)
+            rows = window_batch(tokens, batch, bos).rows
             captured.clear()
             hooks = [(resid_name, keeper(resid_name)), (post_name, keeper(post_name))]
             logits = bridge.run_with_hooks(rows, fwd_hooks=hooks)
@@ -213,7 +206,7 @@ def naive_delta_loss(model, tokens: TokenizedDocuments, layer: int, neuron: int,
     post_name = f"blocks.{layer}.mlp.hook_post"
     with torch.inference_mode():
         for batch in batch_windows(make_windows(tokens, model.n_ctx), max_batch_tokens):
-            rows = _rows(tokens, batch, model.bos_token_id)
+            rows = window_batch(tokens, batch, model.bos_token_id).rows
             clean = _token_loss(bridge(rows), rows)
 
             def replace(tensor, hook=None):

@@ -25,7 +25,7 @@ import torch
 
 from polytests.aggregates import DocStats, DocStatsAccumulator, TopK
 from polytests.neurons import NeuronRef
-from polytests.tokenization import TokenizedDocuments, batch_windows, make_windows
+from polytests.tokenization import TokenizedDocuments, batch_windows, make_windows, window_batch
 
 DEFAULT_THRESHOLDS = (0.0, 0.1, 0.5)
 
@@ -123,21 +123,12 @@ def collect(
         hooks.append((site.format(layer=layer), hook))
 
     batches = batch_windows(make_windows(tokens, model.n_ctx), max_batch_tokens)
-    token_ids = torch.from_numpy(tokens.token_ids.astype(np.int64))
-    offsets = tokens.offsets
     started = time.perf_counter()
     progress_bar = _progress(len(batches)) if progress else None
     with torch.inference_mode():
         for batch in batches:
-            width = max(w.length for w in batch) + 1
-            rows = torch.full((len(batch), width), bos, dtype=torch.long)
-            doc = torch.full((len(batch), width), -1, dtype=torch.long)
-            flat = torch.full((len(batch), width), -1, dtype=torch.long)
-            for r, w in enumerate(batch):
-                start = int(offsets[w.doc]) + w.start
-                rows[r, 1 : 1 + w.length] = token_ids[start : start + w.length]
-                doc[r, 1 : 1 + w.length] = w.doc
-                flat[r, 1 : 1 + w.length] = torch.arange(start, start + w.length)
+            wb = window_batch(tokens, batch, bos)
+            rows, doc, flat = wb.rows, wb.doc, wb.flat
             valid = doc.reshape(-1) >= 0
             doc_v = doc.reshape(-1)[valid].to(device)
             flat_v = flat.reshape(-1)[valid].to(device)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 
 @dataclass(frozen=True)
@@ -93,3 +94,27 @@ def batch_windows(windows: list[Window], max_tokens: int) -> list[list[Window]]:
     if current:
         batches.append(current)
     return batches
+
+
+@dataclass(frozen=True)
+class WindowBatch:
+    """A padded batch of windows: ``rows`` [batch, width] start with BOS; ``doc`` and
+    ``flat`` give each position's document and flat token index (-1 for BOS and padding)."""
+
+    rows: torch.Tensor
+    doc: torch.Tensor
+    flat: torch.Tensor
+    windows: tuple[Window, ...]
+
+
+def window_batch(tokens: TokenizedDocuments, batch: list[Window], bos: int) -> WindowBatch:
+    width = max(w.length for w in batch) + 1
+    rows = torch.full((len(batch), width), bos, dtype=torch.long)
+    doc = torch.full((len(batch), width), -1, dtype=torch.long)
+    flat = torch.full((len(batch), width), -1, dtype=torch.long)
+    for r, w in enumerate(batch):
+        start = int(tokens.offsets[w.doc]) + w.start
+        rows[r, 1 : 1 + w.length] = torch.from_numpy(tokens.token_ids[start : start + w.length].astype(np.int64))
+        doc[r, 1 : 1 + w.length] = w.doc
+        flat[r, 1 : 1 + w.length] = torch.arange(start, start + w.length)
+    return WindowBatch(rows, doc, flat, tuple(batch))

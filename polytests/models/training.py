@@ -109,16 +109,12 @@ def token_losses(model, tokens: TokenizedDocuments, n_ctx: int, bos: int, max_to
     """
     import torch
 
-    from polytests.tokenization import batch_windows, make_windows
+    from polytests.tokenization import batch_windows, make_windows, window_batch
 
     out = np.zeros(tokens.n_tokens, dtype=np.float64)
     with torch.no_grad():
         for batch in batch_windows(make_windows(tokens, n_ctx), max_tokens):
-            width = max(w.length for w in batch) + 1
-            rows = torch.full((len(batch), width), bos, dtype=torch.long)
-            for r, w in enumerate(batch):
-                s = tokens.offsets[w.doc] + w.start
-                rows[r, 1 : 1 + w.length] = torch.from_numpy(tokens.token_ids[s : s + w.length].astype(np.int64))
+            rows = window_batch(tokens, batch, bos).rows
             logp = torch.log_softmax(model(rows).float(), dim=-1)
             for r, w in enumerate(batch):
                 s = int(tokens.offsets[w.doc] + w.start)
