@@ -281,4 +281,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     state = config.stash[SESSION_KEY]
     if not config.getoption("--polytests-no-reports"):
         paths = write_reports(results, state.settings.path(state.settings.report_dir))
-        terminalreporter.write_line(f"polytests: reports written to {', '.join(str(p) for p in paths)}")
+        n_figures = sum(p.suffix == ".png" for p in paths)
+        terminalreporter.write_line(f"polytests: reports in {paths[0].parent}: claims.html, claims.md, "
+                                    f"claims.json and {n_figures} figures")

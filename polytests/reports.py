@@ -90,19 +90,57 @@ def explain(r: dict) -> str:
     return "\n".join(lines)
 
 
+def claim_figure(r: dict, path: Path) -> Path | None:
+    """A strip plot of the neuron's per-document means by corpus, claimed corpora highlighted."""
+    doc_means = r.get("doc_means") or {}
+    if not doc_means:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    claimed = {c for pr in r["predicates"] for c in _corpora_of(pr["description"])}
+    names = sorted(doc_means, key=lambda c: (c not in claimed, c))
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(names) + 1.2), dpi=110)
+    rng = np.random.default_rng(0)
+    for i, name in enumerate(names):
+        values = np.asarray(doc_means[name], dtype=float)
+        colour = "#d62728" if name in claimed else "#7f7f7f"
+        ax.scatter(values, i + rng.uniform(-0.18, 0.18, len(values)), s=9, color=colour, alpha=0.7)
+        if len(values):
+            ax.plot([values.mean()] * 2, [i - 0.3, i + 0.3], color="black", lw=1.2)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"mean activation per document at {r['site']}")
+    ax.set_title(f"{r['claim_id']} ({r['neuron']}): {r['verdict']}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def _corpora_of(description: str) -> list[str]:
+    import re
+
+    return re.findall(r"'([a-z0-9_]+)'", description)
+
+
 def write_reports(results: list[dict], report_dir: str | Path) -> list[Path]:
-    """Write claims.json, claims.md and claims.html; return their paths."""
+    """Write claims.json, claims.md, claims.html and one PNG per claim; return their paths."""
     out = Path(report_dir)
     out.mkdir(parents=True, exist_ok=True)
     stamp = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    figures = {r["claim_id"]: claim_figure(r, out / f"{r['claim_id']}.png") for r in results}
     paths = [out / "claims.json", out / "claims.md", out / "claims.html"]
     paths[0].write_text(json.dumps({"generated": stamp, "claims": results}, indent=1) + "\n")
-    paths[1].write_text(_markdown(results, stamp))
-    paths[2].write_text(_html(results, stamp))
-    return paths
+    paths[1].write_text(_markdown(results, stamp, figures))
+    paths[2].write_text(_html(results, stamp, figures))
+    return paths + [p for p in figures.values() if p is not None]
 
 
-def _markdown(results: list[dict], stamp: str) -> str:
+def _markdown(results: list[dict], stamp: str, figures: dict) -> str:
     rows = ["# polytests report", "", f"Generated {stamp}.", "",
             "| claim | neuron | verdict | expect | p | p adj | test |", "|---|---|---|---|---|---|---|"]
     for r in results:
@@ -110,10 +148,12 @@ def _markdown(results: list[dict], stamp: str) -> str:
                     f"| {_p(r['pvalue_adjusted'])} | {outcome(r)} |")
     for r in results:
         rows += ["", f"## {r['claim_id']}", "", "```", explain(r), "```"]
+        if figures.get(r["claim_id"]):
+            rows += ["", f"![{r['claim_id']}]({figures[r['claim_id']].name})"]
     return "\n".join(rows) + "\n"
 
 
-def _html(results: list[dict], stamp: str) -> str:
+def _html(results: list[dict], stamp: str, figures: dict) -> str:
     colour = {"confirmed": "#1a7f37", "refuted": "#cf222e", "inconclusive": "#9a6700"}
     body = []
     for r in results:
@@ -122,7 +162,11 @@ def _html(results: list[dict], stamp: str) -> str:
             f"<td style='color:{colour[r['verdict']]};font-weight:bold'>{r['verdict']}</td>"
             f"<td>{r['expect']}</td><td>{_p(r['pvalue'])}</td><td>{_p(r['pvalue_adjusted'])}</td>"
             f"<td>{outcome(r)}</td></tr>")
-    details = "".join(f"<h2>{html.escape(r['claim_id'])}</h2><pre>{html.escape(explain(r))}</pre>" for r in results)
+    details = "".join(
+        f"<h2 id='{html.escape(r['claim_id'])}'>{html.escape(r['claim_id'])}</h2><pre>{html.escape(explain(r))}</pre>"
+        + (f"<img src='{figures[r['claim_id']].name}' alt='per-document activations by corpus'>"
+           if figures.get(r["claim_id"]) else "")
+        for r in results)
     return ("<!doctype html><html><head><meta charset='utf-8'><title>polytests report</title>"
             "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:70em}"
             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}"

@@ -15,7 +15,7 @@ import numpy as np
 
 from polytests.activations import CollectionRequest
 from polytests.cache import ActivationCache
-from polytests.claims.evaluate import EvaluationContext, evaluate_predicate, top_tokens
+from polytests.claims.evaluate import EvaluationContext, doc_means_by_corpus, evaluate_predicate, top_tokens
 from polytests.claims.model import Claim
 from polytests.claims.results import ClaimResult, PredicateResult
 from polytests.corpora import build_manifest, load_corpora
@@ -140,7 +140,7 @@ class ClaimRunner:
                 meta = {"model": model.name, "model_digest": model.digest, "site": store.site_of(claim.neuron.layer),
                         "split": split, "documents": store.tokens.n_docs, "tokens": store.tokens.n_tokens,
                         "cache": store.cache_path, "from_cache": store.from_cache,
-                        "top_tokens": top_tokens(ctx, claim)}
+                        "top_tokens": top_tokens(ctx, claim), "doc_means": doc_means_by_corpus(ctx, claim)}
                 out[claim.id] = (results, meta)
         return out
 
@@ -163,13 +163,14 @@ class ClaimRunner:
             results, meta = raw[claim.id]
             alpha = claim.alpha if claim.alpha is not None else self.settings.alpha
             verdict, reason = _verdict(results, p, float(p_adj), alpha, m, self.settings.correction)
-            provenance = {k: v for k, v in meta.items() if k not in ("top_tokens", "site")}
+            provenance = {k: v for k, v in meta.items() if k not in ("top_tokens", "site", "doc_means")}
             provenance.update(corpus_hash=self.corpus_hash, seed=self.settings.seed,
                               resamples=self.settings.resamples, versions=versions)
             out[claim.id] = ClaimResult(
                 claim.id, claim.statement, str(claim.neuron), meta["site"], claim.expect, alpha,
                 tuple(results), p, None if p is None else float(p_adj), verdict, reason,
-                self.settings.correction, m, meta["top_tokens"], provenance, claim.source, claim.line,
+                self.settings.correction, m, meta["top_tokens"], meta["doc_means"], provenance, claim.source,
+                claim.line,
             )
         return out
 

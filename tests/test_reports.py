@@ -16,8 +16,9 @@ def result(verdict="refuted", expect="confirmed"):
                            {"difference": 0.01})
     return result_to_dict(ClaimResult(
         "c1", "L0N1 fires on medical", "L0N1", "blocks.0.mlp.ln.hook_in", expect, 0.05, (pred,), 0.31, 0.62,
-        verdict, "fires_on not supported", "holm", 2, (("." , 0.9, "medical"),),
-        {"model": "m", "model_digest": "ab" * 32, "split": "confirm", "seed": 1, "documents": 10, "tokens": 99,
+        verdict, "fires_on not supported", "holm", 2, top_tokens=((".", 0.9, "medical"),),
+        doc_means={"medical": (0.1, 0.2, 0.3), "legal": (0.0, 0.01)},
+        provenance={"model": "m", "model_digest": "ab" * 32, "split": "confirm", "seed": 1, "documents": 10, "tokens": 99,
          "corpus_hash": "cd" * 32}))
 
 
@@ -40,4 +41,5 @@ def test_files_are_written(tmp_path):
     data = json.loads(paths[0].read_text())
     assert data["claims"][0]["claim_id"] == "c1"
     assert "| c1 | L0N1 | refuted |" in paths[1].read_text()
-    assert "<td>c1</td>" in paths[2].read_text()
+    assert "<td>c1</td>" in paths[2].read_text() and "<img src='c1.png'" in paths[2].read_text()
+    assert paths[3].name == "c1.png" and paths[3].read_bytes()[:4] == b"\x89PNG"

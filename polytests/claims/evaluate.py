@@ -359,3 +359,10 @@ def top_tokens(ctx: EvaluationContext, claim: Claim, k: int = 8) -> tuple[tuple[
     doc = store.tokens.doc_index_per_token()
     return tuple((ctx.vocab[int(store.tokens.token_ids[i])], float(acts[i]),
                   store.tokens.corpus_of_doc[int(doc[i])]) for i in chosen)
+
+
+def doc_means_by_corpus(ctx: EvaluationContext, claim: Claim) -> dict[str, tuple[float, ...]]:
+    """The neuron's mean activation in every document, grouped by corpus (for report figures)."""
+    store = ctx.store
+    means = store.doc_means(claim.neuron)
+    return {c: tuple(float(v) for v in means[store.docs_of(c)] if np.isfinite(v)) for c in store.corpora}

@@ -38,6 +38,7 @@ class ClaimResult:
     correction: str
     family_size: int
     top_tokens: tuple[tuple[str, float, str], ...] = ()  # (token, activation, corpus)
+    doc_means: dict[str, tuple[float, ...]] = field(default_factory=dict)  # corpus -> per-document means
     provenance: dict[str, Any] = field(default_factory=dict)
     source: str | None = None
     line: int | None = None
