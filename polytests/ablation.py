@@ -38,6 +38,10 @@ def _token_loss(logits: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     return -logp.gather(-1, rows[:, 1:, None])[..., 0]
 
 
+def _device(bridge) -> torch.device:
+    return next(bridge.parameters()).device
+
+
 def _block_out(out):
     return out[0] if isinstance(out, tuple) else out
 
@@ -53,20 +57,21 @@ def ablation_values(kind: str, post: torch.Tensor, neurons: list[int], batch, to
                     means: np.ndarray | None, donor_acts: dict | None, donors: np.ndarray | None) -> torch.Tensor:
     """The replacement value of each neuron at each position: [len(neurons), batch, width]."""
     n, b, w = len(neurons), post.shape[0], post.shape[1]
+    like = dict(dtype=post.dtype, device=post.device)
     if kind == "zero":
-        return torch.zeros(n, b, w, dtype=post.dtype)
+        return torch.zeros(n, b, w, **like)
     if kind == "mean":
-        m = torch.as_tensor(means[neurons], dtype=post.dtype)
+        m = torch.as_tensor(means[neurons], **like)
         return m[:, None, None].expand(n, b, w).clone()
     if kind == "resample":
-        out = torch.zeros(n, b, w, dtype=post.dtype)
+        out = torch.zeros(n, b, w, **like)
         for r, win in enumerate(batch):
             donor = int(donors[win.doc])
             d0, d1 = int(tokens.offsets[donor]), int(tokens.offsets[donor + 1])
             length = max(d1 - d0, 1)
             pos = (np.arange(win.start, win.start + win.length) % length) + d0
             for j, neuron in enumerate(neurons):
-                out[j, r, 1 : 1 + win.length] = torch.from_numpy(donor_acts[neuron][pos])
+                out[j, r, 1 : 1 + win.length] = torch.from_numpy(donor_acts[neuron][pos]).to(post.device)
         return out
     raise ValueError(f"unknown ablation kind {kind!r}; known: zero, mean, resample")
 
@@ -93,13 +98,13 @@ def batched_delta_loss(model, tokens: TokenizedDocuments, layer: int, neurons: l
     resid_name, post_name = f"blocks.{layer}.hook_out", f"blocks.{layer}.mlp.hook_post"
     with torch.inference_mode():
         for batch in batch_windows(make_windows(tokens, model.n_ctx), max_batch_tokens):
-            rows = window_batch(tokens, batch, bos).rows
+            rows = window_batch(tokens, batch, bos).rows.to(W_out.device)
             captured.clear()
             hooks = [(resid_name, keeper(resid_name)), (post_name, keeper(post_name))]
             logits = bridge.run_with_hooks(rows, fwd_hooks=hooks)
             clean = _token_loss(logits, rows)
             resid, post = captured[resid_name], captured[post_name]
-            valid = torch.zeros_like(clean, dtype=torch.bool)
+            valid = torch.zeros_like(clean, dtype=torch.bool)  # on the model's device
             doc_of_row = np.array([w.doc for w in batch])
             for r, w in enumerate(batch):
                 valid[r, : w.length] = True
@@ -114,7 +119,7 @@ def batched_delta_loss(model, tokens: TokenizedDocuments, layer: int, neurons: l
                 ablated_losses = _generic_losses(bridge, layer, n_layers, resid, post, rows, neurons, chunk,
                                                  values_for, W_out)
             for j, ablated in enumerate(ablated_losses):
-                per_row = ((ablated - clean) * valid).sum(-1).double().numpy()
+                per_row = ((ablated - clean) * valid).sum(-1).double().cpu().numpy()
                 np.add.at(sums[j], doc_of_row, per_row)
     with np.errstate(invalid="ignore", divide="ignore"):
         return sums / counts[None, :]
@@ -124,7 +129,7 @@ def _generic_losses(bridge, layer, n_layers, resid, post, rows, neurons, chunk, 
     """Ablated token losses: rerun blocks layer+1.. and the unembedding, ``chunk`` neurons at a time."""
     for start in range(0, len(neurons), chunk):
         part = neurons[start : start + chunk]
-        idx = torch.as_tensor(part)
+        idx = torch.as_tensor(part, device=post.device)
         change = (values_for(part) - post[..., idx].permute(2, 0, 1))[..., None] * W_out[idx][:, None, None, :]
         x = (resid[None] + change).reshape(-1, *resid.shape[1:])
         for i in range(layer + 1, n_layers):
@@ -182,7 +187,7 @@ def _final_layer_losses(final: _FinalLayerNorm, resid, post, rows, neurons, valu
     beta_target = final.beta[target[:, 0]]
     for start in range(0, len(neurons), 16):
         part = neurons[start : start + 16]
-        idx = torch.as_tensor(part)
+        idx = torch.as_tensor(part, device=post.device)
         uc = W_out[idx] - W_out[idx].mean(-1, keepdim=True)  # [part, d_model]
         r = (uc * final.w) @ final.W_U  # [part, vocab]
         c = (values_for(part)[..., :-1] - post[..., idx].permute(2, 0, 1)).reshape(len(part), -1)
@@ -206,7 +211,7 @@ def naive_delta_loss(model, tokens: TokenizedDocuments, layer: int, neuron: int,
     post_name = f"blocks.{layer}.mlp.hook_post"
     with torch.inference_mode():
         for batch in batch_windows(make_windows(tokens, model.n_ctx), max_batch_tokens):
-            rows = window_batch(tokens, batch, model.bos_token_id).rows
+            rows = window_batch(tokens, batch, model.bos_token_id).rows.to(_device(bridge))
             clean = _token_loss(bridge(rows), rows)
 
             def replace(tensor, hook=None):

@@ -1,0 +1,57 @@
+"""On a machine with CUDA: collection and ablation on the GPU agree with the CPU.
+
+Skipped where there is no GPU (CI has none); run on a GPU machine with
+``pytest tests/test_cuda.py``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from polytests.ablation import batched_delta_loss, naive_delta_loss, resample_donors
+from polytests.activations import CollectionRequest, collect
+from polytests.corpora import load_corpora
+from polytests.models import load_model
+from polytests.neurons import NeuronRef
+from polytests.tokenization import tokenize_documents
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@pytest.fixture(scope="module")
+def models():
+    return load_model("embedded"), load_model("embedded", device="cuda")
+
+
+@pytest.fixture(scope="module")
+def tokens(models):
+    corpora = load_corpora("corpora")
+    docs = [d for c in corpora.values() for d in c.split("confirm")][::6]
+    return tokenize_documents(models[0].tokenizer, docs)
+
+
+def test_collection_on_cuda_matches_cpu(models, tokens):
+    request = CollectionRequest(layers=(0, 3), neurons=(NeuronRef(3, 72),), exclude_token_ids=(14,))
+    cpu, gpu = (collect(m, tokens, request) for m in models)
+    for layer in (0, 3):
+        np.testing.assert_array_equal(cpu.stats[layer].count, gpu.stats[layer].count)
+        np.testing.assert_allclose(cpu.stats[layer].sum, gpu.stats[layer].sum, rtol=1e-3, atol=1e-3)
+        np.testing.assert_allclose(cpu.masked_stats[layer].sum, gpu.masked_stats[layer].sum, rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(cpu.token_acts[NeuronRef(3, 72)], gpu.token_acts[NeuronRef(3, 72)],
+                               rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("layer", [1, 3])
+@pytest.mark.parametrize("kind", ["zero", "mean", "resample"])
+def test_ablation_on_cuda_matches_cpu_and_naive(models, tokens, layer, kind):
+    rng = np.random.default_rng(0)
+    extra = {"means": rng.normal(size=512).astype(np.float32),
+             "donor_acts": {n: rng.normal(size=tokens.n_tokens).astype(np.float32) for n in (5, 72)},
+             "donors": resample_donors(tokens.n_docs, 0)}
+    cpu = batched_delta_loss(models[0], tokens, layer, [5, 72], kind, **extra)
+    gpu = batched_delta_loss(models[1], tokens, layer, [5, 72], kind, **extra)
+    naive = np.stack([naive_delta_loss(models[1], tokens, layer, n, kind, **extra) for n in (5, 72)])
+    np.testing.assert_allclose(gpu, cpu, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(gpu, naive, rtol=1e-3, atol=1e-4)
