@@ -41,6 +41,7 @@ class ClaimRunner:
     settings: Settings
     _models: dict = field(default_factory=dict)
     _corpora: dict | None = None
+    _corpus_hash: str | None = None
     _stores: dict = field(default_factory=dict)
     _vocab: dict = field(default_factory=dict)
     _ablation: dict = field(default_factory=dict)
@@ -61,7 +62,9 @@ class ClaimRunner:
 
     @property
     def corpus_hash(self) -> str:
-        return build_manifest(self.corpora).corpus_hash
+        if self._corpus_hash is None:
+            self._corpus_hash = build_manifest(self.corpora).corpus_hash
+        return self._corpus_hash
 
     def vocab(self, model) -> list[str]:
         if model.name not in self._vocab:
@@ -70,7 +73,7 @@ class ClaimRunner:
         return self._vocab[model.name]
 
     def _model_spec(self, claim: Claim) -> str:
-        return self.settings.model if claim.model == "embedded" else claim.model
+        return claim.model if claim.model is not None else self.settings.model
 
     # -- validation against the model and corpora -----------------------------------
     def check_claim(self, claim: Claim) -> None:

@@ -182,7 +182,7 @@ class Claim:
     statement: str
     neuron: NeuronRef
     predicates: tuple[Predicate, ...]
-    model: str = "embedded"
+    model: str | None = None  # None: the run's model ([tool.polytests] model, "embedded" by default)
     split: str = "confirm"
     alpha: float | None = None  # None: the run's default ([tool.polytests] alpha)
     expect: str = "confirmed"

@@ -115,7 +115,7 @@ def claim_from_dict(raw: dict, *, source: str | None = None, lines: dict[str, in
                 else k: v for k, v in lines.items()}
     claim = Claim(
         id=raw["id"], statement=raw["statement"], neuron=neuron, predicates=predicates,
-        model=str(raw.get("model", "embedded")), split=raw.get("split", "confirm"),
+        model=None if raw.get("model") is None else str(raw["model"]), split=raw.get("split", "confirm"),
         alpha=None if alpha is None else float(alpha),
         expect=raw.get("expect", "confirmed"), site=raw.get("site"), source=source,
         line=lines.get(""), lines=line_map,
