@@ -31,6 +31,7 @@ class PolytestsSession:
     settings: Settings
     family: dict[str, Claim] = field(default_factory=dict)
     invalid: dict[str, ClaimError] = field(default_factory=dict)
+    duplicates: dict[tuple, ClaimError] = field(default_factory=dict)
     _runner: object = None
     _results: dict | None = None
 
@@ -43,7 +44,12 @@ class PolytestsSession:
         return self._runner
 
     def add(self, claim: Claim) -> None:
-        self.family.setdefault(claim.id, claim)
+        existing = self.family.setdefault(claim.id, claim)
+        if existing != claim:
+            where = f"{existing.source}:{existing.line}" if existing.source else "another claim"
+            self.duplicates[_where(claim)] = ClaimError(
+                f"duplicate claim id {claim.id!r}, also used at {where}", path=claim.source, line=claim.line,
+                field="id", fix="give every claim of the hypothesis folders its own id")
 
     def evaluate_all(self) -> None:
         """Validate every claim of the family and judge the valid ones together (once)."""
@@ -65,6 +71,8 @@ class PolytestsSession:
                 self.invalid[c.id] = exc
 
     def result_for(self, claim: Claim):
+        if _where(claim) in self.duplicates:
+            raise self.duplicates[_where(claim)]
         self.evaluate_all()
         if claim.id in self.invalid:
             raise self.invalid[claim.id]
@@ -77,6 +85,10 @@ class PolytestsSession:
     def check(self, claim: Claim):
         """Evaluate a claim from inside an ordinary test and return its ClaimResult."""
         return self.result_for(claim)
+
+
+def _where(claim: Claim) -> tuple:
+    return (claim.source, claim.line, claim.id)
 
 
 SESSION_KEY = pytest.StashKey[PolytestsSession]()

@@ -151,3 +151,13 @@ def test_missing_model_fails_each_claim_with_the_reason(project, tmp_path):
     result.assert_outcomes(failed=6)
     out = result.stdout.str()
     assert "field 'model'" in out and "nowhere does not exist" in out
+
+
+def test_duplicate_ids_across_files_fail_the_second_claim(project, neurons):
+    (project.path / "hypotheses" / "zz_again.toml").write_text(
+        claim_toml("alpha-feature", neurons[1], ['kind = "fires_on"\ncorpus = "beta"']))
+    result = run(project)
+    result.assert_outcomes(passed=4, failed=3)
+    out = result.stdout.str()
+    assert "duplicate claim id 'alpha-feature', also used at" in out and "zz_again.toml" in out
+    assert report(project)["alpha-feature"]["neuron"] == neurons[0]
