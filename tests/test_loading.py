@@ -55,17 +55,22 @@ def _tl_property_state_dict(bridge, cfg):
     return out
 
 
-def test_legacy_transformerlens_directory(tiny_model_dir, tmp_path):
-    reference = load_model(str(tiny_model_dir))
+def write_legacy_directory(reference, legacy):
+    """A legacy TransformerLens checkpoint folder (config.json + *final.pth) of ``reference``."""
     cfg = reference.cfg
-    legacy = tmp_path / "SoLU_tiny"
-    legacy.mkdir()
+    legacy.mkdir(parents=True)
     torch.save(_tl_property_state_dict(reference.bridge, cfg), legacy / "model_final.pth")
     (legacy / "config.json").write_text(json.dumps({
         "d_model": cfg.d_model, "n_layers": cfg.n_layers, "d_mlp": cfg.d_mlp, "d_head": cfg.d_head,
         "n_heads": cfg.n_heads, "n_ctx": cfg.n_ctx, "d_vocab": cfg.d_vocab, "act_fn": "solu_ln",
         "attn_only": False, "normalization": "LN"}))
     reference.tokenizer.save_pretrained(str(legacy))
+    return legacy
+
+
+def test_legacy_transformerlens_directory(tiny_model_dir, tmp_path):
+    reference = load_model(str(tiny_model_dir))
+    legacy = write_legacy_directory(reference, tmp_path / "SoLU_tiny")
     loaded = load_model(str(legacy))
     tokens = torch.tensor([[reference.bos_token_id, 5, 6, 7, 8]])
     torch.testing.assert_close(loaded.bridge(tokens), reference.bridge(tokens), rtol=1e-5, atol=1e-5)
@@ -98,6 +103,20 @@ def test_huggingface_directory_without_weights(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
     with pytest.raises(ModelLoadError, match=r"no weights.*\*\.safetensors"):
         load_model(str(tmp_path))
+
+
+def test_alias_resolves_from_the_local_hugging_face_cache(tiny_model_dir, tmp_path, monkeypatch):
+    reference = load_model(str(tiny_model_dir))
+    repo = tmp_path / "hub" / "models--NeelNanda--SoLU_4L512W_C4_Code"
+    write_legacy_directory(reference, repo / "snapshots" / ("0" * 40))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0" * 40)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    loaded = load_model("solu-4l")
+    assert loaded.name == "NeelNanda/SoLU_4L512W_C4_Code" and loaded.digest
+    tokens = torch.tensor([[reference.bos_token_id, 5, 6, 7]])
+    torch.testing.assert_close(loaded.bridge(tokens), reference.bridge(tokens), rtol=1e-5, atol=1e-5)
 
 
 def test_alias_not_in_local_cache_fails_fast_without_network(tmp_path, monkeypatch):

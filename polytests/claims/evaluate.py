@@ -113,7 +113,9 @@ def _result_from_fires(kind: str, description: str, r: dict, what: str) -> Predi
     summary = (f"{what}: mean {r['mean']:.4g} vs baseline {r['baseline_mean']:.4g} "
                f"(diff {r['difference']:.3g}, 95% CI [{r['ci'][0]:.3g}, {r['ci'][1]:.3g}], "
                f"g={r['hedges_g']:.2f}, P(sup)={r['prob_superiority']:.2f}), "
-               f"{r['n_docs']} vs {r['n_baseline_docs']} docs, p={_fmt(r['pvalue'])}")
+               f"{r['n_docs']} vs {r['n_baseline_docs']} docs, {r['tokens_used']:,} tokens"
+               + (f" ({r['excluded_token_types']} token types excluded)" if r["excluded_token_types"] else "")
+               + f", p={_fmt(r['pvalue'])}")
     return PredicateResult(kind, description, r["pvalue"], summary, r, None, r["min_pvalue"])
 
 

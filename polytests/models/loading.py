@@ -293,16 +293,25 @@ def _load_hf(directory: Path, spec: str, name: str) -> LoadedModel:
     return LoadedModel(bridge, name, digest, str(directory), bridge.tokenizer)
 
 
-def _resolve_from_hf_cache(repo_id: str, spec: str) -> Path:
-    try:
-        from huggingface_hub import snapshot_download
+def _hf_cache_dir() -> str:
+    """The Hugging Face hub cache, read from the environment at call time."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return os.environ["HF_HUB_CACHE"]
+    home = os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface")
+    return os.path.join(home, "hub")
 
-        return Path(snapshot_download(repo_id, local_files_only=True))
-    except Exception as exc:
+
+def _resolve_from_hf_cache(repo_id: str, spec: str) -> Path:
+    from huggingface_hub import snapshot_download
+
+    cache_dir = _hf_cache_dir()
+    try:
+        return Path(snapshot_download(repo_id, local_files_only=True, cache_dir=cache_dir))
+    except Exception as exc:  # huggingface_hub raises several error types for a missing entry
         raise ModelLoadError(
             f"{spec}: weights for {repo_id} are not in the local Hugging Face cache and "
-            "polytests never downloads at run time. Looked for: the cache entry of "
-            f"{repo_id} (config.json, *final.pth). Fix: on a machine with network run "
+            f"polytests never downloads at run time. Looked for: {cache_dir}/models--"
+            f"{repo_id.replace('/', '--')} (config.json, *final.pth). Fix: on a machine with network run "
             f"`huggingface-cli download {repo_id} --local-dir DIR` and pass DIR as the model"
         ) from exc
 
