@@ -8,8 +8,9 @@ of 100 to 2,000 tokens). Two measurements, each printed as a Markdown table:
    median: the bare forward pass (logits, no hooks) and polytests' collection (tier 1 for
    every neuron of all 4 layers, tier 2 for 8 named neurons, top-k contexts; the pass is
    abandoned once layer 3's activations are read, so the unembedding is skipped);
-2. peak resident memory of collection over growing corpora (each in a fresh subprocess),
-   which should stay flat: memory does not grow with corpus length beyond the tier-1 arrays.
+2. resident memory during collection over growing corpora (each in a fresh subprocess,
+   sampled every 20 ms), against the memory before it: the growth should be the tier-1 and
+   tier-2 arrays plus a constant working set per batch, not the corpus.
 
 Usage: python benchmarks/bench_collection.py [--tokens 1000000] [--throughput-tokens 60000]
 """
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -56,10 +56,6 @@ def generated_tokens(n_tokens: int, seed: int = 0):
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     n = len(lengths)
     return TokenizedDocuments(tuple(f"gen/{i}" for i in range(n)), ("gen",) * n, ids, offsets)
-
-
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _request():
@@ -107,19 +103,53 @@ def throughput(n_tokens: int, repeats: int) -> dict:
             "ratio": med["collection (hooks, 4 layers)"] / med["bare forward (logits)"]}
 
 
+class _RssSampler:
+    """Samples this process's resident memory every 20 ms in a thread; keeps the maximum."""
+
+    def __init__(self) -> None:
+        import threading
+
+        import psutil
+
+        self._process = psutil.Process()
+        self.peak = self._process.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, self._process.memory_info().rss)
+
+    def __enter__(self) -> "_RssSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def memory_child(n_tokens: int) -> None:
+    import gc
+
+    import psutil
+
     from polytests.activations import collect
 
     model = build_model()
-    before = peak_rss_mib()
     tokens = generated_tokens(n_tokens)
+    gc.collect()
+    before = psutil.Process().memory_info().rss
     t = time.perf_counter()
-    col = collect(model, tokens, _request(), max_batch_tokens=16384)
+    with _RssSampler() as sampler:
+        col = collect(model, tokens, _request(), max_batch_tokens=16384)
     elapsed = time.perf_counter() - t
     tier1 = sum(getattr(s, f).nbytes for s in col.stats.values() for f in ("count", "sum", "sumsq", "max", "above"))
+    tier2 = sum(a.nbytes for a in col.token_acts.values())
     print(json.dumps({"tokens": n_tokens, "documents": tokens.n_docs, "seconds": elapsed,
-                      "tokens_per_second": n_tokens / elapsed, "peak_rss_mib": peak_rss_mib(),
-                      "rss_after_model_mib": before, "tier1_mib": tier1 / 2**20}))
+                      "tokens_per_second": n_tokens / elapsed, "rss_before_mib": before / 2**20,
+                      "peak_rss_mib": sampler.peak / 2**20, "tier1_mib": tier1 / 2**20,
+                      "tier2_mib": tier2 / 2**20}))
 
 
 def main() -> None:
@@ -127,6 +157,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=1_000_000)
     parser.add_argument("--throughput-tokens", type=int, default=60_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -134,18 +165,21 @@ def main() -> None:
         return
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    t = throughput(args.throughput_tokens, args.repeats)
-    print("\n| way | seconds (median of %d) | tokens/s |\n|---|---|---|" % t["repeats"])
-    for name, sec in t["seconds"].items():
-        print(f"| {name} | {sec:.2f} | {t['tokens_per_second'][name]:,.0f} |")
-    print(f"\ncollection / bare forward = {t['ratio']:.2f}x ({t['tokens']:,} tokens)\n")
-    print("| corpus tokens | documents | tokens/s | peak RSS (MiB) | RSS after model (MiB) | tier-1 arrays (MiB) |")
-    print("|---|---|---|---|---|---|")
+    if not args.skip_throughput:
+        t = throughput(args.throughput_tokens, args.repeats)
+        print("\n| way | seconds (median of %d) | tokens/s |\n|---|---|---|" % t["repeats"])
+        for name, sec in t["seconds"].items():
+            print(f"| {name} | {sec:.2f} | {t['tokens_per_second'][name]:,.0f} |")
+        print(f"\ncollection / bare forward = {t['ratio']:.2f}x ({t['tokens']:,} tokens)\n")
+    print("| corpus tokens | documents | tokens/s | RSS before (MiB) | peak RSS during (MiB) | growth (MiB) "
+          "| tier-1 arrays (MiB) | tier-2 arrays (MiB) |")
+    print("|---|---|---|---|---|---|---|---|")
     for n in sorted({args.tokens // 4, args.tokens // 2, args.tokens}):
         out = subprocess.run([sys.executable, __file__, "--child", str(n)], capture_output=True, text=True, check=True)
         r = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"| {r['tokens']:,} | {r['documents']} | {r['tokens_per_second']:,.0f} | {r['peak_rss_mib']:,.0f} | "
-              f"{r['rss_after_model_mib']:,.0f} | {r['tier1_mib']:.1f} |", flush=True)
+        print(f"| {r['tokens']:,} | {r['documents']} | {r['tokens_per_second']:,.0f} | {r['rss_before_mib']:,.0f} | "
+              f"{r['peak_rss_mib']:,.0f} | {r['peak_rss_mib'] - r['rss_before_mib']:,.0f} | {r['tier1_mib']:.1f} | "
+              f"{r['tier2_mib']:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -81,7 +81,8 @@ class ClaimRunner:
         known = sorted(self.corpora)
         for c in claim.corpora():
             if c not in self.corpora:
-                field_name = next((f"predicate.{p.kind}" for p in claim.predicates if c in p.corpora()), None)
+                field_name = next((f"predicate[{i}]" for i, p in enumerate(claim.predicates) if c in p.corpora()),
+                                  None)
                 raise claim.error(f"unknown corpus {c!r}; known: {', '.join(known)}", field_name,
                                   "use one of the known corpus names (folders of corpora/)")
         try:

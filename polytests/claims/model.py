@@ -203,7 +203,7 @@ class Claim:
         return any(p.kind.startswith("ablation_") for p in self.predicates)
 
     def error(self, message: str, field_name: str | None = None, fix: str | None = None) -> ClaimError:
-        line = self.lines.get(field_name or "", self.line)
+        line = self.lines.get(field_name or "") or self.lines.get((field_name or "").split(".")[0]) or self.line
         return ClaimError(message, path=self.source, line=line, field=field_name, fix=fix)
 
 
@@ -234,13 +234,13 @@ def validate_claim(claim: Claim) -> Claim:
     if not claim.predicates:
         raise claim.error("the claim asserts no predicate", "predicate",
                           "add at least one [[claim.predicate]] table with a kind")
-    for p in claim.predicates:
-        _validate_predicate(claim, p)
+    for index, p in enumerate(claim.predicates):
+        _validate_predicate(claim, index, p)
     return claim
 
 
-def _validate_predicate(claim: Claim, p: Predicate) -> None:
-    field_name = f"predicate.{p.kind}"
+def _validate_predicate(claim: Claim, index: int, p: Predicate) -> None:
+    field_name = f"predicate[{index}]"
     if isinstance(p, (Polysemantic,)) and len(p.corpora_) < 2:
         raise claim.error("polysemantic needs at least two corpora", field_name,
                           "list two or more corpora, or use fires_on for one")

@@ -39,12 +39,12 @@ def _claim_lines(text: str) -> list[dict[str, int]]:
             claims.append({"": number})
             n_pred = 0
         elif re.match(r"^\[\[\s*claim\.predicate\s*\]\]", stripped) and claims:
-            claims[-1][f"predicate#{n_pred}"] = number
+            claims[-1][f"predicate[{n_pred}]"] = number
             n_pred += 1
         elif claims:
             m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*)\s*=", stripped)
             if m:
-                key = m.group(1) if n_pred == 0 else f"predicate#{n_pred - 1}.{m.group(1)}"
+                key = m.group(1) if n_pred == 0 else f"predicate[{n_pred - 1}].{m.group(1)}"
                 claims[-1].setdefault(key, number)
     return claims
 
@@ -84,11 +84,7 @@ def claim_from_dict(raw: dict, *, source: str | None = None, lines: dict[str, in
     lines = lines or {}
 
     def err(message: str, field_name: str, fix: str) -> ClaimError:
-        key = field_name
-        m = re.match(r"^predicate\[(\d+)\](?:\.(\w+))?", field_name)
-        if m:
-            key = f"predicate#{m.group(1)}" + (f".{m.group(2)}" if m.group(2) else "")
-        line = lines.get(key) or lines.get(key.split(".")[0]) or lines.get("")
+        line = lines.get(field_name) or lines.get(field_name.split(".")[0]) or lines.get("")
         return ClaimError(message, path=source, line=line, field=field_name, fix=fix)
 
     unknown = sorted(set(raw) - CLAIM_KEYS)
@@ -111,14 +107,12 @@ def claim_from_dict(raw: dict, *, source: str | None = None, lines: dict[str, in
     alpha = raw.get("alpha")
     if alpha is not None and (not isinstance(alpha, (int, float)) or isinstance(alpha, bool)):
         raise err(f"alpha must be a number, got {alpha!r}", "alpha", "e.g. alpha = 0.05")
-    line_map = {k.replace("#", "[", 1).replace(".", "].", 1) if k.startswith("predicate#") and "." in k
-                else k: v for k, v in lines.items()}
     claim = Claim(
         id=raw["id"], statement=raw["statement"], neuron=neuron, predicates=predicates,
         model=None if raw.get("model") is None else str(raw["model"]), split=raw.get("split", "confirm"),
         alpha=None if alpha is None else float(alpha),
         expect=raw.get("expect", "confirmed"), site=raw.get("site"), source=source,
-        line=lines.get(""), lines=line_map,
+        line=lines.get(""), lines=dict(lines),
     )
     return validate_claim(claim)
 
