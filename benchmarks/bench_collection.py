@@ -72,7 +72,7 @@ def throughput(n_tokens: int, repeats: int) -> dict:
 
     model = build_model()
     tokens = generated_tokens(n_tokens, seed=1)
-    batches = batch_windows(make_windows(tokens, model.n_ctx), 16384)
+    batches = batch_windows(make_windows(tokens, model.n_ctx), 8192)
     rows = []
     for batch in batches:
         width = max(w.length for w in batch) + 1
@@ -88,7 +88,7 @@ def throughput(n_tokens: int, repeats: int) -> dict:
                 model.bridge(r)
 
     def collection():
-        collect(model, tokens, _request(), max_batch_tokens=16384)
+        collect(model, tokens, _request(), max_batch_tokens=8192)
 
     times = {"bare forward (logits)": [], "collection (hooks, 4 layers)": []}
     bare(); collection()  # warm-up
@@ -142,7 +142,7 @@ def memory_child(n_tokens: int) -> None:
     before = psutil.Process().memory_info().rss
     t = time.perf_counter()
     with _RssSampler() as sampler:
-        col = collect(model, tokens, _request(), max_batch_tokens=16384)
+        col = collect(model, tokens, _request(), max_batch_tokens=8192)
     elapsed = time.perf_counter() - t
     tier1 = sum(getattr(s, f).nbytes for s in col.stats.values() for f in ("count", "sum", "sumsq", "max", "above"))
     tier2 = sum(a.nbytes for a in col.token_acts.values())

@@ -82,7 +82,7 @@ def collect(
     tokens: TokenizedDocuments,
     request: CollectionRequest,
     *,
-    max_batch_tokens: int = 16384,
+    max_batch_tokens: int = 8192,
     progress: bool = False,
     bos_token_id: int | None = None,
 ) -> Collection:
@@ -111,16 +111,29 @@ def collect(
     token_acts = {n: np.zeros(tokens.n_tokens, dtype=np.float32) for n in request.neurons}
     excluded = torch.tensor(sorted(request.exclude_token_ids), dtype=torch.long, device=device)
 
-    captured: dict[int, torch.Tensor] = {}
-    hooks = []
+    # Each hook aggregates its layer as soon as the activation exists and keeps no
+    # reference to it, so at most one layer's activations are alive at a time.
+    current: dict = {}
+    done: set[int] = set()
     deepest = max(layers)
+    hooks = []
     for layer in layers:
         def hook(tensor, hook=None, _layer=layer):
-            captured[_layer] = tensor
-            if _layer == deepest and len(captured) == len(layers):
+            _aggregate(_layer, tensor.reshape(-1, d_mlp)[current["valid"]])
+            done.add(_layer)
+            if _layer == deepest and len(done) == len(layers):
                 raise _StopForward  # nothing later in the model is needed
             return tensor
         hooks.append((site.format(layer=layer), hook))
+
+    def _aggregate(layer: int, acts: torch.Tensor) -> None:
+        full[layer].add(acts, current["doc"])
+        if masked:
+            masked[layer].add(acts[current["keep"]], current["doc"][current["keep"]])
+        top[layer].add(acts, current["flat"])
+        for neuron, out in token_acts.items():
+            if neuron.layer == layer:
+                out[current["flat_np"]] = acts[:, neuron.index].float().cpu().numpy()
 
     batches = batch_windows(make_windows(tokens, model.n_ctx), max_batch_tokens)
     started = time.perf_counter()
@@ -128,24 +141,15 @@ def collect(
     with torch.inference_mode():
         for batch in batches:
             wb = window_batch(tokens, batch, bos)
-            rows, doc, flat = wb.rows, wb.doc, wb.flat
-            valid = doc.reshape(-1) >= 0
-            doc_v = doc.reshape(-1)[valid].to(device)
-            flat_v = flat.reshape(-1)[valid].to(device)
-            keep = None
+            valid = wb.doc.reshape(-1) >= 0
+            current["valid"] = valid.to(device)
+            current["doc"] = wb.doc.reshape(-1)[valid].to(device)
+            current["flat"] = wb.flat.reshape(-1)[valid].to(device)
+            current["flat_np"] = wb.flat.reshape(-1)[valid].numpy()
             if masked:
-                keep = ~torch.isin(rows.reshape(-1)[valid].to(device), excluded)
-            captured.clear()
-            _run(bridge, rows.to(device), hooks)
-            for layer in layers:
-                acts = captured[layer].reshape(-1, d_mlp)[valid.to(device)]
-                full[layer].add(acts, doc_v)
-                if masked:
-                    masked[layer].add(acts[keep], doc_v[keep])
-                top[layer].add(acts, flat_v)
-            for neuron, out in token_acts.items():
-                acts = captured[neuron.layer].reshape(-1, d_mlp)[valid.to(device), neuron.index]
-                out[flat_v.cpu().numpy()] = acts.float().cpu().numpy()
+                current["keep"] = ~torch.isin(wb.rows.reshape(-1)[valid].to(device), excluded)
+            done.clear()
+            _run(bridge, wb.rows.to(device), hooks)
             if progress_bar is not None:
                 progress_bar.advance()
     if progress_bar is not None:

@@ -50,8 +50,16 @@ class DocStatsAccumulator:
         self.max = torch.full((n_docs, n_neurons), -torch.inf, **f64)
         self.above = torch.zeros(len(self.thresholds), n_docs, n_neurons, dtype=torch.int64, device=device)
 
-    def add(self, acts: torch.Tensor, doc: torch.Tensor) -> None:
-        """Add ``acts`` [tokens, neurons] of tokens belonging to documents ``doc`` [tokens]."""
+    def add(self, acts: torch.Tensor, doc: torch.Tensor, chunk: int = 2048) -> None:
+        """Add ``acts`` [tokens, neurons] of tokens belonging to documents ``doc`` [tokens].
+
+        Tokens are taken ``chunk`` at a time so that the float64 temporaries stay small
+        whatever the batch size.
+        """
+        for start in range(0, acts.shape[0], chunk):
+            self._add(acts[start : start + chunk], doc[start : start + chunk])
+
+    def _add(self, acts: torch.Tensor, doc: torch.Tensor) -> None:
         if acts.shape[0] == 0:
             return
         a = acts.to(torch.float64)
@@ -108,11 +116,12 @@ class TopK:
     def add(self, acts: torch.Tensor, flat_index: torch.Tensor) -> None:
         if acts.shape[0] == 0:
             return
-        values = torch.cat([self.values, acts.float()], 0)
-        index = torch.cat([self.index, flat_index[:, None].expand(-1, acts.shape[1])], 0)
-        k = min(self.k, values.shape[0])
-        top, where = torch.topk(values, k, dim=0)
-        self.values, self.index = top, index.gather(0, where)
+        # The batch's own top k first, so only [2k, neurons] candidates are ever merged.
+        batch_top, where = torch.topk(acts.float(), min(self.k, acts.shape[0]), dim=0)
+        values = torch.cat([self.values, batch_top], 0)
+        index = torch.cat([self.index, flat_index[where]], 0)
+        top, keep = torch.topk(values, min(self.k, values.shape[0]), dim=0)
+        self.values, self.index = top, index.gather(0, keep)
 
     def result(self) -> tuple[np.ndarray, np.ndarray]:
         return self.values.cpu().numpy(), self.index.cpu().numpy()

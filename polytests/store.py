@@ -125,7 +125,7 @@ def build_store(
     *,
     cache: ActivationCache | None = None,
     progress: bool = False,
-    max_batch_tokens: int = 16384,
+    max_batch_tokens: int = 8192,
 ) -> ActivationStore:
     """Activations of ``model`` over ``documents`` (all of one split), from cache when possible."""
     tokens = tokenize_documents(model.tokenizer, documents)
