@@ -137,3 +137,15 @@ def test_same_seed_same_pvalues(corpora):
     first = evaluate(store, Polysemantic(("spanish", "prose")))
     second = evaluate(store, Polysemantic(("spanish", "prose")))
     assert first.pvalue == second.pvalue and first.numbers == second.numbers
+
+
+def test_fires_on_versus_each_needs_every_baseline_corpus(corpora):
+    # Higher than the pooled baseline, but prose is higher still.
+    store = planted(corpora, lambda c, t: {"medical": 0.5, "prose": 0.8}.get(c, 0.0))
+    pooled = evaluate(store, FiresOn("medical"))
+    each = evaluate(store, FiresOn("medical", versus="each"))
+    assert pooled.pvalue <= 0.002
+    assert each.pvalue > 0.5 and each.numbers["weakest"] == "prose"
+    assert "weakest prose" in each.summary
+    clear = planted(corpora, lambda c, t: 1.0 if c == "medical" else 0.0)
+    assert evaluate(clear, FiresOn("medical", versus="each")).pvalue <= 0.002

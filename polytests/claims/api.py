@@ -46,18 +46,19 @@ def claim(*, id: str, statement: str, neuron: str, predicates: list[dict], model
     return claim_from_dict(raw, source=frame.filename, lines={"": frame.lineno})
 
 
-def fires_on(corpus: str, *, baseline=(), exclude_shared_tokens=(), exclude_tokens=()) -> dict:
+def fires_on(corpus: str, *, baseline=(), exclude_shared_tokens=(), exclude_tokens=(), versus=None) -> dict:
     return _table("fires_on", corpus=corpus, baseline=tuple(baseline),
-                  exclude_shared_tokens=tuple(exclude_shared_tokens), exclude_tokens=tuple(exclude_tokens))
+                  exclude_shared_tokens=tuple(exclude_shared_tokens), exclude_tokens=tuple(exclude_tokens),
+                  versus=versus)
 
 
 def silent_on(corpus: str, *, margin: float, baseline=()) -> dict:
     return _table("silent_on", corpus=corpus, margin=margin, baseline=tuple(baseline))
 
 
-def polysemantic(*corpora: str, baseline=(), exclude_shared_tokens: bool = False) -> dict:
+def polysemantic(*corpora: str, baseline=(), exclude_shared_tokens: bool = False, versus=None) -> dict:
     return _table("polysemantic", corpora=tuple(corpora), baseline=tuple(baseline),
-                  exclude_shared_tokens=exclude_shared_tokens)
+                  exclude_shared_tokens=exclude_shared_tokens, versus=versus)
 
 
 def token_matched(corpus: str, *, against: str, min_occurrences: int = 50) -> dict:

@@ -82,7 +82,7 @@ def _group_values(store, means: np.ndarray, corpora) -> np.ndarray:
     return values[np.isfinite(values)]
 
 
-def _fires(ctx, claim, corpus, baseline, excluded: set[int], seed: int) -> dict:
+def _fires(ctx, claim, corpus, baseline, excluded: set[int], seed: int, versus: str = "pooled") -> dict:
     store = ctx.store
     keep = _token_mask(ctx, excluded)
     means = store.doc_means(claim.neuron, keep)
@@ -103,19 +103,41 @@ def _fires(ctx, claim, corpus, baseline, excluded: set[int], seed: int) -> dict:
         mean=float(eff.mean_x), baseline_mean=float(eff.mean_y), difference=float(eff.difference),
         ci=(float(eff.ci.low), float(eff.ci.high)), ci_method=eff.ci.method,
         hedges_g=float(eff.hedges_g), prob_superiority=float(eff.probability_of_superiority),
+        versus=versus,
     )
+    if versus == "each":
+        # Selective against every baseline corpus, not just their average: intersection-union
+        # over one test per baseline corpus.
+        each = {}
+        for j, c in enumerate(baseline):
+            y_c = _group_values(store, means, [c])
+            if len(y_c) < 2:
+                out["reason"] = f"too few documents with tokens left in baseline corpus {c}: {len(y_c)}"
+                out.pop("pvalue")
+                return out
+            t_c = permutation_test(x, y_c, alternative="greater", n_resamples=ctx.n_resamples, seed=seed + 1 + j)
+            each[c] = {"pvalue": float(t_c.pvalue), "difference": float(x.mean() - y_c.mean()),
+                       "min_pvalue": float(min_attainable_pvalue(len(x), len(y_c), ctx.n_resamples))}
+        weakest = max(each, key=lambda c: each[c]["pvalue"])
+        out.update(per_baseline_corpus=each, weakest=weakest, pvalue=each[weakest]["pvalue"],
+                   min_pvalue=max(v["min_pvalue"] for v in each.values()))
     return out
 
 
 def _result_from_fires(kind: str, description: str, r: dict, what: str) -> PredicateResult:
     if "pvalue" not in r:
         return PredicateResult(kind, description, None, f"inconclusive: {r['reason']}", r, r["reason"], 1.0)
+    against = ""
+    if r.get("versus") == "each":
+        w = r["weakest"]
+        against = (f"; against each baseline corpus, weakest {w} (diff {r['per_baseline_corpus'][w]['difference']:.3g},"
+                   f" p={_fmt(r['pvalue'])})")
     summary = (f"{what}: mean {r['mean']:.4g} vs baseline {r['baseline_mean']:.4g} "
                f"(diff {r['difference']:.3g}, 95% CI [{r['ci'][0]:.3g}, {r['ci'][1]:.3g}], "
                f"g={r['hedges_g']:.2f}, P(sup)={r['prob_superiority']:.2f}), "
                f"{r['n_docs']} vs {r['n_baseline_docs']} docs, {r['tokens_used']:,} tokens"
                + (f" ({r['excluded_token_types']} token types excluded)" if r["excluded_token_types"] else "")
-               + f", p={_fmt(r['pvalue'])}")
+               + (against or f", p={_fmt(r['pvalue'])}"))
     return PredicateResult(kind, description, r["pvalue"], summary, r, None, r["min_pvalue"])
 
 
@@ -125,14 +147,15 @@ def eval_fires_on(ctx, claim, p: FiresOn, seed: int) -> PredicateResult:
     if p.exclude_shared_tokens:
         excluded |= shared_token_ids(ctx.store, (p.corpus, *p.exclude_shared_tokens))
     excluded |= _ids_of_strings(ctx, p.exclude_tokens)
-    r = _fires(ctx, claim, p.corpus, baseline, excluded, seed)
+    r = _fires(ctx, claim, p.corpus, baseline, excluded, seed, p.versus)
     return _result_from_fires(p.kind, p.describe(), r, f"{claim.neuron} on {p.corpus}")
 
 
 def eval_polysemantic(ctx, claim, p: Polysemantic, seed: int) -> PredicateResult:
     baseline = baseline_corpora(ctx.store, p.corpora_, p.baseline)
     excluded = shared_token_ids(ctx.store, p.corpora_) if p.exclude_shared_tokens else set()
-    parts = {c: _fires(ctx, claim, c, baseline, excluded, seed + i) for i, c in enumerate(p.corpora_)}
+    parts = {c: _fires(ctx, claim, c, baseline, excluded, seed + 100 * i, p.versus)
+             for i, c in enumerate(p.corpora_)}
     numbers: dict[str, Any] = {"excluded_token_types": len(excluded), "per_corpus": parts}
     missing = [c for c, r in parts.items() if "pvalue" not in r]
     if missing:

@@ -19,6 +19,7 @@ from polytests.neurons import NeuronRef
 
 VERDICTS = ("confirmed", "refuted", "inconclusive")
 EXPECTATIONS = ("confirmed", "refuted")
+VERSUS = ("pooled", "each")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -44,6 +45,7 @@ class FiresOn(Predicate):
     baseline: tuple[str, ...] = ()  # empty: every other corpus of the split
     exclude_shared_tokens: tuple[str, ...] = ()  # drop token types ``corpus`` shares with these
     exclude_tokens: tuple[str, ...] = ()  # drop these token strings everywhere
+    versus: str = "pooled"  # "each": higher than every baseline corpus, not only their pool
     kind = "fires_on"
 
     def corpora(self):
@@ -70,6 +72,7 @@ class Polysemantic(Predicate):
     corpora_: tuple[str, ...]
     baseline: tuple[str, ...] = ()
     exclude_shared_tokens: bool = False  # drop the token types the claimed corpora share
+    versus: str = "pooled"
     kind = "polysemantic"
 
     def corpora(self):
@@ -241,6 +244,10 @@ def validate_claim(claim: Claim) -> Claim:
 
 def _validate_predicate(claim: Claim, index: int, p: Predicate) -> None:
     field_name = f"predicate[{index}]"
+    if isinstance(p, (FiresOn, Polysemantic)) and p.versus not in VERSUS:
+        raise claim.error(f"versus {p.versus!r} is not one of {', '.join(VERSUS)}", f"{field_name}.versus",
+                          'versus = "each" asks for more than every baseline corpus; "pooled" (default) '
+                          "for more than their pooled documents")
     if isinstance(p, (Polysemantic,)) and len(p.corpora_) < 2:
         raise claim.error("polysemantic needs at least two corpora", field_name,
                           "list two or more corpora, or use fires_on for one")
