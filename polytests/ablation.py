@@ -214,7 +214,7 @@ def naive_delta_loss(model, tokens: TokenizedDocuments, layer: int, neuron: int,
             rows = window_batch(tokens, batch, model.bos_token_id).rows.to(_device(bridge))
             clean = _token_loss(bridge(rows), rows)
 
-            def replace(tensor, hook=None):
+            def replace(tensor, hook=None, batch=batch):
                 values = ablation_values(kind, tensor, [neuron], batch, tokens, means, donor_acts, donors)[0]
                 tensor = tensor.clone()
                 tensor[..., neuron] = values
@@ -286,7 +286,7 @@ class AblationEngine:
                 extra["donor_acts"] = {n: store.token_activations(NeuronRef(layer, n)) for n in missing}
                 extra["donors"] = resample_donors(self.tokens.n_docs, seed)
             result = batched_delta_loss(self.model, self.tokens, layer, missing, kind, **extra)
-            for n, row in zip(missing, result):
+            for n, row in zip(missing, result, strict=True):
                 self._deltas[(layer, n, kind)] = row
         return np.stack([self._deltas[(layer, n, kind)] for n in neurons])
 

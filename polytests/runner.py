@@ -163,7 +163,7 @@ class ClaimRunner:
         adjusted = adjust_pvalues(filled, method=self.settings.correction) if m else filled
         versions = library_versions()
         out = {}
-        for claim, p, p_adj in zip(claims, pvalues, adjusted):
+        for claim, p, p_adj in zip(claims, pvalues, adjusted, strict=True):
             results, meta = raw[claim.id]
             alpha = claim.alpha if claim.alpha is not None else self.settings.alpha
             verdict, reason = _verdict(results, p, float(p_adj), alpha, m, self.settings.correction)

@@ -62,9 +62,10 @@ def write_tiny_native_model(directory: Path, corpora_root: Path, *, seed: int = 
     return directory
 
 
-def synthetic_store(docs: dict[str, list[list[int]]], acts_of, *, neuron=NeuronRef(0, 0), d_mlp: int = 4,
+def synthetic_store(docs: dict[str, list[list[int]]], acts_of, *, neuron: NeuronRef | None = None, d_mlp: int = 4,
                     thresholds=(0.0,)) -> ActivationStore:
     """An ActivationStore with planted activations: ``acts_of(corpus, doc_index, token_ids)`` -> floats."""
+    neuron = neuron or NeuronRef(0, 0)
     ids, offsets, doc_ids, corpus_of = [], [0], [], []
     acts = []
     for corpus, documents in docs.items():

@@ -9,7 +9,7 @@ import torch
 
 from polytests.errors import ModelLoadError
 from polytests.models import load_model
-from polytests.models.loading import EMBEDDED_MODEL_DIR, _import_bridge
+from polytests.models.loading import EMBEDDED_MODEL_DIR
 from tests.helpers import write_tiny_native_model
 
 

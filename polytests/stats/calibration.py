@@ -216,7 +216,7 @@ def simulate_claim_pvalues(
             _block_pvalues(
                 np.random.default_rng(child), size, design, shift, n_resamples, alternative, level
             )
-            for child, size in zip(children, sizes)
+            for child, size in zip(children, sizes, strict=True)
         ]
     )
 
