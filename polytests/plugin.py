@@ -284,15 +284,21 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
 
     from rich.console import Console
 
-    from polytests.reports import SummaryTable, write_reports
+    from polytests.reports import SummaryTable, verdict_flips, write_reports
 
     buffer = io.StringIO()
     Console(file=buffer, width=config.get_terminal_writer().fullwidth,
             force_terminal=terminalreporter.hasmarkup).print(SummaryTable(results))
     terminalreporter.write(buffer.getvalue())
     state = config.stash[SESSION_KEY]
+    report_dir = state.settings.path(state.settings.report_dir)
+    for flip in verdict_flips(results, report_dir):
+        why = f" ({', '.join(flip['changed'])} changed)" if flip["changed"] else " (same model, corpora and seed)"
+        terminalreporter.write_line(
+            f"polytests: VERDICT FLIPPED for {flip['claim_id']}: {flip['before']} -> {flip['after']}{why}",
+            yellow=True, bold=True)
     if not config.getoption("--polytests-no-reports"):
-        paths = write_reports(results, state.settings.path(state.settings.report_dir))
+        paths = write_reports(results, report_dir)
         n_figures = sum(p.suffix == ".png" for p in paths)
         terminalreporter.write_line(f"polytests: reports in {paths[0].parent}: claims.html, claims.md, "
                                     f"claims.json and {n_figures} figures")

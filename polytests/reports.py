@@ -127,14 +127,41 @@ def _corpora_of(description: str) -> list[str]:
     return re.findall(r"'([a-z0-9_]+)'", description)
 
 
+def verdict_flips(results: list[dict], report_dir: str | Path) -> list[dict]:
+    """Claims whose verdict differs from the previous run's ``claims.json`` in ``report_dir``.
+
+    Each flip says what changed in the provenance too (model weights, corpora, seed), so a
+    nightly run tells a regression in the tool from a change in its inputs.
+    """
+    previous_path = Path(report_dir) / "claims.json"
+    try:
+        previous = {c["claim_id"]: c for c in json.loads(previous_path.read_text())["claims"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    flips = []
+    for r in results:
+        before = previous.get(r["claim_id"])
+        if before is None or before.get("verdict") == r["verdict"]:
+            continue
+        changed = [k for k in ("model_digest", "corpus_hash", "seed", "resamples")
+                   if before.get("provenance", {}).get(k) != r["provenance"].get(k)]
+        flips.append({"claim_id": r["claim_id"], "before": before["verdict"], "after": r["verdict"],
+                      "changed": changed, "previous_run": before.get("generated")})
+    return flips
+
+
 def write_reports(results: list[dict], report_dir: str | Path) -> list[Path]:
-    """Write claims.json, claims.md, claims.html and one PNG per claim; return their paths."""
+    """Write claims.json, claims.md, claims.html and one PNG per claim; return their paths.
+
+    claims.json records the verdicts that flipped since the previous claims.json there.
+    """
     out = Path(report_dir)
     out.mkdir(parents=True, exist_ok=True)
     stamp = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    flips = verdict_flips(results, out)
     figures = {r["claim_id"]: claim_figure(r, out / f"{r['claim_id']}.png") for r in results}
     paths = [out / "claims.json", out / "claims.md", out / "claims.html"]
-    paths[0].write_text(json.dumps({"generated": stamp, "claims": results}, indent=1) + "\n")
+    paths[0].write_text(json.dumps({"generated": stamp, "flips": flips, "claims": results}, indent=1) + "\n")
     paths[1].write_text(_markdown(results, stamp, figures))
     paths[2].write_text(_html(results, stamp, figures))
     return paths + [p for p in figures.values() if p is not None]

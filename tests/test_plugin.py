@@ -163,3 +163,19 @@ def test_duplicate_ids_across_files_fail_the_second_claim(project, neurons):
     out = result.stdout.str()
     assert "duplicate claim id 'alpha-feature', also used at" in out and "zz_again.toml" in out
     assert report(project)["alpha-feature"]["neuron"] == neurons[0]
+
+
+def test_a_flipped_verdict_is_flagged_with_what_changed(project):
+    run(project)
+    path = project.path / "reports" / "claims.json"
+    data = json.loads(path.read_text())
+    for claim in data["claims"]:
+        if claim["claim_id"] == "alpha-feature":
+            claim["verdict"] = "refuted"
+            claim["provenance"]["model_digest"] = "0" * 64
+    path.write_text(json.dumps(data))
+    out = run(project).stdout.str()
+    assert "VERDICT FLIPPED for alpha-feature: refuted -> confirmed (model_digest changed)" in out
+    flips = json.loads(path.read_text())["flips"]
+    assert [f["claim_id"] for f in flips] == ["alpha-feature"]
+    assert "VERDICT FLIPPED" not in run(project).stdout.str()
