@@ -9,7 +9,7 @@ full forward pass with a hook replacing ``post_n`` by ``v`` computes
 (:func:`naive_delta_loss` is that reference, used by the tests and the benchmark).
 
 Kinds of ablation: ``zero`` (v = 0), ``mean`` (v = the neuron's mean over the
-explore split) and ``resample`` (v = the neuron's activation at the same
+baseline documents of the explore split) and ``resample`` (v = the neuron's activation at the same
 position of a random other document of the split, cycling if shorter).
 """
 
@@ -256,7 +256,6 @@ class AblationEngine:
     def __post_init__(self) -> None:
         self.tokens = tokenize_documents(self.model.tokenizer, self.documents)
         self._layer_stats: dict[int, object] = {}
-        self._means: dict[int, np.ndarray] = {}
         self._deltas: dict[tuple, np.ndarray] = {}
 
     def _post_store(self, docs, split: str, layer: int, neurons=()):
@@ -266,29 +265,37 @@ class AblationEngine:
                                     site="blocks.{layer}.mlp.hook_post")
         return build_store(self.model, docs, split, request, cache=self.cache)
 
-    def mean_values(self, layer: int) -> np.ndarray:
-        """Each neuron's mean hook_post activation over the explore split's documents (document-weighted)."""
-        if layer not in self._means:
-            stats = self._post_store(self.explore_documents, "explore", layer).collection.stats[layer]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                per_doc = stats.sum / stats.count[:, None]
-            self._means[layer] = np.nanmean(per_doc, axis=0)
-        return self._means[layer]
+    def mean_values(self, layer: int, claimed: tuple[str, ...] = ()) -> np.ndarray:
+        """Each neuron's mean hook_post activation over the baseline documents of the explore
+        split (every corpus except ``claimed``), document-weighted."""
+        store = self._post_store(self.explore_documents, "explore", layer)
+        stats = store.collection.stats[layer]
+        baseline = ~np.isin(np.asarray(store.tokens.corpus_of_doc), list(claimed))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_doc = stats.sum[baseline] / stats.count[baseline, None]
+        return np.nanmean(per_doc, axis=0)
 
-    def deltas(self, layer: int, neurons: list[int], kind: str, seed: int) -> np.ndarray:
-        missing = [n for n in neurons if (layer, n, kind) not in self._deltas]
+    def deltas(self, layer: int, neurons: list[int], kind: str, seed: int,
+               claimed: tuple[str, ...] = ()) -> np.ndarray:
+        """Per-document loss change [neurons, documents]; computed once per (ablation, neuron).
+
+        What defines an ablation: the kind, plus the baseline whose mean replaces the neuron
+        (``mean``) or the donor assignment's seed (``resample``).
+        """
+        variant = {"mean": tuple(sorted(claimed)), "resample": seed}.get(kind)
+        missing = [n for n in neurons if (layer, n, kind, variant) not in self._deltas]
         if missing:
             extra = {}
             if kind == "mean":
-                extra["means"] = self.mean_values(layer)
+                extra["means"] = self.mean_values(layer, claimed)
             if kind == "resample":
                 store = self._post_store(self.documents, self.split, layer, missing)
                 extra["donor_acts"] = {n: store.token_activations(NeuronRef(layer, n)) for n in missing}
                 extra["donors"] = resample_donors(self.tokens.n_docs, seed)
             result = batched_delta_loss(self.model, self.tokens, layer, missing, kind, **extra)
             for n, row in zip(missing, result, strict=True):
-                self._deltas[(layer, n, kind)] = row
-        return np.stack([self._deltas[(layer, n, kind)] for n in neurons])
+                self._deltas[(layer, n, kind, variant)] = row
+        return np.stack([self._deltas[(layer, n, kind, variant)] for n in neurons])
 
     def docs_of(self, corpora) -> np.ndarray:
         corpus = np.asarray([d.corpus for d in self.documents])
@@ -320,11 +327,11 @@ class AblationEngine:
         null_neurons = matched_null_neurons(rate, magnitude, target, p.n_null, seed)
         per_kind, pvalues = {}, []
         for kind in p.kinds:
-            observed = float(np.nanmean(self.deltas(layer, [target], kind, seed)[0, docs]))
+            observed = float(np.nanmean(self.deltas(layer, [target], kind, seed, p.corpora_)[0, docs]))
             exceed, evaluated = 0, 0
             for start in range(0, len(null_neurons), 32):
                 part = [int(n) for n in null_neurons[start : start + 32]]
-                null = np.nanmean(self.deltas(layer, part, kind, seed)[:, docs], axis=1)
+                null = np.nanmean(self.deltas(layer, part, kind, seed, p.corpora_)[:, docs], axis=1)
                 exceed += int(np.sum(null >= observed))
                 evaluated += len(part)
                 if exceed >= BESAG_CLIFFORD_H:
@@ -350,7 +357,7 @@ class AblationEngine:
         base = self.docs_of(p.baseline or [c for c in corpora if c not in p.corpora_])
         per_kind, pvalues = {}, []
         for kind in p.kinds:
-            delta = self.deltas(layer, [target], kind, seed)[0]
+            delta = self.deltas(layer, [target], kind, seed, p.corpora_)[0]
             x, y = delta[docs], delta[base]
             x, y = x[np.isfinite(x)], y[np.isfinite(y)]
             test = permutation_test(x, y, alternative="greater", n_resamples=n_resamples, seed=seed)
@@ -368,7 +375,7 @@ class AblationEngine:
         docs = self.docs_of([p.corpus])
         per_kind, pvalues = {}, []
         for kind in p.kinds:
-            d = self.deltas(layer, [target], kind, seed)[0, docs]
+            d = self.deltas(layer, [target], kind, seed, (p.corpus,))[0, docs]
             d = d[np.isfinite(d)]
             eq = equivalence_test_one_sample(d, margin=p.margin, n_resamples=n_resamples, seed=seed)
             pvalues.append(float(eq.pvalue))

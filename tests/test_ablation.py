@@ -105,3 +105,14 @@ def test_ablation_on_an_encoder_is_a_clear_error(tmp_path, tiny_corpora):
                   predicates=[{"kind": "fires_on", "corpus": "alpha"}])
     runner.check_claim(fires)
     assert runner.evaluate_family([fires])["enc2"].verdict in ("confirmed", "refuted", "inconclusive")
+
+
+def test_mean_ablation_uses_the_baseline_documents_of_explore(tiny_model, docs):
+    engine = _engine(tiny_model, docs)
+    everything = engine.mean_values(0)
+    baseline = engine.mean_values(0, ("alpha",))
+    store = engine._post_store(docs["explore"], "explore", 0)
+    per_doc = store.collection.stats[0].mean
+    others = ~np.isin(np.asarray(store.tokens.corpus_of_doc), ["alpha"])
+    np.testing.assert_allclose(baseline, np.nanmean(per_doc[others], axis=0))
+    assert not np.allclose(baseline, everything)
