@@ -86,6 +86,14 @@ class PolytestsSession:
         """Evaluate a claim from inside an ordinary test and return its ClaimResult."""
         return self.result_for(claim)
 
+    def model(self, spec: str | None = None):
+        """The run's model (or ``spec``), loaded once: a LoadedModel with ``.bridge``."""
+        return self.runner.model(spec or self.settings.model)
+
+    def store(self, neurons=(), split: str = "confirm", site: str | None = None, model: str | None = None):
+        """The activation store of the run's model over ``split`` (shared with the claims)."""
+        return self.runner.store(self.model(model), split, neurons, site)
+
 
 def _where(claim: Claim) -> tuple:
     return (claim.source, claim.line, claim.id)

@@ -100,11 +100,14 @@ class ClaimRunner:
                 "remove the ablation_* predicates; activation predicates still work on this model")
 
     # -- evaluation -------------------------------------------------------------------
-    def _store(self, model, split: str, site: str | None, claims: list[Claim]):
+    def store(self, model, split: str = "confirm", neurons=(), site: str | None = None):
+        """The ActivationStore of ``model`` over a split of the corpora, with per-token values
+        for ``neurons`` (NeuronRef or "L2N18"); built once per run and cached on disk."""
+        from polytests.neurons import NeuronRef
         from polytests.store import build_store
 
         key = (model.name, split, site)
-        neurons = tuple(sorted({c.neuron for c in claims}))
+        neurons = tuple(sorted({n if isinstance(n, NeuronRef) else NeuronRef.parse(n) for n in neurons}))
         cached = self._stores.get(key)
         if cached is not None and set(neurons) <= set(cached.collection.token_acts):
             return cached
@@ -133,7 +136,7 @@ class ClaimRunner:
         out = {}
         for (spec, split, site), members in groups.items():
             model = self.model(spec)
-            store = self._store(model, split, site, members)
+            store = self.store(model, split, {c.neuron for c in members}, site)
             ctx = EvaluationContext(store, self.vocab(model), self.settings.resamples, self.settings.seed)
             if any(c.needs_ablation for c in members):
                 if not model.is_causal_lm:

@@ -64,6 +64,9 @@ def project(pytester, tiny_model_dir, tiny_corpora, neurons):
             result = polytests.check(alpha_python)
             assert result.verdict in ("confirmed", "refuted", "inconclusive")
             assert result.site == "blocks.1.mlp.ln.hook_in"
+            store = polytests.store(["{strong}"])
+            assert store.site_of(1) == result.site and set(store.corpora) == {{"alpha", "beta", "gamma", "delta"}}
+            assert polytests.model().n_layers == 2
     """))
     return pytester
 
