@@ -17,6 +17,8 @@ code_neuron = claim(
 # held-out loss on code (about -0.018 nats/token) and every matched random neuron's ablation
 # did at least as much. The embedded model overfits its small training split (train loss 3.3,
 # explore 5.0), and this neuron's very large code activations do not help held-out text.
+# n_null was 199 until the family grew to 11 claims, when 1/200 x 11 could no longer reach
+# 0.05 under Holm and the claim became inconclusive; 499 keeps the design able to confirm.
 code_neuron_matters = claim(
     id="l3n72-ablation",
     statement="Zero-ablating L3N72 raises next-token loss on code more than ablating matched random "
@@ -25,7 +27,7 @@ code_neuron_matters = claim(
     neuron="L3N72",
     expect="refuted",
     predicates=[
-        ablation_hurts("python_code", "fortran", kinds=["zero", "mean"], n_null=199),
+        ablation_hurts("python_code", "fortran", kinds=["zero", "mean"], n_null=499),
         ablation_specific("python_code", "fortran", kinds=["zero"]),
     ],
 )

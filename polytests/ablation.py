@@ -53,9 +53,24 @@ def resample_donors(n_docs: int, seed: int) -> np.ndarray:
     return (np.arange(n_docs) + shift) % max(n_docs, 1)
 
 
-def ablation_values(kind: str, post: torch.Tensor, neurons: list[int], batch, tokens: TokenizedDocuments,
-                    means: np.ndarray | None, donor_acts: dict | None, donors: np.ndarray | None) -> torch.Tensor:
-    """The replacement value of each neuron at each position: [len(neurons), batch, width]."""
+def received_activations(donor_acts: dict, tokens: TokenizedDocuments, donors: np.ndarray,
+                         docs: np.ndarray | None = None) -> dict:
+    """For resample ablation: per neuron, the activation sequence each document receives
+    (its donor's), for the documents ``docs`` of ``tokens`` (default all), in that order."""
+    docs = np.arange(tokens.n_docs) if docs is None else np.asarray(docs)
+    out = {}
+    for neuron, acts in donor_acts.items():
+        out[neuron] = [acts[tokens.offsets[donors[d]] : tokens.offsets[donors[d] + 1]] for d in docs]
+    return out
+
+
+def ablation_values(kind: str, post: torch.Tensor, neurons: list[int], batch,
+                    means: np.ndarray | None, received: dict | None) -> torch.Tensor:
+    """The replacement value of each neuron at each position: [len(neurons), batch, width].
+
+    ``received`` (resample only) comes from :func:`received_activations`; a window takes its
+    donor's activations at the same positions, cycling through them if the donor is shorter.
+    """
     n, b, w = len(neurons), post.shape[0], post.shape[1]
     like = dict(dtype=post.dtype, device=post.device)
     if kind == "zero":
@@ -66,18 +81,18 @@ def ablation_values(kind: str, post: torch.Tensor, neurons: list[int], batch, to
     if kind == "resample":
         out = torch.zeros(n, b, w, **like)
         for r, win in enumerate(batch):
-            donor = int(donors[win.doc])
-            d0, d1 = int(tokens.offsets[donor]), int(tokens.offsets[donor + 1])
-            length = max(d1 - d0, 1)
-            pos = (np.arange(win.start, win.start + win.length) % length) + d0
             for j, neuron in enumerate(neurons):
-                out[j, r, 1 : 1 + win.length] = torch.from_numpy(donor_acts[neuron][pos]).to(post.device)
+                seq = received[neuron][win.doc]
+                if len(seq) == 0:
+                    continue
+                pos = np.arange(win.start, win.start + win.length) % len(seq)
+                out[j, r, 1 : 1 + win.length] = torch.from_numpy(seq[pos]).to(post.device)
         return out
     raise ValueError(f"unknown ablation kind {kind!r}; known: zero, mean, resample")
 
 
 def batched_delta_loss(model, tokens: TokenizedDocuments, layer: int, neurons: list[int], kind: str, *,
-                       means=None, donor_acts=None, donors=None, chunk: int = 16,
+                       means=None, received=None, chunk: int = 16,
                        max_batch_tokens: int = 4096) -> np.ndarray:
     """Per-document change in mean next-token loss from ablating each neuron: [neurons, docs]."""
     bridge = model.bridge
@@ -111,7 +126,7 @@ def batched_delta_loss(model, tokens: TokenizedDocuments, layer: int, neurons: l
             np.add.at(counts, doc_of_row, [w.length for w in batch])
 
             def values_for(part, post=post, batch=batch):
-                return ablation_values(kind, post, part, batch, tokens, means, donor_acts, donors)
+                return ablation_values(kind, post, part, batch, means, received)
 
             if final is not None:
                 ablated_losses = _final_layer_losses(final, resid, post, rows, neurons, values_for, W_out)
@@ -203,7 +218,7 @@ def _final_layer_losses(final: _FinalLayerNorm, resid, post, rows, neurons, valu
 
 
 def naive_delta_loss(model, tokens: TokenizedDocuments, layer: int, neuron: int, kind: str, *,
-                     means=None, donor_acts=None, donors=None, max_batch_tokens: int = 4096) -> np.ndarray:
+                     means=None, received=None, max_batch_tokens: int = 4096) -> np.ndarray:
     """Reference: a full forward pass with a hook replacing the neuron (one neuron at a time)."""
     bridge = model.bridge
     sums = np.zeros(tokens.n_docs)
@@ -215,7 +230,7 @@ def naive_delta_loss(model, tokens: TokenizedDocuments, layer: int, neuron: int,
             clean = _token_loss(bridge(rows), rows)
 
             def replace(tensor, hook=None, batch=batch):
-                values = ablation_values(kind, tensor, [neuron], batch, tokens, means, donor_acts, donors)[0]
+                values = ablation_values(kind, tensor, [neuron], batch, means, received)[0]
                 tensor = tensor.clone()
                 tensor[..., neuron] = values
                 return tensor
@@ -276,25 +291,32 @@ class AblationEngine:
         return np.nanmean(per_doc, axis=0)
 
     def deltas(self, layer: int, neurons: list[int], kind: str, seed: int,
-               claimed: tuple[str, ...] = ()) -> np.ndarray:
-        """Per-document loss change [neurons, documents]; computed once per (ablation, neuron).
+               claimed: tuple[str, ...] = (), docs: np.ndarray | None = None) -> np.ndarray:
+        """Per-document loss change [neurons, documents of the split]; NaN outside ``docs``.
 
-        What defines an ablation: the kind, plus the baseline whose mean replaces the neuron
-        (``mean``) or the donor assignment's seed (``resample``).
+        Only the documents in ``docs`` (default: all) are run. Each (ablation, neuron,
+        documents) is computed once; what defines an ablation is the kind, plus the baseline
+        whose mean replaces the neuron (``mean``) or the donor assignment's seed (``resample``).
         """
-        variant = {"mean": tuple(sorted(claimed)), "resample": seed}.get(kind)
+        docs = np.arange(self.tokens.n_docs) if docs is None else np.asarray(docs)
+        variant = ({"mean": tuple(sorted(claimed)), "resample": seed}.get(kind), docs.tobytes())
         missing = [n for n in neurons if (layer, n, kind, variant) not in self._deltas]
         if missing:
+            tokens = self.tokens.subset(docs)
             extra = {}
             if kind == "mean":
                 extra["means"] = self.mean_values(layer, claimed)
             if kind == "resample":
+                # Donors are drawn among all documents of the split, whatever subset is run.
                 store = self._post_store(self.documents, self.split, layer, missing)
-                extra["donor_acts"] = {n: store.token_activations(NeuronRef(layer, n)) for n in missing}
-                extra["donors"] = resample_donors(self.tokens.n_docs, seed)
-            result = batched_delta_loss(self.model, self.tokens, layer, missing, kind, **extra)
+                donor_acts = {n: store.token_activations(NeuronRef(layer, n)) for n in missing}
+                extra["received"] = received_activations(donor_acts, self.tokens,
+                                                         resample_donors(self.tokens.n_docs, seed), docs)
+            result = batched_delta_loss(self.model, tokens, layer, missing, kind, **extra)
             for n, row in zip(missing, result, strict=True):
-                self._deltas[(layer, n, kind, variant)] = row
+                full = np.full(self.tokens.n_docs, np.nan)
+                full[docs] = row
+                self._deltas[(layer, n, kind, variant)] = full
         return np.stack([self._deltas[(layer, n, kind, variant)] for n in neurons])
 
     def docs_of(self, corpora) -> np.ndarray:
@@ -327,11 +349,11 @@ class AblationEngine:
         null_neurons = matched_null_neurons(rate, magnitude, target, p.n_null, seed)
         per_kind, pvalues = {}, []
         for kind in p.kinds:
-            observed = float(np.nanmean(self.deltas(layer, [target], kind, seed, p.corpora_)[0, docs]))
+            observed = float(np.nanmean(self.deltas(layer, [target], kind, seed, p.corpora_, docs)[0, docs]))
             exceed, evaluated = 0, 0
             for start in range(0, len(null_neurons), 32):
                 part = [int(n) for n in null_neurons[start : start + 32]]
-                null = np.nanmean(self.deltas(layer, part, kind, seed, p.corpora_)[:, docs], axis=1)
+                null = np.nanmean(self.deltas(layer, part, kind, seed, p.corpora_, docs)[:, docs], axis=1)
                 exceed += int(np.sum(null >= observed))
                 evaluated += len(part)
                 if exceed >= BESAG_CLIFFORD_H:
@@ -375,7 +397,7 @@ class AblationEngine:
         docs = self.docs_of([p.corpus])
         per_kind, pvalues = {}, []
         for kind in p.kinds:
-            d = self.deltas(layer, [target], kind, seed, (p.corpus,))[0, docs]
+            d = self.deltas(layer, [target], kind, seed, (p.corpus,), docs)[0, docs]
             d = d[np.isfinite(d)]
             eq = equivalence_test_one_sample(d, margin=p.margin, n_resamples=n_resamples, seed=seed)
             pvalues.append(float(eq.pvalue))

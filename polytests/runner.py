@@ -196,7 +196,7 @@ def _verdict(results, p, p_adj: float, alpha: float, m: int, correction: str) ->
     if floor * factor > alpha:
         return "inconclusive", (
             f"the design cannot reach alpha={alpha:g}: the smallest attainable p is {floor:.3g}, "
-            f"x{factor} after {correction} correction (add documents or resamples)")
+            f"x{factor} after {correction} correction (add documents, resamples or null neurons)")
     worst = max(results, key=lambda r: r.pvalue)
     return "refuted", (f"{worst.kind} not supported: p={p:.3g}, {correction}-adjusted {p_adj:.3g} > "
                        f"alpha {alpha:g} (family of {m})")

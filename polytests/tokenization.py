@@ -31,6 +31,16 @@ class TokenizedDocuments:
     def n_tokens(self) -> int:
         return int(self.offsets[-1])
 
+    def subset(self, docs: np.ndarray) -> "TokenizedDocuments":
+        """The documents ``docs`` (indices, in that order) as their own TokenizedDocuments."""
+        docs = np.asarray(docs, dtype=np.int64)
+        lengths = self.offsets[docs + 1] - self.offsets[docs]
+        offsets = np.zeros(len(docs) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        ids = np.concatenate([self.doc_tokens(int(d)) for d in docs]) if len(docs) else self.token_ids[:0]
+        return TokenizedDocuments(tuple(self.doc_ids[d] for d in docs), tuple(self.corpus_of_doc[d] for d in docs),
+                                  ids, offsets)
+
     def doc_tokens(self, i: int) -> np.ndarray:
         return self.token_ids[self.offsets[i] : self.offsets[i + 1]]
 

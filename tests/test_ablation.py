@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from polytests.ablation import (
-    AblationEngine, batched_delta_loss, matched_null_neurons, naive_delta_loss, resample_donors,
+    AblationEngine, batched_delta_loss, matched_null_neurons, naive_delta_loss, received_activations,
+    resample_donors,
 )
 from polytests.claims.model import AblationHurts, AblationSpares, AblationSpecific, Claim
 from polytests.corpora import load_corpora
@@ -27,8 +28,9 @@ def test_batched_equals_naive(tiny_model, docs, kind, layer):
     tokens = tokenize_documents(tiny_model.tokenizer, docs["confirm"][:12])
     rng = np.random.default_rng(0)
     extra = {"means": rng.normal(size=tiny_model.d_mlp).astype(np.float32),
-             "donor_acts": {n: rng.normal(size=tokens.n_tokens).astype(np.float32) for n in (3, 7, 11)},
-             "donors": resample_donors(tokens.n_docs, 0)}
+             "received": received_activations(
+                 {n: rng.normal(size=tokens.n_tokens).astype(np.float32) for n in (3, 7, 11)},
+                 tokens, resample_donors(tokens.n_docs, 0))}
     batched = batched_delta_loss(tiny_model, tokens, layer, [3, 7, 11], kind, chunk=2, max_batch_tokens=128, **extra)
     naive = np.stack([naive_delta_loss(tiny_model, tokens, layer, n, kind, **extra) for n in (3, 7, 11)])
     assert np.abs(naive).max() > 1e-4  # the ablation does something
@@ -116,3 +118,13 @@ def test_mean_ablation_uses_the_baseline_documents_of_explore(tiny_model, docs):
     others = ~np.isin(np.asarray(store.tokens.corpus_of_doc), ["alpha"])
     np.testing.assert_allclose(baseline, np.nanmean(per_doc[others], axis=0))
     assert not np.allclose(baseline, everything)
+
+
+def test_subset_of_documents_gives_the_same_deltas(tiny_model, docs):
+    engine = _engine(tiny_model, docs)
+    subset = engine.docs_of(["beta"])
+    for kind in ("zero", "mean", "resample"):
+        everything = engine.deltas(1, [4, 8], kind, seed=5, claimed=("beta",))
+        some = engine.deltas(1, [4, 8], kind, seed=5, claimed=("beta",), docs=subset)
+        np.testing.assert_allclose(some[:, subset], everything[:, subset], rtol=1e-4, atol=1e-6)
+        assert np.isnan(np.delete(some, subset, axis=1)).all()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from polytests.ablation import batched_delta_loss, naive_delta_loss, resample_donors
+from polytests.ablation import batched_delta_loss, naive_delta_loss, received_activations, resample_donors
 from polytests.activations import CollectionRequest, collect
 from polytests.corpora import load_corpora
 from polytests.models import load_model
@@ -48,8 +48,9 @@ def test_collection_on_cuda_matches_cpu(models, tokens):
 def test_ablation_on_cuda_matches_cpu_and_naive(models, tokens, layer, kind):
     rng = np.random.default_rng(0)
     extra = {"means": rng.normal(size=512).astype(np.float32),
-             "donor_acts": {n: rng.normal(size=tokens.n_tokens).astype(np.float32) for n in (5, 72)},
-             "donors": resample_donors(tokens.n_docs, 0)}
+             "received": received_activations(
+                 {n: rng.normal(size=tokens.n_tokens).astype(np.float32) for n in (5, 72)},
+                 tokens, resample_donors(tokens.n_docs, 0))}
     cpu = batched_delta_loss(models[0], tokens, layer, [5, 72], kind, **extra)
     gpu = batched_delta_loss(models[1], tokens, layer, [5, 72], kind, **extra)
     naive = np.stack([naive_delta_loss(models[1], tokens, layer, n, kind, **extra) for n in (5, 72)])

@@ -182,3 +182,20 @@ def test_a_flipped_verdict_is_flagged_with_what_changed(project):
     flips = json.loads(path.read_text())["flips"]
     assert [f["claim_id"] for f in flips] == ["alpha-feature"]
     assert "VERDICT FLIPPED" not in run(project).stdout.str()
+
+
+def test_ablation_predicates_in_a_toml_claim(project):
+    hyp = project.path / "hypotheses"
+    (hyp / "ablation.toml").write_text(claim_toml("alpha-ablation", "L1N3", [
+        'kind = "ablation_hurts"\ncorpora = ["alpha"]\nkinds = ["zero", "mean", "resample"]\nn_null = 19',
+        'kind = "ablation_specific"\ncorpora = ["alpha"]',
+        'kind = "ablation_spares"\ncorpus = "beta"\nmargin = 0.5'], extra='expect = "refuted"'))
+    run(project)
+    result = report(project)["alpha-ablation"]
+    kinds = [p["kind"] for p in result["predicates"]]
+    assert kinds == ["ablation_hurts", "ablation_specific", "ablation_spares"]
+    hurts = result["predicates"][0]["numbers"]["per_kind"]
+    assert set(hurts) == {"zero", "mean", "resample"}
+    assert all(0 < v["pvalue"] <= 1 and v["null_evaluated"] >= 10 for v in hurts.values())
+    # 19 null neurons: p >= 1/20, times 5 claims under Holm, can never reach 0.05.
+    assert result["verdict"] == "inconclusive" and "cannot reach alpha" in result["reason"]
