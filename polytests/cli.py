@@ -53,6 +53,27 @@ def _card(args) -> int:
     return 0
 
 
+def _hunt(args) -> int:
+    from polytests.activations import CollectionRequest
+    from polytests.cache import ActivationCache
+    from polytests.corpora import load_corpora
+    from polytests.hunt import candidate_claims, scan
+    from polytests.models import load_model
+    from polytests.store import build_store
+
+    model = load_model(args.model)
+    layers = tuple(args.layers) if args.layers else tuple(range(model.n_layers))
+    docs = [d for c in load_corpora(args.corpora).values() for d in c.split(args.split)]
+    store = build_store(model, docs, args.split, CollectionRequest(layers=layers),
+                        cache=ActivationCache(args.cache_dir), progress=True)
+    found = scan(store, layers, n_resamples=args.resamples, seed=args.seed)
+    n_hits = sum(c.qvalue <= args.q for c in found)
+    print(f"# polytests hunt: {len(found):,} (corpus, neuron) tests on the {args.split} split, "
+          f"{n_hits:,} with BH q <= {args.q}; judge these on the confirm split\n")
+    print(candidate_claims(found, top=args.top, q_max=args.q))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="polytests", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -71,6 +92,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--corpora", default="corpora")
     p.add_argument("--model-dir")
     p.set_defaults(func=_card)
+    p = sub.add_parser("hunt", help="scan every neuron on the explore split; print candidate claims (TOML)")
+    p.add_argument("--model", default="embedded")
+    p.add_argument("--corpora", default="corpora")
+    p.add_argument("--split", default="explore", choices=["explore", "train"],
+                   help="never confirm: candidates are judged there")
+    p.add_argument("--layers", type=int, nargs="*")
+    p.add_argument("--top", type=int, default=10)
+    p.add_argument("--q", type=float, default=0.05, help="BH q-value threshold")
+    p.add_argument("--resamples", type=int, default=999)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cache-dir", default=".polytests_cache")
+    p.set_defaults(func=_hunt)
     args = parser.parse_args(argv)
     return args.func(args)
 
