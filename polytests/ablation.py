@@ -267,9 +267,13 @@ class AblationEngine:
     explore_documents: list
     cache: object = None
     split: str = "confirm"
+    tokens: TokenizedDocuments | None = None  # the documents' tokens, if already tokenized
 
     def __post_init__(self) -> None:
-        self.tokens = tokenize_documents(self.model.tokenizer, self.documents)
+        if self.tokens is None:
+            self.tokens = tokenize_documents(self.model.tokenizer, self.documents)
+        elif self.tokens.doc_ids != tuple(d.id for d in self.documents):
+            raise ValueError("tokens were given for other documents than `documents` (or in another order)")
         self._layer_stats: dict[int, object] = {}
         self._deltas: dict[tuple, np.ndarray] = {}
 
@@ -326,9 +330,8 @@ class AblationEngine:
     def _layer_profile(self, layer: int) -> tuple[np.ndarray, np.ndarray]:
         if layer not in self._layer_stats:
             stats = self._post_store(self.documents, self.split, layer).collection.stats[layer]
-            total = max(int(stats.count.sum()), 1)
-            rate = stats.above[0].sum(0) / total  # share of tokens with activation > 0
-            magnitude = np.abs(stats.sum.sum(0)) / total
+            rate = stats.firing_rate[0]  # share of tokens with activation > 0
+            magnitude = np.abs(stats.sum.sum(0)) / max(int(stats.count.sum()), 1)
             self._layer_stats[layer] = (rate, magnitude)
         return self._layer_stats[layer]
 

@@ -10,9 +10,10 @@ the activation site of each requested layer feed two tiers of results:
    running top-k activating tokens of every neuron.
 
 The pass runs without gradients and is abandoned as soon as the deepest
-requested site has been read, so later blocks and the unembedding never run. Memory is bounded by the batch size and
-the tier-1 arrays; it does not grow with corpus length beyond them (tier-2
-arrays are one float per token per named neuron).
+requested site has been read, so later blocks and the unembedding never run.
+Memory is bounded by the batch size and the tier-1 arrays; it does not grow
+with corpus length beyond them (tier-2 arrays are one float per token per
+named neuron).
 """
 
 from __future__ import annotations

@@ -40,9 +40,8 @@ class ClaimError(PolytestsError):
             where = self.path + (f":{self.line}" if self.line else "") + ": "
         field = f"field '{self.field}': " if self.field else ""
         fix = f" Fix: {self.fix}" if self.fix else ""
-        return f"{where}{field}{self.message}.{fix}" if not self.message.endswith(".") else (
-            f"{where}{field}{self.message}{fix}"
-        )
+        stop = "" if self.message.endswith(".") else "."
+        return f"{where}{field}{self.message}{stop}{fix}"
 
 
 class CorpusError(PolytestsError):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from polytests.stats import adjust_pvalues, permutation_test
+from polytests.stats import adjust_pvalues, hedges_g, permutation_test
 
 
 @dataclass(frozen=True)
@@ -25,14 +25,6 @@ class Candidate:
     difference: float
     pvalue: float
     qvalue: float
-
-
-def _hedges_g(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    n_x, n_y = len(x), len(y)
-    pooled = np.sqrt(((n_x - 1) * x.var(0, ddof=1) + (n_y - 1) * y.var(0, ddof=1)) / (n_x + n_y - 2))
-    correction = 1 - 3 / (4 * (n_x + n_y) - 9)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.nan_to_num(correction * (x.mean(0) - y.mean(0)) / pooled)
 
 
 def scan(store, layers, *, n_resamples: int = 999, seed: int = 0) -> list[Candidate]:
@@ -46,7 +38,7 @@ def scan(store, layers, *, n_resamples: int = 999, seed: int = 0) -> list[Candid
             inside = corpus_of == corpus
             x, y = means[inside], means[~inside]
             test = permutation_test(x, y, alternative="greater", n_resamples=n_resamples, seed=seed + 7919 * j)
-            g = _hedges_g(x, y)
+            g = np.nan_to_num(hedges_g(x, y), posinf=1e9, neginf=-1e9)
             diff = x.mean(0) - y.mean(0)
             for n in range(means.shape[1]):
                 rows.append((f"L{layer}N{n}", corpus, float(g[n]), float(diff[n]), float(test.pvalue[n])))

@@ -101,7 +101,7 @@ def claim_figure(r: dict, path: Path) -> Path | None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    claimed = {c for pr in r["predicates"] for c in _corpora_of(pr["description"])}
+    claimed = set(r.get("corpora", ()))
     names = sorted(doc_means, key=lambda c: (c not in claimed, c))
     fig, ax = plt.subplots(figsize=(7, 0.35 * len(names) + 1.2), dpi=110)
     rng = np.random.default_rng(0)
@@ -119,12 +119,6 @@ def claim_figure(r: dict, path: Path) -> Path | None:
     fig.savefig(path)
     plt.close(fig)
     return path
-
-
-def _corpora_of(description: str) -> list[str]:
-    import re
-
-    return re.findall(r"'([a-z0-9_]+)'", description)
 
 
 def verdict_flips(results: list[dict], report_dir: str | Path) -> list[dict]:

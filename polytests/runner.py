@@ -118,14 +118,16 @@ class ClaimRunner:
         self._stores[key] = store
         return store
 
-    def _ablation_engine(self, model, split: str):
+    def _ablation_engine(self, model, store):
         from polytests.ablation import AblationEngine
 
-        key = (model.name, split)
+        key = (model.name, store.split)
         if key not in self._ablation:
-            docs = {s: [d for c in self.corpora.values() for d in c.split(s)] for s in ("explore", split)}
-            self._ablation[key] = AblationEngine(model, docs[split], docs["explore"],
-                                                 ActivationCache(self.settings.path(self.settings.cache_dir)), split)
+            docs = {s: [d for c in self.corpora.values() for d in c.split(s)] for s in ("explore", store.split)}
+            cache = ActivationCache(self.settings.path(self.settings.cache_dir))
+            # The store tokenized the same documents in the same order: reuse its tokens.
+            self._ablation[key] = AblationEngine(model, docs[store.split], docs["explore"], cache, store.split,
+                                                 tokens=store.tokens)
         return self._ablation[key]
 
     def evaluate_raw(self, claims: list[Claim]) -> dict[str, tuple[list[PredicateResult], dict]]:
@@ -141,7 +143,7 @@ class ClaimRunner:
             if any(c.needs_ablation for c in members):
                 if not model.is_causal_lm:
                     raise AblationUnsupportedError(f"{model.name} has no language-model head")
-                ctx.ablation = self._ablation_engine(model, split)
+                ctx.ablation = self._ablation_engine(model, store)
             for claim in members:
                 results = [evaluate_predicate(ctx, claim, i, p) for i, p in enumerate(claim.predicates)]
                 meta = {"model": model.name, "model_digest": model.digest, "site": store.site_of(claim.neuron.layer),
@@ -176,8 +178,8 @@ class ClaimRunner:
             out[claim.id] = ClaimResult(
                 claim.id, claim.statement, str(claim.neuron), meta["site"], claim.expect, alpha,
                 tuple(results), p, None if p is None else float(p_adj), verdict, reason,
-                self.settings.correction, m, meta["top_tokens"], meta["doc_means"], provenance, claim.source,
-                claim.line,
+                self.settings.correction, m, top_tokens=meta["top_tokens"], doc_means=meta["doc_means"],
+                corpora=claim.corpora(), provenance=provenance, source=claim.source, line=claim.line,
             )
         return out
 

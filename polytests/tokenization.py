@@ -9,6 +9,7 @@ position is never recorded as a document token.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -44,8 +45,15 @@ class TokenizedDocuments:
     def doc_tokens(self, i: int) -> np.ndarray:
         return self.token_ids[self.offsets[i] : self.offsets[i + 1]]
 
+    @cached_property
+    def _doc_index(self) -> np.ndarray:
+        index = np.repeat(np.arange(self.n_docs, dtype=np.int32), np.diff(self.offsets))
+        index.flags.writeable = False  # shared by every caller
+        return index
+
     def doc_index_per_token(self) -> np.ndarray:
-        return np.repeat(np.arange(self.n_docs, dtype=np.int32), np.diff(self.offsets))
+        """The document of every token (computed once, read-only)."""
+        return self._doc_index
 
     def position_per_token(self) -> np.ndarray:
         starts = np.repeat(self.offsets[:-1], np.diff(self.offsets))

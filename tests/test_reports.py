@@ -17,7 +17,7 @@ def result(verdict="refuted", expect="confirmed"):
     return result_to_dict(ClaimResult(
         "c1", "L0N1 fires on medical", "L0N1", "blocks.0.mlp.ln.hook_in", expect, 0.05, (pred,), 0.31, 0.62,
         verdict, "fires_on not supported", "holm", 2, top_tokens=((".", 0.9, "medical"),),
-        doc_means={"medical": (0.1, 0.2, 0.3), "legal": (0.0, 0.01)},
+        doc_means={"medical": (0.1, 0.2, 0.3), "legal": (0.0, 0.01)}, corpora=("medical",),
         provenance={"model": "m", "model_digest": "ab" * 32, "split": "confirm", "seed": 1, "documents": 10, "tokens": 99,
          "corpus_hash": "cd" * 32}))
 

@@ -39,6 +39,7 @@ class ClaimResult:
     family_size: int
     top_tokens: tuple[tuple[str, float, str], ...] = ()  # (token, activation, corpus)
     doc_means: dict[str, tuple[float, ...]] = field(default_factory=dict)  # corpus -> per-document means
+    corpora: tuple[str, ...] = ()  # the corpora the claim names
     provenance: dict[str, Any] = field(default_factory=dict)
     source: str | None = None
     line: int | None = None

@@ -149,27 +149,29 @@ def mean_difference_ci(
     return ConfidenceInterval(float(low), float(high), method)
 
 
-def hedges_g(x: npt.ArrayLike, y: npt.ArrayLike) -> float:
+def hedges_g(x: npt.ArrayLike, y: npt.ArrayLike) -> float | np.ndarray:
     """Hedges' g: ``J(df) * (mean(x) - mean(y)) / s_pooled``.
 
     ``s_pooled`` is the pooled SD with ``df = n_x + n_y - 2`` and ``J`` is
     the exact small-sample correction
     ``Gamma(df/2) / (sqrt(df/2) * Gamma((df-1)/2))`` (about
     ``1 - 3 / (4 df - 1)``). If ``s_pooled == 0``: 0.0 when the means are
-    equal, otherwise +-inf with the sign of the difference.
+    equal, otherwise +-inf with the sign of the difference. With 2-D input
+    (documents x columns) it returns one g per column.
     """
-    x_arr, y_arr = check_two_samples(x, y, min_n=2, allow_2d=False)
-    n_x, n_y = x_arr.size, y_arr.size
+    x_arr, y_arr = check_two_samples(x, y, min_n=2, allow_2d=True)
+    n_x, n_y = x_arr.shape[0], y_arr.shape[0]
     df = n_x + n_y - 2
-    diff = float(np.mean(x_arr) - np.mean(y_arr))
-    pooled_var = ((n_x - 1) * np.var(x_arr, ddof=1) + (n_y - 1) * np.var(y_arr, ddof=1)) / df
-    s_pooled = math.sqrt(pooled_var)
-    if s_pooled == 0.0:
-        return 0.0 if diff == 0.0 else math.copysign(math.inf, diff)
+    diff = np.mean(x_arr, axis=0) - np.mean(y_arr, axis=0)
+    pooled_var = ((n_x - 1) * np.var(x_arr, ddof=1, axis=0) + (n_y - 1) * np.var(y_arr, ddof=1, axis=0)) / df
+    s_pooled = np.sqrt(pooled_var)
     correction = math.exp(
         special.gammaln(df / 2) - special.gammaln((df - 1) / 2) - 0.5 * math.log(df / 2)
     )
-    return correction * diff / s_pooled
+    with np.errstate(invalid="ignore", divide="ignore"):
+        g = np.where(s_pooled == 0.0, np.where(diff == 0.0, 0.0, np.copysign(np.inf, diff)),
+                     correction * diff / s_pooled)
+    return float(g) if x_arr.ndim == 1 else g
 
 
 def probability_of_superiority(x: npt.ArrayLike, y: npt.ArrayLike) -> float:

@@ -167,3 +167,15 @@ def test_effect_sizes_bundle_is_consistent():
     assert res.hedges_g == hedges_g(x, y)
     assert res.probability_of_superiority == pytest.approx(10 / 12)
     assert res.ci == mean_difference_ci(x, y, n_resamples=999, seed=4)
+
+
+def test_hedges_g_per_column_equals_one_column_at_a_time():
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(1, 1, (9, 3)), rng.normal(0, 2, (14, 3))
+    y[:, 2] = 5.0
+    x[:, 2] = 5.0  # constant and equal: g = 0
+    columns = hedges_g(x, y)
+    assert columns.shape == (3,)
+    for j in range(3):
+        assert columns[j] == hedges_g(x[:, j], y[:, j])
+    assert columns[2] == 0.0
