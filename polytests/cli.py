@@ -6,9 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+TRAINING_STEPS = 1150  # the shipped model's; see polytests.models.training.TrainingConfig
+
 
 def _corpora(args) -> int:
-    from polytests.corpora import build_manifest, check_manifest, load_corpora
+    from polytests.corpora import SPLITS, build_manifest, check_manifest, load_corpora
     from polytests.corpora.gibberish import write_corpus
     from polytests.corpora.manifest import MANIFEST_NAME
 
@@ -22,26 +24,60 @@ def _corpora(args) -> int:
         print(f"wrote {manifest_path}")
     problems = check_manifest(corpora, manifest_path)
     for name, corpus in corpora.items():
-        sizes = [len(corpus.split(s)) for s in ("train", "explore", "confirm")]
+        sizes = [len(corpus.split(s)) for s in SPLITS]
         total = sum(len(d.text.encode()) for d in corpus.documents)
-        print(f"{name:16s} {len(corpus.documents):4d} docs {total:8,d} bytes  train/explore/confirm {sizes}")
+        print(f"{name:16s} {len(corpus.documents):4d} docs {total:8,d} bytes  {'/'.join(SPLITS)} {sizes}")
     for problem in problems:
         print(problem, file=sys.stderr)
     return 1 if problems else 0
 
 
+def _training_data(args) -> int:
+    from polytests.training_data.gather import default_cache_dir, gather
+    from polytests.training_data.sources import SOURCES
+
+    sources = tuple(s for s in SOURCES if not args.only or s.name in args.only)
+    unknown = sorted(set(args.only or ()) - {s.name for s in SOURCES})
+    if unknown:
+        print(f"unknown source {unknown[0]!r}; known: {', '.join(s.name for s in SOURCES)}", file=sys.stderr)
+        return 2
+    cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+    manifest = gather(cache, args.corpora, sources,
+                      manifest_path=None if args.no_manifest else Path(args.manifest),
+                      gibberish_count=0 if args.only else args.gibberish,
+                      progress=lambda line: print(line, flush=True))
+    for kind, row in sorted(manifest["kinds"].items()):
+        print(f"{kind:16s} {row.get('documents', 0):6d} docs {row.get('chars', 0):12,d} chars  "
+              f"reserved {row.get('reserved', 0):5d}  dropped (overlap with corpora) {row.get('dropped_overlap', 0):5d}")
+    print(f"text in {cache / 'text'}")
+    return 0
+
+
 def _train(args) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
     from polytests.models.loading import EMBEDDED_MODEL_DIR
     from polytests.models.training import TrainingConfig, train_model
+    from polytests.training_data.gather import default_cache_dir
 
     cfg = TrainingConfig(seed=args.seed, steps=args.steps)
     out = Path(args.out) if args.out else EMBEDDED_MODEL_DIR
+    data = Path(args.data_dir) if args.data_dir else default_cache_dir()
+    columns = (TextColumn("training"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, disable=args.quiet) as bar:
+        task = bar.add_task("train", total=cfg.steps, status="")
+        last = {"heldout": float("nan")}
 
-    def progress(step, total, loss, explore):
-        print(f"step {step:5d}/{total}  train {loss:.3f}  explore {explore:.3f}", flush=True)
+        def progress(step, total, loss, heldout):
+            if heldout is not None:
+                last["heldout"] = heldout
+                if args.quiet or not bar.console.is_terminal:
+                    print(f"step {step:5d}/{total}  train {loss:.3f}  held-out {heldout:.3f}", flush=True)
+            bar.update(task, completed=step, status=f"train {loss:.3f}  held-out {last['heldout']:.3f}")
 
-    log = train_model(args.corpora, out, cfg, progress=progress)
-    print(f"kept step {log['best_step']} (explore loss {log['best_explore_loss']:.3f}); wrote {out}")
+        log = train_model(data, out, cfg, progress=progress, corpora_root=args.corpora)
+    print(f"trained {cfg.steps} steps in {log['seconds'] / 60:.1f} min; wrote {out}")
     return 0
 
 
@@ -82,11 +118,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--write-manifest", action="store_true")
     p.add_argument("--gibberish", action="store_true", help="regenerate corpora/gibberish from its seed")
     p.set_defaults(func=_corpora)
-    p = sub.add_parser("train-model", help="train the embedded SoLU model on the train split")
-    p.add_argument("--corpora", default="corpora")
+    p = sub.add_parser("training-data", help="download and extract the embedded model's training text")
+    p.add_argument("--cache-dir", help="where the archives and text go (default: $POLYTESTS_DATA_DIR or "
+                   "~/.cache/polytests/training-text)")
+    p.add_argument("--corpora", default="corpora", help="documents the text must not overlap")
+    p.add_argument("--only", nargs="*", help="gather only these sources (names in training_data/sources.py)")
+    p.add_argument("--manifest", default=str(Path(__file__).resolve().parent / "embedded" / "training_data.json"))
+    p.add_argument("--no-manifest", action="store_true", help="do not rewrite the manifest (a subset, a test)")
+    p.add_argument("--gibberish", type=int, default=3000, help="generated gibberish documents")
+    p.set_defaults(func=_training_data)
+    p = sub.add_parser("train-model", help="train the embedded SoLU model on the gathered text (resumable)")
+    p.add_argument("--data-dir", help="the folder `polytests training-data` filled (default: its default)")
+    p.add_argument("--corpora", default="corpora", help="explore split shown in the curve (never trained on)")
     p.add_argument("--out", help="output folder (default: the embedded model's folder)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=600)
+    p.add_argument("--steps", type=int, default=TRAINING_STEPS)
+    p.add_argument("--quiet", action="store_true", help="plain lines instead of a progress bar")
     p.set_defaults(func=_train)
     p = sub.add_parser("model-card", help="write MODEL_CARD.md and training_curve.png for a trained model")
     p.add_argument("--corpora", default="corpora")
@@ -95,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("hunt", help="scan every neuron on the explore split; print candidate claims (TOML)")
     p.add_argument("--model", default="embedded")
     p.add_argument("--corpora", default="corpora")
-    p.add_argument("--split", default="explore", choices=["explore", "train"],
+    p.add_argument("--split", default="explore", choices=["explore"],
                    help="never confirm: candidates are judged there")
     p.add_argument("--layers", type=int, nargs="*")
     p.add_argument("--top", type=int, default=10)

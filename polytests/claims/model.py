@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from polytests.corpora.splits import SPLITS
 from polytests.errors import ClaimError
 from polytests.neurons import NeuronRef
 
@@ -231,8 +232,8 @@ def validate_claim(claim: Claim) -> Claim:
     if claim.expect not in EXPECTATIONS:
         raise claim.error(f"expect {claim.expect!r} is not one of {EXPECTATIONS}", "expect",
                           'write expect = "refuted" for a documented false claim')
-    if claim.split not in ("train", "explore", "confirm"):
-        raise claim.error(f"unknown split {claim.split!r}; known: train, explore, confirm", "split",
+    if claim.split not in SPLITS:
+        raise claim.error(f"unknown split {claim.split!r}; known: {', '.join(SPLITS)}", "split",
                           'claims are judged on split = "confirm"')
     if not claim.predicates:
         raise claim.error("the claim asserts no predicate", "predicate",
