@@ -74,6 +74,14 @@ def _hunt(args) -> int:
     return 0
 
 
+def _history(args) -> int:
+    from polytests.reports.history import render_history
+
+    text, code = render_history(Path(args.ledger), args.claim)
+    print(text, end="")
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="polytests", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -104,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache-dir", default=".polytests_cache")
     p.set_defaults(func=_hunt)
+    p = sub.add_parser("history", help="a claim's verdicts and effects over the runs in the ledger")
+    p.add_argument("claim", nargs="?", help="claim id (default: one line per claim)")
+    p.add_argument("--ledger", default="reports/history.jsonl")
+    p.set_defaults(func=_history)
     args = parser.parse_args(argv)
     return args.func(args)
 
