@@ -97,7 +97,7 @@ def history_plot(claim_id: str, history: list[dict]) -> bytes | None:
     bounds = {h["effect"].get("bound") for _, h in points} - {None}
     for b in bounds:
         ax.axhline(b, color="black", ls=":", lw=0.8)
-    ax.set_xticks(xs, [str(h.get("generated", ""))[:10] for _, h in points], fontsize=6, rotation=30)
+    ax.set_xticks(xs, [str(h.get("generated", ""))[:16].replace("T", " ") for _, h in points], fontsize=6, rotation=30)
     ax.set_ylabel("effect", fontsize=8)
     ax.set_title(f"{claim_id}: effect over {len(history)} runs (colour = verdict, ringed = flipped)", fontsize=8.5)
     ax.tick_params(labelsize=7)
