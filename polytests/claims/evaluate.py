@@ -119,6 +119,7 @@ def _fires(ctx, claim, corpus, baseline, excluded: set[int], seed: int, versus: 
             each[c] = {"pvalue": float(t_c.pvalue), "difference": float(x.mean() - y_c.mean()),
                        "min_pvalue": float(min_attainable_pvalue(len(x), len(y_c), ctx.n_resamples))}
         weakest = max(each, key=lambda c: each[c]["pvalue"])
+        out["null"]["statistic"] += " (pooled baseline; the p-value is the weakest corpus's)"
         out.update(per_baseline_corpus=each, weakest=weakest, pvalue=each[weakest]["pvalue"],
                    min_pvalue=max(v["min_pvalue"] for v in each.values()))
     return out
