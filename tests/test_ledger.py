@@ -138,6 +138,12 @@ def test_history_command_lists_runs_and_flips(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "c1: 2 runs" and "confirmed" in lines[2] and "+0.01 [-0.02, +0.04]" in lines[2]
     assert "FLIPPED from confirmed (model digest abababababab -> efefefefefef)" in lines[3]
+    silent = result(claim_id="quiet")
+    silent["predicates"][0]["kind"] = "silent_on"
+    silent["predicates"][0]["numbers"] = {"difference": -0.001, "margin": 0.05}
+    write_reports([silent], folder)
+    assert main(["history", "quiet", "--ledger", ledger]) == 0
+    assert "-0.001 vs ±0.05" in capsys.readouterr().out
     assert main(["history", "nope", "--ledger", ledger]) == 1
-    assert "known: c1, c2" in capsys.readouterr().out
+    assert "known: c1, c2, quiet" in capsys.readouterr().out
     assert main(["history", "--ledger", str(tmp_path / "none.jsonl")]) == 1

@@ -19,7 +19,8 @@ def _effect_text(record: dict) -> str:
     e = record.get("effect")
     if not e or e.get("estimate") is None:
         return ""
-    return Effect(e["estimate"], e.get("low"), e.get("high"), e.get("bound"), e.get("unit") or "").text()
+    return Effect(e["estimate"], e.get("low"), e.get("high"), e.get("bound"), e.get("unit") or "",
+                  symmetric_bound=bool(e.get("symmetric_bound"))).text()
 
 
 def render_history(ledger: Path, claim: str | None = None) -> tuple[str, int]:

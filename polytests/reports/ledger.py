@@ -85,7 +85,8 @@ def claim_record(r: dict) -> dict:
     if effect is not None:
         record["effect"] = {"predicate": pred["kind"] if pred else None, "label": effect.label,
                             "estimate": effect.estimate, "low": effect.low, "high": effect.high,
-                            "bound": effect.bound, "unit": effect.unit}
+                            "bound": effect.bound, "unit": effect.unit,
+                            "symmetric_bound": effect.symmetric_bound}
     for key in ("model", "model_digest", "corpus_hash", "seed", "resamples", "split"):
         record[key] = prov.get(key)
     record["versions"] = prov.get("versions") or {}
