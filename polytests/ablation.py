@@ -22,7 +22,7 @@ import torch
 
 from polytests.activations import CollectionRequest
 from polytests.claims.model import AblationHurts, AblationSpares, AblationSpecific, Claim
-from polytests.claims.results import PredicateResult
+from polytests.claims.results import PredicateResult, null_summary
 from polytests.neurons import NeuronRef
 from polytests.stats import equivalence_test_one_sample, permutation_test
 from polytests.tokenization import (
@@ -353,12 +353,13 @@ class AblationEngine:
         per_kind, pvalues = {}, []
         for kind in p.kinds:
             observed = float(np.nanmean(self.deltas(layer, [target], kind, seed, p.corpora_, docs)[0, docs]))
-            exceed, evaluated = 0, 0
+            exceed, evaluated, seen = 0, 0, []
             for start in range(0, len(null_neurons), 32):
                 part = [int(n) for n in null_neurons[start : start + 32]]
                 null = np.nanmean(self.deltas(layer, part, kind, seed, p.corpora_, docs)[:, docs], axis=1)
                 exceed += int(np.sum(null >= observed))
                 evaluated += len(part)
+                seen.append(null)
                 if exceed >= BESAG_CLIFFORD_H:
                     break
             if exceed >= BESAG_CLIFFORD_H:
@@ -367,9 +368,11 @@ class AblationEngine:
                 pvalue = (1 + exceed) / (evaluated + 1)
             pvalues.append(pvalue)
             per_kind[kind] = {"delta_loss": observed, "null_evaluated": evaluated, "null_exceeding": exceed,
-                              "pvalue": pvalue}
+                              "pvalue": pvalue,
+                              "null": null_summary(np.concatenate(seen), observed,
+                                                   f"{kind}-ablation delta loss of matched random neurons")}
         pvalue = max(pvalues)
-        words = "; ".join(f"{k}: +{v['delta_loss']:.4f} nats/token, {v['null_exceeding']}/{v['null_evaluated']} "
+        words = "; ".join(f"{k}: {v['delta_loss']:+.4f} nats/token, {v['null_exceeding']}/{v['null_evaluated']} "
                           f"matched random neurons as large, p={v['pvalue']:.3g}" for k, v in per_kind.items())
         summary = f"ablating {claim.neuron} on {', '.join(p.corpora_)} ({len(docs)} docs) — {words}"
         numbers = {"per_kind": per_kind, "n_docs": len(docs), "n_null": len(null_neurons)}
@@ -388,7 +391,9 @@ class AblationEngine:
             test = permutation_test(x, y, alternative="greater", n_resamples=n_resamples, seed=seed)
             pvalues.append(float(test.pvalue))
             per_kind[kind] = {"claimed": float(x.mean()), "baseline": float(y.mean()),
-                              "share_docs_hurt": float(np.mean(x > 0)), "pvalue": float(test.pvalue)}
+                              "share_docs_hurt": float(np.mean(x > 0)), "pvalue": float(test.pvalue),
+                              "null": null_summary(test.null_distribution, test.statistic,
+                                                   f"{kind}-ablation Welch t, documents relabelled")}
         words = "; ".join(f"{k}: {v['claimed']:+.4f} vs {v['baseline']:+.4f} nats/token, "
                           f"{v['share_docs_hurt']:.0%} of docs hurt, p={v['pvalue']:.3g}" for k, v in per_kind.items())
         return PredicateResult(p.kind, p.describe(), max(pvalues),

@@ -110,6 +110,26 @@ def _hunt(args) -> int:
     return 0
 
 
+def _history(args) -> int:
+    from polytests.reports.history import render_history
+
+    text, code = render_history(Path(args.ledger), args.claim)
+    print(text, end="")
+    return code
+
+
+def _cache_key(args) -> int:
+    from polytests.corpora import build_manifest, load_corpora
+    from polytests.models import load_model
+    from polytests.settings import load_pyproject_settings
+
+    settings = load_pyproject_settings(Path.cwd())
+    model = load_model(args.model or settings.model)
+    corpus_hash = build_manifest(load_corpora(args.corpora or settings.path(settings.corpora))).corpus_hash
+    print(f"polytests-activations-{model.digest[:16]}-{corpus_hash[:16]}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="polytests", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -151,6 +171,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache-dir", default=".polytests_cache")
     p.set_defaults(func=_hunt)
+    p = sub.add_parser("history", help="a claim's verdicts and effects over the runs in the ledger")
+    p.add_argument("claim", nargs="?", help="claim id (default: one line per claim)")
+    p.add_argument("--ledger", default="reports/history.jsonl")
+    p.set_defaults(func=_history)
+    p = sub.add_parser("cache-key", help="the activation cache's key for CI: model digest and corpus hash")
+    p.add_argument("--model", help="default: [tool.polytests] model of ./pyproject.toml")
+    p.add_argument("--corpora", help="default: [tool.polytests] corpora of ./pyproject.toml")
+    p.set_defaults(func=_cache_key)
     args = parser.parse_args(argv)
     return args.func(args)
 

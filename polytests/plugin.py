@@ -100,6 +100,9 @@ def _where(claim: Claim) -> tuple:
 
 
 SESSION_KEY = pytest.StashKey[PolytestsSession]()
+# Result dictionaries of the claims that ran (from test reports, so xdist workers' count too).
+RESULTS_KEY = pytest.StashKey[dict]()
+WRITTEN_KEY = pytest.StashKey[object]()
 
 
 def _positive_int(text: str) -> int:
@@ -124,7 +127,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--polytests-strict-inconclusive", action="store_true", default=None,
                     help="fail inconclusive claims instead of skipping them")
     group.addoption("--polytests-no-reports", action="store_true", default=False,
-                    help="do not write report files")
+                    help="do not write report files (nor the ledger line)")
+    group.addoption("--polytests-fail-on-flip", action="store_true", default=False,
+                    help="fail the run when a claim's verdict differs from its last run in the ledger")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -143,6 +148,8 @@ def pytest_configure(config: pytest.Config) -> None:
     except ValueError as exc:
         raise pytest.UsageError(f"polytests: {exc}") from exc
     config.stash[SESSION_KEY] = PolytestsSession(settings)
+    config.stash[RESULTS_KEY] = {}
+    config.pluginmanager.register(_ResultCollector(config.stash[RESULTS_KEY]), "polytests-results")
 
 
 def _hypothesis_roots(config: pytest.Config) -> list[Path]:
@@ -245,6 +252,7 @@ class ClaimItem(pytest.Item):
         result = state.result_for(self.claim)
         data = result_to_dict(result)
         self.user_properties.append((RESULT_PROPERTY, json.dumps(data)))
+        self.user_properties.append(("polytests_verdict", result.verdict))
         if result.verdict == "inconclusive":
             if state.settings.strict_inconclusive:
                 raise ClaimFailed(data)
@@ -274,39 +282,68 @@ def polytests(request: pytest.FixtureRequest) -> PolytestsSession:
     return request.config.stash[SESSION_KEY]
 
 
-def _collected_results(terminalreporter) -> list[dict]:
-    results = []
-    for kind in ("passed", "failed", "skipped"):
-        for report in terminalreporter.stats.get(kind, []):
-            for name, value in getattr(report, "user_properties", []):
-                if name == RESULT_PROPERTY:
-                    results.append(json.loads(value))
-    return sorted(results, key=lambda r: r["claim_id"])
+class _ResultCollector:
+    """Keeps every claim result that a test report carries (in xdist, the controller sees the
+    workers' reports), for the reports and the ledger at the end of the session."""
+
+    def __init__(self, results: dict) -> None:
+        self.results = results
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for name, value in getattr(report, "user_properties", ()):
+            if name == RESULT_PROPERTY:
+                data = json.loads(value)
+                self.results.setdefault(data["claim_id"], data)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
+    """Write the reports and the ledger line; with --polytests-fail-on-flip a flip fails the run."""
+    config = session.config
+    results = sorted(config.stash.get(RESULTS_KEY, {}).values(), key=lambda r: r["claim_id"])
+    if not results or hasattr(config, "workerinput"):
+        return
+    from polytests.reports import detect_flips, write_reports
+
+    state = config.stash[SESSION_KEY]
+    report_dir = state.settings.path(state.settings.report_dir)
+    if config.getoption("--polytests-no-reports"):
+        written = detect_flips(results, report_dir)
+    else:
+        written = write_reports(results, report_dir)
+    config.stash[WRITTEN_KEY] = written
+    if written.flips and config.getoption("--polytests-fail-on-flip") and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
-    results = _collected_results(terminalreporter)
+    results = sorted(config.stash.get(RESULTS_KEY, {}).values(), key=lambda r: r["claim_id"])
     if not results or hasattr(config, "workerinput"):
         return
     import io
 
     from rich.console import Console
 
-    from polytests.reports import SummaryTable, verdict_flips, write_reports
+    from polytests.reports import SummaryTable, explanations
 
+    written = config.stash.get(WRITTEN_KEY, None)
+    flips = written.flips if written is not None else []
     buffer = io.StringIO()
-    Console(file=buffer, width=config.get_terminal_writer().fullwidth,
-            force_terminal=terminalreporter.hasmarkup).print(SummaryTable(results))
+    console = Console(file=buffer, width=config.get_terminal_writer().fullwidth,
+                      force_terminal=terminalreporter.hasmarkup, no_color=not terminalreporter.hasmarkup,
+                      highlight=False, emoji=False)
+    console.print(SummaryTable(results, {f["claim_id"] for f in flips}))
+    console.print(explanations(results))
     terminalreporter.write(buffer.getvalue())
-    state = config.stash[SESSION_KEY]
-    report_dir = state.settings.path(state.settings.report_dir)
-    for flip in verdict_flips(results, report_dir):
-        why = f" ({', '.join(flip['changed'])} changed)" if flip["changed"] else " (same model, corpora and seed)"
-        terminalreporter.write_line(
-            f"polytests: VERDICT FLIPPED for {flip['claim_id']}: {flip['before']} -> {flip['after']}{why}",
-            yellow=True, bold=True)
-    if not config.getoption("--polytests-no-reports"):
-        paths = write_reports(results, report_dir)
-        n_figures = sum(p.suffix == ".png" for p in paths)
-        terminalreporter.write_line(f"polytests: reports in {paths[0].parent}: claims.html, claims.md, "
-                                    f"claims.json and {n_figures} figures")
+    if written is None:
+        return
+    for flip in flips:
+        terminalreporter.write_line(f"polytests: VERDICT FLIPPED for {flip['claim_id']}: {flip['before']} -> "
+                                    f"{flip['after']} ({flip['explanation']})", yellow=True, bold=True)
+    if flips and config.getoption("--polytests-fail-on-flip"):
+        terminalreporter.write_line(f"polytests: failing the run: {len(flips)} verdict(s) flipped "
+                                    "(--polytests-fail-on-flip)", red=True, bold=True)
+    for warning in written.warnings:
+        terminalreporter.write_line(f"polytests: warning: {warning}", yellow=True)
+    if written.paths:
+        terminalreporter.write_line(f"polytests: reports in {written.folder}: claims.html, claims.md, claims.json, "
+                                    f"summary.md, history.jsonl and {len(written.figures)} figures")

@@ -15,6 +15,7 @@ import numpy as np
 
 from polytests.activations import CollectionRequest
 from polytests.cache import ActivationCache
+from polytests.claims.contexts import top_context_windows
 from polytests.claims.evaluate import EvaluationContext, doc_means_by_corpus, evaluate_predicate, top_tokens
 from polytests.claims.model import Claim
 from polytests.claims.results import ClaimResult, PredicateResult
@@ -149,7 +150,8 @@ class ClaimRunner:
                 meta = {"model": model.name, "model_digest": model.digest, "site": store.site_of(claim.neuron.layer),
                         "split": split, "documents": store.tokens.n_docs, "tokens": store.tokens.n_tokens,
                         "cache": store.cache_path, "from_cache": store.from_cache,
-                        "top_tokens": top_tokens(ctx, claim), "doc_means": doc_means_by_corpus(ctx, claim)}
+                        "top_tokens": top_tokens(ctx, claim), "doc_means": doc_means_by_corpus(ctx, claim),
+                        "contexts": top_context_windows(ctx, claim)}
                 out[claim.id] = (results, meta)
         return out
 
@@ -172,14 +174,14 @@ class ClaimRunner:
             results, meta = raw[claim.id]
             alpha = claim.alpha if claim.alpha is not None else self.settings.alpha
             verdict, reason = _verdict(results, p, float(p_adj), alpha, m, self.settings.correction)
-            provenance = {k: v for k, v in meta.items() if k not in ("top_tokens", "site", "doc_means")}
+            provenance = {k: v for k, v in meta.items() if k not in ("top_tokens", "site", "doc_means", "contexts")}
             provenance.update(corpus_hash=self.corpus_hash, seed=self.settings.seed,
                               resamples=self.settings.resamples, versions=versions)
             out[claim.id] = ClaimResult(
                 claim.id, claim.statement, str(claim.neuron), meta["site"], claim.expect, alpha,
                 tuple(results), p, None if p is None else float(p_adj), verdict, reason,
                 self.settings.correction, m, top_tokens=meta["top_tokens"], doc_means=meta["doc_means"],
-                corpora=claim.corpora(), provenance=provenance, source=claim.source, line=claim.line,
+                corpora=claim.corpora(), contexts=meta["contexts"], provenance=provenance, source=claim.source, line=claim.line,
             )
         return out
 

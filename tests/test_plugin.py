@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
@@ -36,9 +38,14 @@ def claim_toml(id, neuron, predicates, extra=""):
     return f'[[claim]]\nid = "{id}"\nstatement = "{id} in words"\nneuron = "{neuron}"\n{extra}\n{preds}'
 
 
+def project_neurons(pytester):
+    return pytester.polytests_neurons
+
+
 @pytest.fixture
 def project(pytester, tiny_model_dir, tiny_corpora, neurons):
     strong, weak = neurons
+    pytester.polytests_neurons = neurons
     pytester.makepyprojecttoml(textwrap.dedent(f"""
         [tool.polytests]
         model = "{tiny_model_dir}"
@@ -168,20 +175,62 @@ def test_duplicate_ids_across_files_fail_the_second_claim(project, neurons):
     assert report(project)["alpha-feature"]["neuron"] == neurons[0]
 
 
+def _rewrite_last_ledger_line(project, claim_id, **changes):
+    path = project.path / "reports" / "history.jsonl"
+    lines = path.read_text().splitlines()
+    entry = json.loads(lines[-1])
+    entry["claims"][claim_id].update(changes)
+    path.write_text("\n".join(lines[:-1] + [json.dumps(entry)]) + "\n")
+
+
 def test_a_flipped_verdict_is_flagged_with_what_changed(project):
     run(project)
-    path = project.path / "reports" / "claims.json"
-    data = json.loads(path.read_text())
-    for claim in data["claims"]:
-        if claim["claim_id"] == "alpha-feature":
-            claim["verdict"] = "refuted"
-            claim["provenance"]["model_digest"] = "0" * 64
-    path.write_text(json.dumps(data))
-    out = run(project).stdout.str()
-    assert "VERDICT FLIPPED for alpha-feature: refuted -> confirmed (model_digest changed)" in out
-    flips = json.loads(path.read_text())["flips"]
+    _rewrite_last_ledger_line(project, "alpha-feature", verdict="refuted", model_digest="0" * 64)
+    result = run(project)
+    result.assert_outcomes(passed=4, failed=2)  # a flip alone does not fail the run by default
+    out = result.stdout.str()
+    assert "VERDICT FLIPPED for alpha-feature: refuted -> confirmed (model digest 000000000000 -> " in out
+    flips = json.loads((project.path / "reports" / "claims.json").read_text())["flips"]
     assert [f["claim_id"] for f in flips] == ["alpha-feature"]
     assert "VERDICT FLIPPED" not in run(project).stdout.str()
+    lines = (project.path / "reports" / "history.jsonl").read_text().splitlines()
+    assert len(lines) == 3 and all(json.loads(line)["claims"]["alpha-feature"] for line in lines)
+
+
+def test_fail_on_flip_fails_an_otherwise_green_run(project):
+    hyp = project.path / "hypotheses"
+    (hyp / "broken.toml").unlink()
+    (hyp / "claims.toml").write_text(claim_toml("alpha-feature", project_neurons(project)[0],
+                                                ['kind = "fires_on"\ncorpus = "alpha"']))
+    assert run(project, "--polytests-fail-on-flip").ret == 0
+    _rewrite_last_ledger_line(project, "alpha-feature", verdict="inconclusive", seed=7)
+    result = run(project, "--polytests-fail-on-flip")
+    result.assert_outcomes(passed=3)
+    assert result.ret == 1
+    out = result.stdout.str()
+    assert "inconclusive -> confirmed (seed 7 -> 20261125)" in out and "failing the run: 1 verdict(s) flipped" in out
+    assert run(project, "--polytests-fail-on-flip").ret == 0  # the flip is recorded; the next run is green
+
+
+def test_summary_at_80_columns_without_colour_and_junit_names(project, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("NO_COLOR", "1")
+    result = run(project, "--junitxml", str(project.path / "junit.xml"))
+    out = result.stdout.str()
+    assert "\x1b[" not in out
+    table = out[out.index("polytests: claims"):out.index("polytests: reports in")]
+    assert all(len(line) <= 80 for line in table.splitlines())
+    for claim_id in ("alpha-feature", "alpha-documented-false", "alpha-wrong", "alpha-python"):
+        assert re.search(rf"^ ?{claim_id}\b", table, re.M), claim_id  # whole, at the start of a row
+    assert "alpha-wrong: REFUTED (expected confirmed)" in table and "to decide:" in table
+    junit = ElementTree.parse(project.path / "junit.xml").getroot()
+    names = {case.get("name") for case in junit.iter("testcase")}
+    assert {"alpha-feature", "alpha-wrong", "alpha-documented-false", "alpha-python"} <= names
+    verdicts = {case.get("name"): prop.get("value") for case in junit.iter("testcase")
+                for prop in case.iter("property") if prop.get("name") == "polytests_verdict"}
+    assert verdicts["alpha-wrong"] == "refuted" and verdicts["alpha-feature"] == "confirmed"
+    summary = (project.path / "reports" / "summary.md").read_text()
+    assert "| alpha-wrong | refuted | confirmed |" in summary
 
 
 def test_ablation_predicates_in_a_toml_claim(project):

@@ -1,33 +1,96 @@
-"""Reports render from result dictionaries alone: terminal table, failure text, files."""
+"""Reports render from result dictionaries alone: terminal table, explanations, files, ledger."""
 
 from __future__ import annotations
 
 import io
 import json
+import re
 
+import numpy as np
 from rich.console import Console
 
-from polytests.claims.results import ClaimResult, PredicateResult
-from polytests.reports import SummaryTable, explain, result_to_dict, write_reports
+from polytests.claims.results import ClaimResult, PredicateResult, null_summary
+from polytests.reports import (
+    SummaryTable, claim_effect, effect_of, explain, explanations, fmt_signed, read_ledger, result_to_dict,
+    write_reports,
+)
+
+LONG_ID = "l0n202-medical-beyond-periods-and-more"
 
 
-def result(verdict="refuted", expect="confirmed"):
+def result(verdict="refuted", expect="confirmed", claim_id="c1", digest="ab" * 32, difference=0.01,
+           statement="L0N1 fires on medical"):
+    null = null_summary(np.random.default_rng(0).normal(size=999), 2.5, "Welch t, documents relabelled")
     pred = PredicateResult("fires_on", "fires_on(corpus='medical')", 0.31, "L0N1 on medical: diff 0.01, p=0.31",
-                           {"difference": 0.01})
+                           {"difference": difference, "ci": (-0.02, 0.04), "null": null})
     return result_to_dict(ClaimResult(
-        "c1", "L0N1 fires on medical", "L0N1", "blocks.0.mlp.ln.hook_in", expect, 0.05, (pred,), 0.31, 0.62,
+        claim_id, statement, "L0N1", "blocks.0.mlp.ln.hook_in", expect, 0.05, (pred,), 0.31, 0.62,
         verdict, "fires_on not supported", "holm", 2, top_tokens=((".", 0.9, "medical"),),
         doc_means={"medical": (0.1, 0.2, 0.3), "legal": (0.0, 0.01)}, corpora=("medical",),
-        provenance={"model": "m", "model_digest": "ab" * 32, "split": "confirm", "seed": 1, "documents": 10, "tokens": 99,
-         "corpus_hash": "cd" * 32}))
+        contexts=({"corpus": "medical", "doc_id": "medical/a", "claimed": True, "peak": 1,
+                   "tokens": ["The", " fever", "<b>"], "acts": [0.1, 0.9, -0.2]},
+                  {"corpus": "legal", "doc_id": "legal/b", "claimed": False, "peak": 0,
+                   "tokens": [" court"], "acts": [0.3]}),
+        provenance={"model": "m", "model_digest": digest, "split": "confirm", "seed": 1, "documents": 10,
+                    "tokens": 99, "corpus_hash": "cd" * 32, "resamples": 999,
+                    "versions": {"torch": "2.13.0", "polytests": "0.1.0"}}))
+
+
+def ablation_result(delta=-0.0018):
+    per_kind = {"zero": {"delta_loss": delta, "pvalue": 0.9, "null_evaluated": 20, "null_exceeding": 17,
+                         "null": null_summary(np.linspace(-0.01, 0.01, 20), delta, "zero-ablation delta loss")}}
+    pred = PredicateResult("ablation_hurts", "ablation_hurts(...)", 0.9, "ablating L0N1", {"per_kind": per_kind})
+    r = result(claim_id="abl")
+    r["predicates"] = [result_to_dict(pred)]
+    return r
+
+
+def render(renderable, width) -> str:
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, no_color=True).print(renderable)
+    return buffer.getvalue()
 
 
 def test_summary_table_renders_each_claim():
-    buffer = io.StringIO()
-    Console(file=buffer, width=100).print(SummaryTable([result(), result("confirmed")]))
-    text = buffer.getvalue()
-    assert text.count("c1") == 2 and "refuted" in text and "FAILED" in text and "passed" in text
+    text = render(SummaryTable([result(), result("confirmed", claim_id="c2")]), 100)
+    assert "c1" in text and "c2" in text and "refuted" in text and "FAILED" in text and "passed" in text
     assert "family of 2 claims, holm correction" in text
+
+
+def test_summary_table_keeps_long_ids_whole_at_80_columns():
+    statement = "a statement long enough that it cannot fit on one line of an 80-column terminal, by far"
+    text = render(SummaryTable([result(claim_id=LONG_ID, statement=statement), result(claim_id="c2")]), 80)
+    assert all(len(line) <= 80 for line in text.splitlines())
+    assert LONG_ID in text  # on one line, not wrapped or cut
+    assert "…" in text and statement not in text  # the statement is shortened instead
+
+
+def test_negative_effects_have_one_sign():
+    assert fmt_signed(-0.0018) == "-0.0018" and fmt_signed(0.064) == "+0.064"
+    effect = claim_effect(ablation_result(-0.0018))
+    assert effect.estimate == -0.0018 and effect.unit == "nats/token" and effect.label == "zero"
+    block = render(explanations([ablation_result(-0.0018)]), 100)
+    assert "-0.0018 nats/token" in block and "+-" not in block
+
+
+def test_effect_is_read_from_bound_fields_when_present():
+    pred = {"kind": "fires_on", "pvalue": 0.01, "estimate": 0.2, "ci": [0.1, 0.3], "bound": 0.05, "numbers": {}}
+    assert effect_of(pred).text() == "+0.2 [+0.1, +0.3] vs +0.05"
+    assert effect_of({"kind": "x", "pvalue": 0.5, "numbers": {}}) is None
+    silent = {"kind": "silent_on", "pvalue": 0.01, "numbers": {"difference": -0.01, "margin": 0.05}}
+    assert effect_of(silent).text() == "-0.01 vs ±0.05"
+
+
+def test_explanation_blocks_only_for_failed_or_inconclusive():
+    r_ok = result("confirmed", claim_id="fine")
+    r_bad = result(claim_id="bad")
+    r_inc = result("inconclusive", claim_id="unsure")
+    r_inc["predicates"][0]["pvalue"] = None
+    r_inc["predicates"][0]["inconclusive_reason"] = "too few documents: 1 in medical"
+    text = render(explanations([r_ok, r_bad, r_inc]), 120)
+    assert "fine" not in text
+    assert "bad: REFUTED (expected confirmed)" in text and "predicate fires_on: estimate +0.01 [-0.02, +0.04]" in text
+    assert "unsure: INCONCLUSIVE" in text and "to decide: more evidence: too few documents" in text
 
 
 def test_explanation_names_predicate_numbers_and_tokens():
@@ -36,10 +99,74 @@ def test_explanation_names_predicate_numbers_and_tokens():
     assert "fires_on [p=0.31]" in text and "holm-adjusted p=0.62" in text and "'.' 0.9 (medical)" in text
 
 
-def test_files_are_written(tmp_path):
-    paths = write_reports([result()], tmp_path / "reports")
-    data = json.loads(paths[0].read_text())
+def test_files_are_written_and_html_is_self_contained(tmp_path):
+    written = write_reports([result(), ablation_result()], tmp_path / "reports")
+    names = {p.name for p in written.paths}
+    assert {"claims.json", "claims.md", "claims.html", "summary.md", "history.jsonl", "c1.png"} <= names
+    data = json.loads((tmp_path / "reports" / "claims.json").read_text())
     assert data["claims"][0]["claim_id"] == "c1"
-    assert "| c1 | L0N1 | refuted |" in paths[1].read_text()
-    assert "<td>c1</td>" in paths[2].read_text() and "<img src='c1.png'" in paths[2].read_text()
-    assert paths[3].name == "c1.png" and paths[3].read_bytes()[:4] == b"\x89PNG"
+    assert "| c1 | L0N1 | refuted |" in (tmp_path / "reports" / "claims.md").read_text()
+    page = (tmp_path / "reports" / "claims.html").read_text()
+    # No network: every src is a data URI, no external links, scripts or styles.
+    assert not re.search(r"""(src|href)=['"](?!data:|#)""", page)
+    assert page.count("<img src='data:image/png;base64,") == 4  # strip + null for each claim
+    assert "id='claim-c1'" in page and "id='claim-abl'" in page
+    assert "title='&#x27; fever&#x27;: 0.9'" in page and "&lt;b&gt;" in page  # heatmap tokens, escaped
+    assert "data-verdict='inconclusive'" in page  # the filter
+    assert (tmp_path / "reports" / "c1.png").read_bytes()[:4] == b"\x89PNG"
+    summary = (tmp_path / "reports" / "summary.md").read_text()
+    assert "2 claims: **0 confirmed**, **2 refuted**" in summary and "### Needs a look" in summary
+
+
+def test_ledger_gets_one_line_per_run_and_flips_name_what_changed(tmp_path):
+    folder = tmp_path / "reports"
+    write_reports([result("confirmed"), result(claim_id="c2")], folder)
+    second = write_reports([result("refuted", digest="ef" * 32), result(claim_id="c2")], folder)
+    assert [f["claim_id"] for f in second.flips] == ["c1"]
+    assert second.flips[0]["explanation"] == "model digest abababababab -> efefefefefef"
+    third = write_reports([result("refuted", digest="ef" * 32), result(claim_id="c2")], folder)
+    assert third.flips == []
+    ledger = read_ledger(folder / "history.jsonl")
+    assert len(ledger.entries) == 3 and not ledger.rejected
+    assert [e["claims"]["c1"]["verdict"] for e in ledger.entries] == ["confirmed", "refuted", "refuted"]
+    assert ledger.entries[0]["claims"]["c1"]["effect"]["estimate"] == 0.01
+    page = (folder / "claims.html").read_text()
+    assert page.count("<img") == 6  # a history plot per claim from the second run on
+
+
+def test_library_version_change_is_named(tmp_path):
+    folder = tmp_path / "reports"
+    write_reports([result("confirmed")], folder)
+    r = result("refuted")
+    r["provenance"]["versions"] = {"torch": "2.14.0", "polytests": "0.1.0"}
+    flips = write_reports([r], folder).flips
+    assert flips[0]["explanation"] == "torch 2.13.0 -> 2.14.0"
+
+
+def test_malformed_ledger_line_and_claims_json_are_set_aside(tmp_path):
+    folder = tmp_path / "reports"
+    write_reports([result("confirmed")], folder)
+    with open(folder / "history.jsonl", "a") as f:
+        f.write('{"claims": {"c1": {"verdict": "ref\n')  # a torn line
+    (folder / "claims.json").write_text("{not json")
+    written = write_reports([result("refuted")], folder)
+    assert any("malformed ledger line" in w and "history.jsonl:2" in w for w in written.warnings)
+    assert any("claims.json is malformed" in w for w in written.warnings)
+    assert [f["claim_id"] for f in written.flips] == ["c1"]  # still found from the good ledger line
+    assert len(read_ledger(folder / "history.jsonl").entries) == 2
+    assert "ref" in (folder / "history.rejected.jsonl").read_text()
+    assert list(folder.glob("claims.json.malformed-*"))
+    assert json.loads((folder / "claims.json").read_text())["claims"][0]["verdict"] == "refuted"
+
+
+def test_flips_fall_back_to_claims_json_without_a_ledger(tmp_path):
+    folder = tmp_path / "reports"
+    write_reports([result("confirmed")], folder)
+    (folder / "history.jsonl").unlink()
+    flips = write_reports([result("refuted", digest="ef" * 32)], folder).flips
+    assert flips[0]["source"] == "claims.json" and "model digest" in flips[0]["explanation"]
+
+
+def test_null_summary_marks_observed_inside_its_range():
+    s = null_summary(np.arange(100.0), 250.0, "t")
+    assert sum(s["counts"]) == 100 and s["edges"][0] == 0 and s["edges"][-1] == 250 and s["observed"] == 250

@@ -18,7 +18,7 @@ from polytests.claims.model import (
     Claim, ExplainedBy, FiresOn, NotExplainedByOneToken, Polysemantic, Predicate, SilentOn,
     TokenMatched, TopKPrecision,
 )
-from polytests.claims.results import PredicateResult
+from polytests.claims.results import PredicateResult, null_summary
 from polytests.stats import (
     effect_sizes, equivalence_test, intersection_union, min_attainable_pvalue, permutation_test,
 )
@@ -103,7 +103,7 @@ def _fires(ctx, claim, corpus, baseline, excluded: set[int], seed: int, versus: 
         mean=float(eff.mean_x), baseline_mean=float(eff.mean_y), difference=float(eff.difference),
         ci=(float(eff.ci.low), float(eff.ci.high)), ci_method=eff.ci.method,
         hedges_g=float(eff.hedges_g), prob_superiority=float(eff.probability_of_superiority),
-        versus=versus,
+        versus=versus, null=null_summary(test.null_distribution, test.statistic, "Welch t, documents relabelled"),
     )
     if versus == "each":
         # Selective against every baseline corpus, not just their average: intersection-union
@@ -119,6 +119,7 @@ def _fires(ctx, claim, corpus, baseline, excluded: set[int], seed: int, versus: 
             each[c] = {"pvalue": float(t_c.pvalue), "difference": float(x.mean() - y_c.mean()),
                        "min_pvalue": float(min_attainable_pvalue(len(x), len(y_c), ctx.n_resamples))}
         weakest = max(each, key=lambda c: each[c]["pvalue"])
+        out["null"]["statistic"] += " (pooled baseline; the p-value is the weakest corpus's)"
         out.update(per_baseline_corpus=each, weakest=weakest, pvalue=each[weakest]["pvalue"],
                    min_pvalue=max(v["min_pvalue"] for v in each.values()))
     return out
@@ -221,7 +222,8 @@ def eval_token_matched(ctx, claim, p: TokenMatched, seed: int) -> PredicateResul
         return PredicateResult(p.kind, p.describe(), None, f"inconclusive: {reason}", numbers, reason, 1.0)
     test = permutation_test(x, y, alternative="greater", n_resamples=ctx.n_resamples, seed=seed)
     numbers.update(n_docs=len(x), n_against_docs=len(y), difference=float(x.mean() - y.mean()),
-                   occurrences=int(sel.sum()))
+                   occurrences=int(sel.sum()),
+                   null=null_summary(test.null_distribution, test.statistic, "Welch t, documents relabelled"))
     summary = (f"same {len(qualifying)} token types, {p.corpus} vs {p.against}: residual diff "
                f"{x.mean() - y.mean():.3g} ({len(x)} vs {len(y)} docs, {int(sel.sum())} occurrences), "
                f"p={_fmt(float(test.pvalue))}")
@@ -296,7 +298,8 @@ def eval_top_k(ctx, claim, p: TopKPrecision, seed: int) -> PredicateResult:
     base_rate = float(is_claimed.mean())
     corpora_of = [store.tokens.corpus_of_doc[d] for d in chosen_docs]
     numbers = {"precision": precision, "k": len(chosen), "base_rate": base_rate,
-               "min_precision": p.min_precision, "top_corpora": corpora_of}
+               "min_precision": p.min_precision, "top_corpora": corpora_of,
+               "null": null_summary(null, precision, "top-k precision, corpus labels shuffled")}
     meets = precision >= p.min_precision
     summary = (f"top-{len(chosen)} contexts (≤{p.max_per_document}/doc): {precision:.0%} from "
                f"{', '.join(p.corpora_)} (needed ≥{p.min_precision:.0%}; base rate {base_rate:.0%}), "

@@ -40,6 +40,7 @@ class ClaimResult:
     top_tokens: tuple[tuple[str, float, str], ...] = ()  # (token, activation, corpus)
     doc_means: dict[str, tuple[float, ...]] = field(default_factory=dict)  # corpus -> per-document means
     corpora: tuple[str, ...] = ()  # the corpora the claim names
+    contexts: tuple[dict, ...] = ()  # top-activating token windows (reports' heatmaps)
     provenance: dict[str, Any] = field(default_factory=dict)
     source: str | None = None
     line: int | None = None
@@ -52,3 +53,23 @@ class ClaimResult:
     @property
     def failed(self) -> bool:
         return self.verdict != "inconclusive" and self.verdict != self.expect
+
+
+def null_summary(null, observed: float, statistic: str, *, bins: int = 40) -> dict[str, Any]:
+    """A compact picture of a null distribution for reports: a histogram plus the observed value.
+
+    Reports draw it (observed statistic marked against its null) without the full array,
+    which would make claims.json grow with the number of resamples.
+    """
+    import numpy as np
+
+    values = np.asarray(null, dtype=float).ravel()
+    values = values[np.isfinite(values)]
+    if values.size == 0 or not np.isfinite(observed):
+        return {"statistic": statistic, "observed": float(observed), "n": int(values.size), "edges": [], "counts": []}
+    low, high = min(values.min(), observed), max(values.max(), observed)
+    if high <= low:
+        low, high = low - 0.5, high + 0.5
+    counts, edges = np.histogram(values, bins=bins, range=(low, high))
+    return {"statistic": statistic, "observed": float(observed), "n": int(values.size),
+            "edges": [float(f"{e:.6g}") for e in edges], "counts": [int(c) for c in counts]}

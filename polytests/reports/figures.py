@@ -1,0 +1,105 @@
+"""Report figures as PNG bytes (matplotlib, Agg): per-document strip plot, null distributions,
+verdict history. The HTML report embeds them as data URIs, so it opens from disk alone."""
+
+from __future__ import annotations
+
+import io
+
+from polytests.reports.format import fmt_signed, null_of
+
+CLAIMED = "#d62728"
+OTHER = "#7f7f7f"
+VERDICT_COLOURS = {"confirmed": "#1a7f37", "refuted": "#cf222e", "inconclusive": "#9a6700"}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    _pyplot().close(fig)
+    return buffer.getvalue()
+
+
+def strip_plot(r: dict) -> bytes | None:
+    """The neuron's per-document mean activation by corpus, claimed corpora in red."""
+    doc_means = r.get("doc_means") or {}
+    if not doc_means:
+        return None
+    import numpy as np
+
+    plt = _pyplot()
+    claimed = set(r.get("corpora", ()))
+    names = sorted(doc_means, key=lambda c: (c not in claimed, c))
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(names) + 1.2), dpi=100)
+    rng = np.random.default_rng(0)
+    for i, name in enumerate(names):
+        values = np.asarray(doc_means[name], dtype=float)
+        colour = CLAIMED if name in claimed else OTHER
+        ax.scatter(values, i + rng.uniform(-0.18, 0.18, len(values)), s=9, color=colour, alpha=0.7)
+        if len(values):
+            ax.plot([values.mean()] * 2, [i - 0.3, i + 0.3], color="black", lw=1.2)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"mean activation per document at {r['site']}")
+    ax.set_title(f"{r['claim_id']} ({r['neuron']}): {r['verdict']}", fontsize=9)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def null_plot(r: dict) -> bytes | None:
+    """Every recorded null distribution of the claim's predicates, observed statistic marked."""
+    panels = [(pred["kind"], label, null) for pred in r.get("predicates", []) for label, null in null_of(pred)]
+    if not panels:
+        return None
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(panels), 1, figsize=(7, 1.9 * len(panels) + 0.4), dpi=100, squeeze=False)
+    for ax, (kind, label, null) in zip(axes[:, 0], panels, strict=True):
+        edges, counts = null["edges"], null["counts"]
+        widths = [b - a for a, b in zip(edges[:-1], edges[1:], strict=True)]
+        ablation = kind.startswith("ablation_hurts")
+        ax.bar(edges[:-1], counts, width=widths, align="edge", color="#9ecae1" if not ablation else "#c6dbef",
+               edgecolor="#6baed6", lw=0.4,
+               label="matched random neurons" if ablation else f"null ({null['n']:,} resamples)")
+        ax.axvline(null["observed"], color=CLAIMED, lw=2,
+                   label=f"{'claimed neuron' if ablation else 'observed'} {fmt_signed(null['observed'], 4)}")
+        ax.set_title(f"{kind}{' ' + label if label else ''}: {null['statistic']}", fontsize=8.5)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7, loc="upper right", frameon=False)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def history_plot(claim_id: str, history: list[dict]) -> bytes | None:
+    """A claim's effect over runs, each point coloured by its verdict, flips ringed."""
+    points = [(i, h) for i, h in enumerate(history) if h.get("effect") and h["effect"].get("estimate") is not None]
+    if len(history) < 2 or not points:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 1.9), dpi=100)
+    xs = [i for i, _ in points]
+    ys = [h["effect"]["estimate"] for _, h in points]
+    ax.plot(xs, ys, color="#bbbbbb", lw=1, zorder=1)
+    for i, h in points:
+        e = h["effect"]
+        if e.get("low") is not None and e.get("high") is not None:
+            ax.plot([i, i], [e["low"], e["high"]], color=VERDICT_COLOURS.get(h["verdict"], OTHER), lw=1.2)
+        ax.scatter([i], [e["estimate"]], s=30 if h.get("flipped") else 14, zorder=3,
+                   color=VERDICT_COLOURS.get(h["verdict"], OTHER),
+                   edgecolor="black" if h.get("flipped") else "none")
+    bounds = {h["effect"].get("bound") for _, h in points} - {None}
+    for b in bounds:
+        ax.axhline(b, color="black", ls=":", lw=0.8)
+    ax.set_xticks(xs, [str(h.get("generated", ""))[:16].replace("T", " ") for _, h in points], fontsize=6, rotation=30)
+    ax.set_ylabel("effect", fontsize=8)
+    ax.set_title(f"{claim_id}: effect over {len(history)} runs (colour = verdict, ringed = flipped)", fontsize=8.5)
+    ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return _png(fig)
