@@ -24,7 +24,7 @@ from polytests.activations import CollectionRequest
 from polytests.claims.model import AblationHurts, AblationSpares, AblationSpecific, Claim
 from polytests.claims.results import PredicateResult, null_summary
 from polytests.neurons import NeuronRef
-from polytests.stats import equivalence_test_one_sample, permutation_test
+from polytests.stats.bounds import bound_test, bound_test_one_sample, documents_needed
 from polytests.tokenization import (
     TokenizedDocuments, batch_windows, make_windows, tokenize_documents, window_batch,
 )
@@ -243,19 +243,42 @@ def naive_delta_loss(model, tokens: TokenizedDocuments, layer: int, neuron: int,
         return sums / counts
 
 
-def matched_null_neurons(rate: np.ndarray, magnitude: np.ndarray, target: int, k: int, seed: int) -> np.ndarray:
-    """The k neurons of the layer closest to ``target`` in (firing-rate rank, magnitude rank).
+MATCH_POOL = 0.5  # null neurons are drawn from the half of the layer nearest in firing rate
 
-    Returned in a seeded random order so that Besag-Clifford stopping samples
-    them without bias.
+
+def matched_null_neurons(rate: np.ndarray, magnitude: np.ndarray, target: int, k: int, seed: int) -> np.ndarray:
+    """Up to k random neurons of the layer matched to ``target`` on firing rate, in a seeded random order.
+
+    The pool is the ``MATCH_POOL`` share of the layer's other neurons nearest to
+    the target in firing-rate rank (ties broken by magnitude rank); k neurons are
+    drawn from it at random without replacement, so the null is "random neurons
+    that fire about as often", not "the nearest k", which for k close to the
+    layer's width would be nearly the whole layer. If the pool holds fewer than
+    k neurons the whole pool is used (the result says how many).
     """
     n = len(rate)
     r1 = np.argsort(np.argsort(rate, kind="stable"), kind="stable") / n
     r2 = np.argsort(np.argsort(magnitude, kind="stable"), kind="stable") / n
-    dist = np.hypot(r1 - r1[target], r2 - r2[target])
+    dist = np.abs(r1 - r1[target]) + 1e-3 * np.abs(r2 - r2[target])
     dist[target] = np.inf
-    chosen = np.argsort(dist, kind="stable")[: min(k, n - 1)]
-    return np.random.default_rng(seed).permutation(chosen)
+    pool = np.argsort(dist, kind="stable")[: max(1, int(MATCH_POOL * (n - 1)))]
+    rng = np.random.default_rng(seed)
+    return rng.permutation(pool)[: min(k, len(pool))]
+
+
+def besag_clifford(null_values: np.ndarray, observed: float, h: int = BESAG_CLIFFORD_H) -> tuple[float, int, int]:
+    """Sequential Monte Carlo p-value (Besag & Clifford 1991) over null values in their drawn order.
+
+    Sampling stops at the first L with h null values >= observed: p = h / L.
+    If fewer than h of all K exceed it: p = (1 + exceedances) / (K + 1).
+    Returns (p, exceedances, L evaluated).
+    """
+    hits = np.cumsum(np.asarray(null_values) >= observed)
+    if hits.size and hits[-1] >= h:
+        stop = int(np.argmax(hits >= h)) + 1
+        return h / stop, h, stop
+    exceed = int(hits[-1]) if hits.size else 0
+    return (1 + exceed) / (len(null_values) + 1), exceed, len(null_values)
 
 
 @dataclass
@@ -336,82 +359,122 @@ class AblationEngine:
         return self._layer_stats[layer]
 
     # -- predicates -------------------------------------------------------------------
-    def evaluate(self, claim: Claim, p, seed: int, n_resamples: int) -> PredicateResult:
+    def evaluate(self, claim: Claim, p, seed: int, n_resamples: int, min_effect_loss: float = 0.002,
+                 alpha: float = 0.05) -> PredicateResult:
+        bound = p.min_effect if getattr(p, "min_effect", None) is not None else min_effect_loss
         if isinstance(p, AblationHurts):
-            return self._hurts(claim, p, seed)
+            return self._hurts(claim, p, seed, n_resamples, float(bound), alpha)
         if isinstance(p, AblationSpecific):
-            return self._specific(claim, p, seed, n_resamples)
+            return self._specific(claim, p, seed, n_resamples, float(bound), alpha)
         if isinstance(p, AblationSpares):
-            return self._spares(claim, p, seed, n_resamples)
+            return self._spares(claim, p, seed, n_resamples, alpha)
         raise TypeError(f"not an ablation predicate: {p!r}")
 
-    def _hurts(self, claim: Claim, p: AblationHurts, seed: int) -> PredicateResult:
+    def _hurts(self, claim: Claim, p: AblationHurts, seed: int, n_resamples: int, bound: float,
+               alpha: float) -> PredicateResult:
+        """Confirmed when the loss increase is shown above ``bound`` (sign-flip + t on per-document
+        deltas) AND larger than matched random neurons' (Besag-Clifford rank p): the larger p.
+        Refuted when the increase is shown below ``bound``."""
         layer, target = claim.neuron.layer, claim.neuron.index
         docs = self.docs_of(p.corpora_)
         rate, magnitude = self._layer_profile(layer)
         null_neurons = matched_null_neurons(rate, magnitude, target, p.n_null, seed)
-        per_kind, pvalues = {}, []
+        per_kind, above, below, tests = {}, [], [], {}
         for kind in p.kinds:
-            observed = float(np.nanmean(self.deltas(layer, [target], kind, seed, p.corpora_, docs)[0, docs]))
-            exceed, evaluated, seen = 0, 0, []
+            d = self.deltas(layer, [target], kind, seed, p.corpora_, docs)[0, docs]
+            d = d[np.isfinite(d)]
+            observed = float(d.mean())
+            test = bound_test_one_sample(d, bound, n_resamples=n_resamples, seed=seed,
+                                         ci_resamples=min(n_resamples, 1999))
+            seen = []
             for start in range(0, len(null_neurons), 32):
                 part = [int(n) for n in null_neurons[start : start + 32]]
-                null = np.nanmean(self.deltas(layer, part, kind, seed, p.corpora_, docs)[:, docs], axis=1)
-                exceed += int(np.sum(null >= observed))
-                evaluated += len(part)
-                seen.append(null)
+                seen.append(np.nanmean(self.deltas(layer, part, kind, seed, p.corpora_, docs)[:, docs], axis=1))
+                p_rank, exceed, evaluated = besag_clifford(np.concatenate(seen), observed)
                 if exceed >= BESAG_CLIFFORD_H:
                     break
-            if exceed >= BESAG_CLIFFORD_H:
-                pvalue = exceed / evaluated  # Besag-Clifford sequential p-value
-            else:
-                pvalue = (1 + exceed) / (evaluated + 1)
-            pvalues.append(pvalue)
-            per_kind[kind] = {"delta_loss": observed, "null_evaluated": evaluated, "null_exceeding": exceed,
-                              "pvalue": pvalue,
-                              "null": null_summary(np.concatenate(seen), observed,
+            null_values = np.concatenate(seen)[:evaluated]
+            above.append(max(p_rank, test.pvalue_above))
+            below.append(test.pvalue_below)
+            tests[kind] = test
+            per_kind[kind] = {"delta_loss": observed, "ci": (test.ci.low, test.ci.high), "bound": bound,
+                              "p_above_bound": test.pvalue_above, "p_below_bound": test.pvalue_below,
+                              "null_evaluated": evaluated, "null_exceeding": exceed, "p_rank": p_rank,
+                              "share_docs_hurt": float(np.mean(d > 0)),
+                              "null": null_summary(null_values, observed,
                                                    f"{kind}-ablation delta loss of matched random neurons")}
-        pvalue = max(pvalues)
-        words = "; ".join(f"{k}: {v['delta_loss']:+.4f} nats/token, {v['null_exceeding']}/{v['null_evaluated']} "
-                          f"matched random neurons as large, p={v['pvalue']:.3g}" for k, v in per_kind.items())
+        p_above, p_below = max(above), min(1.0, len(below) * min(below))
+        decisive = max(per_kind, key=lambda k: max(per_kind[k]["p_rank"], per_kind[k]["p_above_bound"]))
+        t = tests[decisive]
+        words = "; ".join(
+            f"{k}: {v['delta_loss']:+.4f} [{v['ci'][0]:+.4f}, {v['ci'][1]:+.4f}] vs bound {bound:+.4f} nats/token, "
+            f"{v['null_exceeding']}/{v['null_evaluated']} matched random neurons as large (rank p={v['p_rank']:.3g})"
+            for k, v in per_kind.items())
         summary = f"ablating {claim.neuron} on {', '.join(p.corpora_)} ({len(docs)} docs) — {words}"
-        numbers = {"per_kind": per_kind, "n_docs": len(docs), "n_null": len(null_neurons)}
-        return PredicateResult(p.kind, p.describe(), pvalue, summary, numbers, None, 1 / (len(null_neurons) + 1))
+        numbers = {"per_kind": per_kind, "n_docs": len(docs), "n_null": len(null_neurons), "bound": bound,
+                   "null": per_kind[decisive]["null"]}
+        return PredicateResult(p.kind, p.describe(), p_above, summary, numbers, None,
+                               max(1 / (len(null_neurons) + 1), t.min_pvalue), pvalue_refute=p_below,
+                               estimate=t.estimate, bound=bound, ci=(t.ci.low, t.ci.high), units="nats/token",
+                               documents_needed=documents_needed(t, alpha), documents=t.n_x)
 
-    def _specific(self, claim: Claim, p: AblationSpecific, seed: int, n_resamples: int) -> PredicateResult:
+    def _specific(self, claim: Claim, p: AblationSpecific, seed: int, n_resamples: int, bound: float,
+                  alpha: float) -> PredicateResult:
         layer, target = claim.neuron.layer, claim.neuron.index
         docs = self.docs_of(p.corpora_)
         corpora = sorted({d.corpus for d in self.documents})
         base = self.docs_of(p.baseline or [c for c in corpora if c not in p.corpora_])
-        per_kind, pvalues = {}, []
+        per_kind, tests = {}, {}
         for kind in p.kinds:
             delta = self.deltas(layer, [target], kind, seed, p.corpora_)[0]
             x, y = delta[docs], delta[base]
             x, y = x[np.isfinite(x)], y[np.isfinite(y)]
-            test = permutation_test(x, y, alternative="greater", n_resamples=n_resamples, seed=seed)
-            pvalues.append(float(test.pvalue))
+            test = bound_test(x, y, bound, n_resamples=n_resamples, seed=seed, ci_resamples=min(n_resamples, 1999))
+            tests[kind] = test
             per_kind[kind] = {"claimed": float(x.mean()), "baseline": float(y.mean()),
-                              "share_docs_hurt": float(np.mean(x > 0)), "pvalue": float(test.pvalue),
+                              "difference": test.estimate, "ci": (test.ci.low, test.ci.high),
+                              "share_docs_hurt": float(np.mean(x > 0)), "p_above": test.pvalue_above,
+                              "p_below": test.pvalue_below,
                               "null": null_summary(test.null_distribution, test.statistic,
-                                                   f"{kind}-ablation Welch t, documents relabelled")}
-        words = "; ".join(f"{k}: {v['claimed']:+.4f} vs {v['baseline']:+.4f} nats/token, "
-                          f"{v['share_docs_hurt']:.0%} of docs hurt, p={v['pvalue']:.3g}" for k, v in per_kind.items())
-        return PredicateResult(p.kind, p.describe(), max(pvalues),
-                               f"ablating {claim.neuron}: claimed vs baseline — {words}", {"per_kind": per_kind},
-                               None, 1 / (n_resamples + 1))
+                                                   f"{kind}-ablation Welch t of (claimed - bound), documents relabelled")}
+        decisive = max(per_kind, key=lambda k: per_kind[k]["p_above"])
+        t = tests[decisive]
+        p_below = min(1.0, len(tests) * min(v.pvalue_below for v in tests.values()))
+        words = "; ".join(f"{k}: {v['claimed']:+.4f} vs {v['baseline']:+.4f} nats/token, difference "
+                          f"{v['difference']:+.4f} [{v['ci'][0]:+.4f}, {v['ci'][1]:+.4f}] vs bound {bound:+.4f}, "
+                          f"{v['share_docs_hurt']:.0%} of docs hurt" for k, v in per_kind.items())
+        return PredicateResult(p.kind, p.describe(), per_kind[decisive]["p_above"],
+                               f"ablating {claim.neuron}: claimed vs baseline — {words}",
+                               {"per_kind": per_kind, "bound": bound, "null": per_kind[decisive]["null"]},
+                               None, t.min_pvalue, pvalue_refute=p_below, estimate=t.estimate, bound=bound,
+                               ci=(t.ci.low, t.ci.high), units="nats/token",
+                               documents_needed=documents_needed(t, alpha), documents=t.n_x + t.n_y)
 
-    def _spares(self, claim: Claim, p: AblationSpares, seed: int, n_resamples: int) -> PredicateResult:
+    def _spares(self, claim: Claim, p: AblationSpares, seed: int, n_resamples: int, alpha: float) -> PredicateResult:
+        """Equivalence: |loss change| shown below ``margin`` (TOST; confirmed), or shown beyond it
+        on either side (refuted; Bonferroni over the two sides)."""
         layer, target = claim.neuron.layer, claim.neuron.index
         docs = self.docs_of([p.corpus])
-        per_kind, pvalues = {}, []
+        per_kind, equivalent, outside, closest = {}, [], [], None
         for kind in p.kinds:
             d = self.deltas(layer, [target], kind, seed, (p.corpus,), docs)[0, docs]
             d = d[np.isfinite(d)]
-            eq = equivalence_test_one_sample(d, margin=p.margin, n_resamples=n_resamples, seed=seed)
-            pvalues.append(float(eq.pvalue))
-            per_kind[kind] = {"delta_loss": float(d.mean()), "pvalue": float(eq.pvalue)}
-        words = "; ".join(f"{k}: {v['delta_loss']:+.4f} nats/token (TOST p={v['pvalue']:.3g})"
-                          for k, v in per_kind.items())
-        return PredicateResult(p.kind, p.describe(), max(pvalues),
+            upper = bound_test_one_sample(d, p.margin, n_resamples=n_resamples, seed=seed,
+                                          ci_resamples=min(n_resamples, 1999))
+            lower = bound_test_one_sample(d, -p.margin, n_resamples=n_resamples, seed=seed + 1, ci_resamples=99)
+            equivalent.append(max(upper.pvalue_below, lower.pvalue_above))
+            outside.append(min(1.0, 2 * min(upper.pvalue_above, lower.pvalue_below)))
+            near = upper if abs(upper.estimate - p.margin) <= abs(upper.estimate + p.margin) else lower
+            closest = closest if closest is not None and closest[1] >= equivalent[-1] else (near, equivalent[-1], upper)
+            per_kind[kind] = {"delta_loss": upper.estimate, "ci": (upper.ci.low, upper.ci.high),
+                              "pvalue": equivalent[-1]}
+        near, _, upper = closest
+        words = "; ".join(f"{k}: {v['delta_loss']:+.4f} [{v['ci'][0]:+.4f}, {v['ci'][1]:+.4f}] nats/token "
+                          f"(TOST p={v['pvalue']:.3g})" for k, v in per_kind.items())
+        return PredicateResult(p.kind, p.describe(), max(equivalent),
                                f"ablating {claim.neuron} on {p.corpus}, margin ±{p.margin:g} — {words}",
-                               {"per_kind": per_kind, "margin": p.margin}, None, 1 / (n_resamples + 1))
+                               {"per_kind": per_kind, "margin": p.margin, "equivalence_margin": True}, None,
+                               upper.min_pvalue, pvalue_refute=min(1.0, len(outside) * min(outside)),
+                               estimate=upper.estimate, bound=p.margin, ci=(upper.ci.low, upper.ci.high),
+                               units="nats/token (|change| < margin)", documents_needed=documents_needed(near, alpha),
+                               documents=upper.n_x)

@@ -22,7 +22,7 @@ from polytests.claims.results import ClaimResult, PredicateResult
 from polytests.corpora import build_manifest, load_corpora
 from polytests.errors import AblationUnsupportedError, ClaimError, PolytestsError
 from polytests.settings import Settings
-from polytests.stats import adjust_pvalues
+from polytests.stats import adjust_pvalues, resolution_ok
 
 
 def library_versions() -> dict[str, str]:
@@ -140,7 +140,9 @@ class ClaimRunner:
         for (spec, split, site), members in groups.items():
             model = self.model(spec)
             store = self.store(model, split, {c.neuron for c in members}, site)
-            ctx = EvaluationContext(store, self.vocab(model), self.settings.resamples, self.settings.seed)
+            ctx = EvaluationContext(store, self.vocab(model), self.settings.resamples, self.settings.seed,
+                                    min_effect=self.settings.min_effect,
+                                    min_effect_loss=self.settings.min_effect_loss, alpha=self.settings.alpha)
             if any(c.needs_ablation for c in members):
                 if not model.is_causal_lm:
                     raise AblationUnsupportedError(f"{model.name} has no language-model head")
@@ -156,54 +158,96 @@ class ClaimRunner:
         return out
 
     def evaluate_family(self, claims: list[Claim]) -> dict[str, ClaimResult]:
-        """Verdicts for every claim, with the correction applied across all of them."""
+        """Verdicts for every claim, with the correction applied across all of them.
+
+        Each claim has two one-sided p-values against its bounds: "above" (all
+        predicates shown above their bounds: intersection-union, the largest p)
+        and "below" (some predicate shown below its bound: Bonferroni over the
+        predicates). At most one of the two hypotheses a claim is judged on can be
+        true, so the family correction runs on each claim's smaller p-value, and
+        the side it came from gives the verdict; neither side significant after
+        the correction is "inconclusive", never "refuted".
+        """
         raw = self.evaluate_raw(claims)
         m = len(claims)
-        pvalues = []
-        for claim in claims:
-            results, _ = raw[claim.id]
-            if any(r.pvalue is None for r in results):
-                pvalues.append(None)
-            else:
-                pvalues.append(max(r.pvalue for r in results))  # intersection-union over predicates
-        filled = np.array([1.0 if p is None else p for p in pvalues])
-        adjusted = adjust_pvalues(filled, method=self.settings.correction) if m else filled
+        sides = [claim_pvalues(raw[claim.id][0]) for claim in claims]
+        decision = np.array([1.0 if above is None else min(above, below) for above, below in sides])
+        adjusted = adjust_pvalues(decision, method=self.settings.correction) if m else decision
         versions = library_versions()
         out = {}
-        for claim, p, p_adj in zip(claims, pvalues, adjusted, strict=True):
+        for claim, (above, below), p_adj in zip(claims, sides, adjusted, strict=True):
             results, meta = raw[claim.id]
             alpha = claim.alpha if claim.alpha is not None else self.settings.alpha
-            verdict, reason = _verdict(results, p, float(p_adj), alpha, m, self.settings.correction)
+            verdict, reason = decide(results, above, below, float(p_adj), alpha, m, self.settings.correction)
             provenance = {k: v for k, v in meta.items() if k not in ("top_tokens", "site", "doc_means", "contexts")}
             provenance.update(corpus_hash=self.corpus_hash, seed=self.settings.seed,
-                              resamples=self.settings.resamples, versions=versions)
+                              resamples=self.settings.resamples, versions=versions,
+                              min_effect=self.settings.min_effect, min_effect_loss=self.settings.min_effect_loss,
+                              resolution_ok=bool(resolution_ok(self.settings.resamples, alpha, max(m, 1))))
             out[claim.id] = ClaimResult(
                 claim.id, claim.statement, str(claim.neuron), meta["site"], claim.expect, alpha,
-                tuple(results), p, None if p is None else float(p_adj), verdict, reason,
-                self.settings.correction, m, top_tokens=meta["top_tokens"], doc_means=meta["doc_means"],
-                corpora=claim.corpora(), contexts=meta["contexts"], provenance=provenance, source=claim.source, line=claim.line,
+                tuple(results), above, None if above is None else float(p_adj), verdict, reason,
+                self.settings.correction, m, pvalue_refute=below, top_tokens=meta["top_tokens"],
+                doc_means=meta["doc_means"], corpora=claim.corpora(), provenance=provenance,
+                source=claim.source, line=claim.line, contexts=meta.get("contexts", {}),
             )
         return out
 
 
-def _verdict(results, p, p_adj: float, alpha: float, m: int, correction: str) -> tuple[str, str]:
+def claim_pvalues(results) -> tuple[float | None, float]:
+    """(p above the bounds, p below a bound) of a claim from its predicates' results."""
+    if not results or any(r.pvalue is None for r in results):
+        return None, 1.0
+    above = max(r.pvalue for r in results)  # intersection-union: every predicate holds
+    refute = [1.0 if r.pvalue_refute is None else r.pvalue_refute for r in results]
+    below = min(1.0, len(refute) * min(refute))  # union: one predicate fails suffices
+    return float(above), float(below)
+
+
+def _decider(results, side: str):
+    """The predicate that decides the verdict: the weakest for "above", the strongest for "below"."""
+    if side == "above":
+        return max(results, key=lambda r: r.pvalue)
+    return min(results, key=lambda r: 1.0 if r.pvalue_refute is None else r.pvalue_refute)
+
+
+def _effect_words(r) -> str:
+    if r.estimate is None or r.bound is None:
+        return r.summary
+    ci = f" [{r.ci[0]:+.3g}, {r.ci[1]:+.3g}]" if r.ci is not None else ""
+    return f"{r.kind}: estimate {r.estimate:+.3g}{ci} vs bound {r.bound:+.3g} {r.units}".rstrip()
+
+
+def decide(results, above, below, p_adj: float, alpha: float, m: int, correction: str) -> tuple[str, str]:
+    """The verdict and its reason, from a claim's two p-values and its family-adjusted decision p."""
     pending = [r for r in results if r.pvalue is None]
     if pending:
         return "inconclusive", f"{pending[0].kind}: {pending[0].inconclusive_reason}"
-    missed = [r for r in results if not r.holds_descriptively]
-    if missed:
-        return "refuted", f"{missed[0].kind}: stated threshold not met ({missed[0].summary})"
+    family = f"{correction}-adjusted {p_adj:.3g} (family of {m})"
     if p_adj <= alpha:
-        return "confirmed", f"p={p:.3g}, {correction}-adjusted {p_adj:.3g} <= alpha {alpha:g} (family of {m})"
+        if above <= below:
+            return "confirmed", (f"shown above the bound: {_effect_words(_decider(results, 'above'))}; "
+                                 f"p={above:.3g}, {family} <= alpha {alpha:g}")
+        return "refuted", (f"shown below the bound: {_effect_words(_decider(results, 'below'))}; "
+                           f"p={below:.3g}, {family} <= alpha {alpha:g}")
+    weakest = _decider(results, "above")
     floor = max(r.min_pvalue for r in results)
-    factor = m if correction in ("holm", "bonferroni") else 1
-    if floor * factor > alpha:
+    words = _effect_words(weakest)
+    if floor > alpha:
         return "inconclusive", (
-            f"the design cannot reach alpha={alpha:g}: the smallest attainable p is {floor:.3g}, "
-            f"x{factor} after {correction} correction (add documents, resamples or null neurons)")
-    worst = max(results, key=lambda r: r.pvalue)
-    return "refuted", (f"{worst.kind} not supported: p={p:.3g}, {correction}-adjusted {p_adj:.3g} > "
-                       f"alpha {alpha:g} (family of {m})")
+            f"neither shown: {words}. The design cannot reach alpha={alpha:g}: its smallest attainable p "
+            f"is {floor:.3g} (add documents, resamples or null neurons)")
+    needed = weakest.documents_needed
+    hint = ""
+    if needed is not None and weakest.documents:
+        hint = (" (no number of documents decides an effect that sits on its bound)" if needed == float("inf")
+                else f"; about {needed:,.0f} documents would decide it at this effect with 80% power "
+                     f"(now {weakest.documents})")
+    note = ""
+    if floor > alpha / max(m, 1) and correction in ("holm", "bonferroni"):
+        note = f" Its smallest attainable p ({floor:.3g}) is decisive only if the rest of the family is."
+    return "inconclusive", (f"neither shown above nor below the bound: {words}; p above {above:.3g}, "
+                            f"p below {below:.3g}, {family} > alpha {alpha:g}{hint}.{note}")
 
 
 __all__ = ["ClaimRunner", "ClaimError", "library_versions"]

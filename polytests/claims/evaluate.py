@@ -8,6 +8,7 @@ numbers behind it and a sentence a person can read.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -19,9 +20,8 @@ from polytests.claims.model import (
     TokenMatched, TopKPrecision,
 )
 from polytests.claims.results import PredicateResult, null_summary
-from polytests.stats import (
-    effect_sizes, equivalence_test, intersection_union, min_attainable_pvalue, permutation_test,
-)
+from polytests.stats import effect_sizes, intersection_union
+from polytests.stats.bounds import BoundTest, bound_test, documents_needed
 
 
 @dataclass
@@ -33,6 +33,9 @@ class EvaluationContext:
     n_resamples: int = 9999
     seed: int = 0
     ablation: Any = None  # polytests.ablation.AblationEngine, for ablation predicates
+    min_effect: float = 0.05  # default smallest effect, in units of the neuron's scale
+    min_effect_loss: float = 0.002  # default smallest effect of ablation predicates, nats/token
+    alpha: float = 0.05  # for "documents needed" (power at the observed effect)
 
     def seed_for(self, claim: Claim, index: int) -> int:
         """A per-predicate seed: results do not depend on which other claims ran."""
@@ -82,7 +85,40 @@ def _group_values(store, means: np.ndarray, corpora) -> np.ndarray:
     return values[np.isfinite(values)]
 
 
-def _fires(ctx, claim, corpus, baseline, excluded: set[int], seed: int, versus: str = "pooled") -> dict:
+SCALE_QUANTILE = 0.999
+
+
+def neuron_scale(store, neuron) -> float:
+    """The neuron's activation scale on the split: the 99.9th percentile of |activation| over all tokens.
+
+    Smallest effects of activation predicates are stated in this unit, so one
+    default means the same for SoLU, GELU and encoder neurons whose raw
+    activations differ by orders of magnitude. It is computed without corpus
+    labels, so permuting documents between corpora leaves it unchanged.
+    """
+    acts = np.abs(np.asarray(store.token_activations(neuron), dtype=np.float64))
+    if acts.size == 0:
+        return 0.0
+    return float(np.quantile(acts, SCALE_QUANTILE))
+
+
+def _activation_bound(ctx, claim, p) -> tuple[float, float, float]:
+    """(min_effect in scale units, the neuron's scale, the bound in activation units)."""
+    min_effect = p.min_effect if getattr(p, "min_effect", None) is not None else ctx.min_effect
+    scale = neuron_scale(ctx.store, claim.neuron)
+    return float(min_effect), scale, float(min_effect) * scale
+
+
+def _bound_numbers(t: BoundTest, alpha: float) -> dict:
+    return {"estimate": t.estimate, "bound": t.bound, "p_above": t.pvalue_above, "p_below": t.pvalue_below,
+            "ci": (float(t.ci.low), float(t.ci.high)), "ci_method": t.ci.method, "exact": t.exact,
+            "min_pvalue": t.min_pvalue, "n_x": t.n_x, "n_y": t.n_y,
+            "documents_needed": documents_needed(t, alpha)}
+
+
+def _fires(ctx, claim, corpus, baseline, excluded: set[int], seed: int, versus: str, bound: float) -> dict:
+    """``corpus`` against ``baseline``: one bound test on the pooled baseline, and one per
+    baseline corpus when ``versus == "each"`` (the selective default)."""
     store = ctx.store
     keep = _token_mask(ctx, excluded)
     means = store.doc_means(claim.neuron, keep)
@@ -90,56 +126,63 @@ def _fires(ctx, claim, corpus, baseline, excluded: set[int], seed: int, versus: 
     y = _group_values(store, means, baseline)
     tokens_used = int(keep.sum()) if keep is not None else store.tokens.n_tokens
     out = {"n_docs": len(x), "n_baseline_docs": len(y), "tokens_used": tokens_used,
-           "excluded_token_types": len(excluded)}
+           "excluded_token_types": len(excluded), "versus": versus}
     if len(x) < 2 or len(y) < 2:
         out["reason"] = (f"too few documents with tokens left: {len(x)} in {corpus}, {len(y)} in the "
                          "baseline (need 2 each)")
         return out
-    test = permutation_test(x, y, alternative="greater", n_resamples=ctx.n_resamples, seed=seed)
-    eff = effect_sizes(x, y, n_resamples=min(ctx.n_resamples, 1999), seed=seed)
-    out.update(
-        pvalue=float(test.pvalue), statistic=float(test.statistic), exact=bool(test.exact),
-        min_pvalue=float(min_attainable_pvalue(len(x), len(y), ctx.n_resamples)),
-        mean=float(eff.mean_x), baseline_mean=float(eff.mean_y), difference=float(eff.difference),
-        ci=(float(eff.ci.low), float(eff.ci.high)), ci_method=eff.ci.method,
-        hedges_g=float(eff.hedges_g), prob_superiority=float(eff.probability_of_superiority),
-        versus=versus, null=null_summary(test.null_distribution, test.statistic, "Welch t, documents relabelled"),
-    )
-    if versus == "each":
-        # Selective against every baseline corpus, not just their average: intersection-union
-        # over one test per baseline corpus.
-        each = {}
-        for j, c in enumerate(baseline):
-            y_c = _group_values(store, means, [c])
-            if len(y_c) < 2:
-                out["reason"] = f"too few documents with tokens left in baseline corpus {c}: {len(y_c)}"
-                out.pop("pvalue")
-                return out
-            t_c = permutation_test(x, y_c, alternative="greater", n_resamples=ctx.n_resamples, seed=seed + 1 + j)
-            each[c] = {"pvalue": float(t_c.pvalue), "difference": float(x.mean() - y_c.mean()),
-                       "min_pvalue": float(min_attainable_pvalue(len(x), len(y_c), ctx.n_resamples))}
-        weakest = max(each, key=lambda c: each[c]["pvalue"])
-        out["null"]["statistic"] += " (pooled baseline; the p-value is the weakest corpus's)"
-        out.update(per_baseline_corpus=each, weakest=weakest, pvalue=each[weakest]["pvalue"],
-                   min_pvalue=max(v["min_pvalue"] for v in each.values()))
+    pooled = bound_test(x, y, bound, n_resamples=ctx.n_resamples, seed=seed,
+                        ci_resamples=min(ctx.n_resamples, 1999))
+    eff = effect_sizes(x, y, n_resamples=99, seed=seed)
+    out.update(mean=float(x.mean()), baseline_mean=float(y.mean()), difference=pooled.estimate,
+               hedges_g=float(eff.hedges_g), prob_superiority=float(eff.probability_of_superiority),
+               pooled=_bound_numbers(pooled, ctx.alpha),
+               null=null_summary(pooled.null_distribution, pooled.statistic,
+                                 "Welch t of (claimed - bound) vs pooled baseline, documents relabelled"))
+    if versus != "each":
+        out.update(decisive="pooled baseline", test=out["pooled"], p_above=pooled.pvalue_above,
+                   p_below=pooled.pvalue_below)
+        return out
+    # Selective: above the bound against EVERY baseline corpus (intersection-union: the
+    # largest p), and refuted when shown below it against ANY one (union: Bonferroni).
+    each = {}
+    for j, c in enumerate(baseline):
+        y_c = _group_values(store, means, [c])
+        if len(y_c) < 2:
+            out["reason"] = f"too few documents with tokens left in baseline corpus {c}: {len(y_c)}"
+            return out
+        t_c = bound_test(x, y_c, bound, n_resamples=ctx.n_resamples, seed=seed + 1 + j,
+                         ci_resamples=min(ctx.n_resamples, 999))
+        each[c] = _bound_numbers(t_c, ctx.alpha)
+    weakest = max(each, key=lambda c: (each[c]["p_above"], -each[c]["estimate"]))
+    p_below = min(1.0, len(each) * min(v["p_below"] for v in each.values()))
+    out["null"]["statistic"] += "; the verdict uses the weakest corpus's test"
+    out.update(per_baseline_corpus=each, decisive=weakest, test=each[weakest], p_above=each[weakest]["p_above"],
+               p_below=p_below)
     return out
 
 
-def _result_from_fires(kind: str, description: str, r: dict, what: str) -> PredicateResult:
-    if "pvalue" not in r:
-        return PredicateResult(kind, description, None, f"inconclusive: {r['reason']}", r, r["reason"], 1.0)
-    against = ""
-    if r.get("versus") == "each":
-        w = r["weakest"]
-        against = (f"; against each baseline corpus, weakest {w} (diff {r['per_baseline_corpus'][w]['difference']:.3g},"
-                   f" p={_fmt(r['pvalue'])})")
-    summary = (f"{what}: mean {r['mean']:.4g} vs baseline {r['baseline_mean']:.4g} "
-               f"(diff {r['difference']:.3g}, 95% CI [{r['ci'][0]:.3g}, {r['ci'][1]:.3g}], "
-               f"g={r['hedges_g']:.2f}, P(sup)={r['prob_superiority']:.2f}), "
-               f"{r['n_docs']} vs {r['n_baseline_docs']} docs, {r['tokens_used']:,} tokens"
-               + (f" ({r['excluded_token_types']} token types excluded)" if r["excluded_token_types"] else "")
-               + (against or f", p={_fmt(r['pvalue'])}"))
-    return PredicateResult(kind, description, r["pvalue"], summary, r, None, r["min_pvalue"])
+def _fmt_bound(units: str, estimate: float, ci, bound: float) -> str:
+    return f"{estimate:+.3g} [{ci[0]:+.3g}, {ci[1]:+.3g}] vs bound {bound:+.3g} {units}".rstrip()
+
+
+def _result_from_fires(kind: str, description: str, r: dict, what: str, min_effect: float, scale: float
+                       ) -> PredicateResult:
+    if "p_above" not in r or "reason" in r:
+        reason = r.get("reason", "not testable")
+        return PredicateResult(kind, description, None, f"inconclusive: {reason}", r, reason, 1.0)
+    t = r["test"]
+    against = ("the pooled baseline (not selective)" if r["versus"] != "each"
+               else f"each baseline corpus, weakest {r['decisive']}")
+    summary = (f"{what} vs {against}: {_fmt_bound('', t['estimate'], t['ci'], t['bound'])} "
+               f"(min_effect {min_effect:g} x scale {scale:.3g}); mean {r['mean']:.4g}, "
+               f"{r['n_docs']} vs {t['n_y']} docs, {r['tokens_used']:,} tokens"
+               + (f" ({r['excluded_token_types']} token types excluded)" if r["excluded_token_types"] else ""))
+    r = dict(r, min_effect=min_effect, scale=scale)
+    return PredicateResult(kind, description, r["p_above"], summary, r, None, t["min_pvalue"],
+                           pvalue_refute=r["p_below"], estimate=t["estimate"], bound=t["bound"],
+                           ci=tuple(t["ci"]), units="activation", documents_needed=t["documents_needed"],
+                           documents=r["n_docs"] + t["n_y"])
 
 
 def eval_fires_on(ctx, claim, p: FiresOn, seed: int) -> PredicateResult:
@@ -148,44 +191,81 @@ def eval_fires_on(ctx, claim, p: FiresOn, seed: int) -> PredicateResult:
     if p.exclude_shared_tokens:
         excluded |= shared_token_ids(ctx.store, (p.corpus, *p.exclude_shared_tokens))
     excluded |= _ids_of_strings(ctx, p.exclude_tokens)
-    r = _fires(ctx, claim, p.corpus, baseline, excluded, seed, p.versus)
-    return _result_from_fires(p.kind, p.describe(), r, f"{claim.neuron} on {p.corpus}")
+    min_effect, scale, bound = _activation_bound(ctx, claim, p)
+    r = _fires(ctx, claim, p.corpus, baseline, excluded, seed, p.versus, bound)
+    return _result_from_fires(p.kind, p.describe(), r, f"{claim.neuron} on {p.corpus}", min_effect, scale)
+
+
+def _combine_above(pvalues) -> float:
+    """All parts above their bounds: intersection-union, the largest p."""
+    return float(intersection_union(list(pvalues)))
+
+
+def _combine_below(pvalues) -> float:
+    """Any part below its bound: union, Bonferroni over the parts."""
+    pvalues = list(pvalues)
+    return float(min(1.0, len(pvalues) * min(pvalues)))
 
 
 def eval_polysemantic(ctx, claim, p: Polysemantic, seed: int) -> PredicateResult:
     baseline = baseline_corpora(ctx.store, p.corpora_, p.baseline)
     excluded = shared_token_ids(ctx.store, p.corpora_) if p.exclude_shared_tokens else set()
-    parts = {c: _fires(ctx, claim, c, baseline, excluded, seed + 100 * i, p.versus)
+    min_effect, scale, bound = _activation_bound(ctx, claim, p)
+    parts = {c: _fires(ctx, claim, c, baseline, excluded, seed + 100 * i, p.versus, bound)
              for i, c in enumerate(p.corpora_)}
-    numbers: dict[str, Any] = {"excluded_token_types": len(excluded), "per_corpus": parts}
-    missing = [c for c, r in parts.items() if "pvalue" not in r]
+    numbers: dict[str, Any] = {"excluded_token_types": len(excluded), "per_corpus": parts,
+                               "min_effect": min_effect, "scale": scale}
+    missing = [c for c, r in parts.items() if "reason" in r]
     if missing:
         reason = parts[missing[0]]["reason"]
         return PredicateResult(p.kind, p.describe(), None, f"inconclusive: {reason}", numbers, reason, 1.0)
-    pvalue = intersection_union([r["pvalue"] for r in parts.values()])
-    words = "; ".join(f"{c}: diff {r['difference']:.3g} p={_fmt(r['pvalue'])}" for c, r in parts.items())
+    p_above = _combine_above(r["p_above"] for r in parts.values())
+    p_below = _combine_below(r["p_below"] for r in parts.values())
+    weakest = max(parts, key=lambda c: parts[c]["p_above"])
+    t = parts[weakest]["test"]
+    numbers["null"] = parts[weakest]["null"]
+    words = "; ".join(f"{c}: {_fmt_bound('', r['test']['estimate'], r['test']['ci'], bound)}"
+                      for c, r in parts.items())
     extra = f" after excluding {len(excluded)} shared token types" if excluded else ""
-    summary = f"{claim.neuron} on each of {', '.join(p.corpora_)}{extra} — {words}; IUT p={_fmt(pvalue)}"
-    min_p = max(r["min_pvalue"] for r in parts.values())
-    return PredicateResult(p.kind, p.describe(), pvalue, summary, numbers, None, min_p)
+    against = "the pooled baseline (not selective)" if p.versus != "each" else "each baseline corpus"
+    summary = (f"{claim.neuron} on each of {', '.join(p.corpora_)}{extra}, vs {against} "
+               f"(min_effect {min_effect:g} x scale {scale:.3g}) — {words}")
+    return PredicateResult(p.kind, p.describe(), p_above, summary, numbers, None,
+                           max(r["test"]["min_pvalue"] for r in parts.values()), pvalue_refute=p_below,
+                           estimate=t["estimate"], bound=bound, ci=tuple(t["ci"]), units="activation",
+                           documents_needed=t["documents_needed"], documents=parts[weakest]["n_docs"] + t["n_y"])
 
 
 def eval_silent_on(ctx, claim, p: SilentOn, seed: int) -> PredicateResult:
+    """Equivalence within a margin: confirmed when |difference| is shown below the margin (TOST),
+    refuted when it is shown beyond it on either side (union: Bonferroni over the two)."""
     store = ctx.store
     baseline = baseline_corpora(store, (p.corpus,), p.baseline)
     means = store.doc_means(claim.neuron)
     x = _group_values(store, means, [p.corpus])
     y = _group_values(store, means, baseline)
-    if len(x) < 2 or len(y) < 2:
-        reason = f"too few documents: {len(x)} in {p.corpus}, {len(y)} in the baseline"
+    min_effect, scale, margin = _activation_bound(ctx, claim, p)
+    if p.margin is not None:
+        margin = float(p.margin)
+    if len(x) < 2 or len(y) < 2 or not margin > 0:
+        reason = (f"too few documents: {len(x)} in {p.corpus}, {len(y)} in the baseline" if margin > 0 else
+                  "the margin is 0 (the neuron never activates on this split?)")
         return PredicateResult(p.kind, p.describe(), None, f"inconclusive: {reason}", {}, reason, 1.0)
-    eq = equivalence_test(x, y, margin=p.margin, n_resamples=ctx.n_resamples, seed=seed)
-    numbers = {"difference": float(eq.difference), "margin": p.margin, "n_docs": len(x),
-               "n_baseline_docs": len(y), "p_lower": float(eq.pvalue_lower), "p_upper": float(eq.pvalue_upper)}
-    summary = (f"{claim.neuron} on {p.corpus}: diff {eq.difference:.3g} vs margin ±{p.margin:g} "
-               f"(TOST p={_fmt(float(eq.pvalue))}, {len(x)} vs {len(y)} docs)")
-    min_p = min_attainable_pvalue(len(x), len(y), ctx.n_resamples)
-    return PredicateResult(p.kind, p.describe(), float(eq.pvalue), summary, numbers, None, min_p)
+    upper = bound_test(x, y, margin, n_resamples=ctx.n_resamples, seed=seed, ci_resamples=min(ctx.n_resamples, 1999))
+    lower = bound_test(x, y, -margin, n_resamples=ctx.n_resamples, seed=seed + 1, ci_resamples=99)
+    p_equivalent = max(upper.pvalue_below, lower.pvalue_above)
+    p_outside = min(1.0, 2 * min(upper.pvalue_above, lower.pvalue_below))
+    numbers = {"difference": upper.estimate, "margin": margin, "min_effect": min_effect, "scale": scale,
+               "n_docs": len(x), "n_baseline_docs": len(y), "p_lower": lower.pvalue_above,
+               "p_upper": upper.pvalue_below, "ci": (upper.ci.low, upper.ci.high), "equivalence_margin": True}
+    summary = (f"{claim.neuron} on {p.corpus}: difference {upper.estimate:+.3g} "
+               f"[{upper.ci.low:+.3g}, {upper.ci.high:+.3g}] vs margin ±{margin:.3g} "
+               f"(TOST p={_fmt(p_equivalent)}, {len(x)} vs {len(y)} docs)")
+    closest = upper if abs(upper.estimate - margin) <= abs(upper.estimate + margin) else lower
+    return PredicateResult(p.kind, p.describe(), p_equivalent, summary, numbers, None, upper.min_pvalue,
+                           pvalue_refute=p_outside, estimate=upper.estimate, bound=margin,
+                           ci=(upper.ci.low, upper.ci.high), units="activation (|difference| < margin)",
+                           documents_needed=documents_needed(closest, ctx.alpha), documents=len(x) + len(y))
 
 
 def eval_token_matched(ctx, claim, p: TokenMatched, seed: int) -> PredicateResult:
@@ -220,15 +300,19 @@ def eval_token_matched(ctx, claim, p: TokenMatched, seed: int) -> PredicateResul
     if len(x) < 2 or len(y) < 2:
         reason = f"too few documents contain the matched tokens: {len(x)} and {len(y)}"
         return PredicateResult(p.kind, p.describe(), None, f"inconclusive: {reason}", numbers, reason, 1.0)
-    test = permutation_test(x, y, alternative="greater", n_resamples=ctx.n_resamples, seed=seed)
-    numbers.update(n_docs=len(x), n_against_docs=len(y), difference=float(x.mean() - y.mean()),
-                   occurrences=int(sel.sum()),
-                   null=null_summary(test.null_distribution, test.statistic, "Welch t, documents relabelled"))
-    summary = (f"same {len(qualifying)} token types, {p.corpus} vs {p.against}: residual diff "
-               f"{x.mean() - y.mean():.3g} ({len(x)} vs {len(y)} docs, {int(sel.sum())} occurrences), "
-               f"p={_fmt(float(test.pvalue))}")
-    min_p = min_attainable_pvalue(len(x), len(y), ctx.n_resamples)
-    return PredicateResult(p.kind, p.describe(), float(test.pvalue), summary, numbers, None, min_p)
+    min_effect, scale, bound = _activation_bound(ctx, claim, p)
+    t = bound_test(x, y, bound, n_resamples=ctx.n_resamples, seed=seed, ci_resamples=min(ctx.n_resamples, 1999))
+    numbers.update(n_docs=len(x), n_against_docs=len(y), difference=t.estimate, occurrences=int(sel.sum()),
+                   min_effect=min_effect, scale=scale, test=_bound_numbers(t, ctx.alpha),
+                   null=null_summary(t.null_distribution, t.statistic,
+                                     "Welch t of token-centred residuals, documents relabelled"))
+    summary = (f"same {len(qualifying)} token types, {p.corpus} vs {p.against}: residual "
+               f"{_fmt_bound('', t.estimate, (t.ci.low, t.ci.high), bound)} (min_effect {min_effect:g} x scale "
+               f"{scale:.3g}; {len(x)} vs {len(y)} docs, {int(sel.sum())} occurrences)")
+    return PredicateResult(p.kind, p.describe(), t.pvalue_above, summary, numbers, None, t.min_pvalue,
+                           pvalue_refute=t.pvalue_below, estimate=t.estimate, bound=bound,
+                           ci=(t.ci.low, t.ci.high), units="activation (same tokens)",
+                           documents_needed=documents_needed(t, ctx.alpha), documents=len(x) + len(y))
 
 
 def most_active_token(ctx, claim, corpus: str, min_count: int) -> tuple[int, float]:
@@ -248,19 +332,27 @@ def most_active_token(ctx, claim, corpus: str, min_count: int) -> tuple[int, flo
 
 
 def eval_not_one_token(ctx, claim, p: NotExplainedByOneToken, seed: int) -> PredicateResult:
+    """fires_on(corpus) with its single most active token type removed, against the same bound."""
     baseline = baseline_corpora(ctx.store, (p.corpus,), p.baseline)
     token, share = most_active_token(ctx, claim, p.corpus, p.min_count)
-    before = _fires(ctx, claim, p.corpus, baseline, set(), seed)
-    after = _fires(ctx, claim, p.corpus, baseline, {token}, seed)
+    min_effect, scale, bound = _activation_bound(ctx, claim, p)
+    before = _fires(ctx, claim, p.corpus, baseline, set(), seed, p.versus, bound)
+    after = _fires(ctx, claim, p.corpus, baseline, {token}, seed, p.versus, bound)
     numbers = {"token": ctx.vocab[token], "token_id": token, "share_of_activation": share,
-               "before": before, "after": after}
-    if "pvalue" not in after:
-        return PredicateResult(p.kind, p.describe(), None, f"inconclusive: {after['reason']}", numbers,
-                               after["reason"], 1.0)
+               "before": before, "after": after, "min_effect": min_effect, "scale": scale,
+               "null": after.get("null")}
+    if "reason" in after or "p_above" not in after:
+        reason = after.get("reason", "not testable")
+        return PredicateResult(p.kind, p.describe(), None, f"inconclusive: {reason}", numbers, reason, 1.0)
+    t = after["test"]
+    was = before.get("test", {}).get("estimate", float("nan"))
     summary = (f"most active token in {p.corpus}: {ctx.vocab[token]!r} ({share:.0%} of the activation); "
-               f"without it diff {after['difference']:.3g} p={_fmt(after['pvalue'])} "
-               f"(with it: diff {before.get('difference', float('nan')):.3g} p={_fmt(before.get('pvalue'))})")
-    return PredicateResult(p.kind, p.describe(), after["pvalue"], summary, numbers, None, after["min_pvalue"])
+               f"without it {_fmt_bound('', t['estimate'], t['ci'], bound)} (with it {was:+.3g}; "
+               f"min_effect {min_effect:g} x scale {scale:.3g})")
+    return PredicateResult(p.kind, p.describe(), after["p_above"], summary, numbers, None, t["min_pvalue"],
+                           pvalue_refute=after["p_below"], estimate=t["estimate"], bound=bound,
+                           ci=tuple(t["ci"]), units="activation", documents_needed=t["documents_needed"],
+                           documents=after["n_docs"] + t["n_y"])
 
 
 def top_contexts(store, acts: np.ndarray, k: int, max_per_document: int) -> np.ndarray:
@@ -280,6 +372,16 @@ def top_contexts(store, acts: np.ndarray, k: int, max_per_document: int) -> np.n
 
 
 def eval_top_k(ctx, claim, p: TopKPrecision, seed: int) -> PredicateResult:
+    """Precision of the top-k contexts against ``min_precision``, in both directions.
+
+    With at most ``max_per_document`` contexts a document, the k contexts are
+    treated as k draws: exact binomial tests of precision > min_precision
+    (confirm) and precision < min_precision (refute). The stated precision is
+    the bound; a label-shuffling null would test against the documents' base
+    rate instead, which follows the corpora's token share, not what was claimed.
+    """
+    from scipy import stats as sps
+
     store = ctx.store
     acts = store.token_activations(claim.neuron)
     chosen = top_contexts(store, acts, p.k, p.max_per_document)
@@ -288,24 +390,35 @@ def eval_top_k(ctx, claim, p: TopKPrecision, seed: int) -> PredicateResult:
     is_claimed = np.zeros(store.tokens.n_docs, dtype=bool)
     is_claimed[claimed_docs] = True
     chosen_docs = doc[chosen]
-    precision = float(is_claimed[chosen_docs].mean())
-    # Null: corpus labels shuffled across documents (the top-k set itself is fixed).
-    rng = np.random.default_rng(seed)
-    null = np.empty(ctx.n_resamples)
-    for b in range(ctx.n_resamples):
-        null[b] = rng.permutation(is_claimed)[chosen_docs].mean()
-    pvalue = float((1 + np.sum(null >= precision - 1e-12)) / (ctx.n_resamples + 1))
+    k = len(chosen)
+    hits = int(is_claimed[chosen_docs].sum())
+    precision = hits / k if k else 0.0
     base_rate = float(is_claimed.mean())
     corpora_of = [store.tokens.corpus_of_doc[d] for d in chosen_docs]
-    numbers = {"precision": precision, "k": len(chosen), "base_rate": base_rate,
+    if k == 0:
+        reason = "the split has no tokens"
+        return PredicateResult(p.kind, p.describe(), None, f"inconclusive: {reason}", {}, reason, 1.0)
+    p_above = float(sps.binom.sf(hits - 1, k, p.min_precision)) if p.min_precision < 1 else float(hits == k)
+    p_below = float(sps.binom.cdf(hits, k, p.min_precision)) if p.min_precision < 1 else 1.0
+    ci = sps.binomtest(hits, k).proportion_ci(0.95, method="wilson")
+    null = sps.binom.pmf(np.arange(k + 1), k, p.min_precision)
+    numbers = {"precision": precision, "k": k, "hits": hits, "base_rate": base_rate,
                "min_precision": p.min_precision, "top_corpora": corpora_of,
-               "null": null_summary(null, precision, "top-k precision, corpus labels shuffled")}
-    meets = precision >= p.min_precision
-    summary = (f"top-{len(chosen)} contexts (≤{p.max_per_document}/doc): {precision:.0%} from "
-               f"{', '.join(p.corpora_)} (needed ≥{p.min_precision:.0%}; base rate {base_rate:.0%}), "
-               f"p={_fmt(pvalue)}")
-    return PredicateResult(p.kind, p.describe(), pvalue if meets else 1.0, summary, numbers, None,
-                           1 / (ctx.n_resamples + 1), meets)
+               "null": {"statistic": f"binomial(k={k}, {p.min_precision:g}) hits", "observed": float(hits),
+                        "n": k + 1, "edges": [float(e) - 0.5 for e in range(k + 2)],
+                        "counts": [float(v) for v in null]}}
+    summary = (f"top-{k} contexts (<={p.max_per_document}/doc): {precision:.0%} from {', '.join(p.corpora_)} "
+               f"[{ci.low:.0%}, {ci.high:.0%}] vs bound {p.min_precision:.0%} (base rate {base_rate:.0%})")
+    floor = float(p.min_precision ** k) if p.min_precision > 0 else 1.0
+    # documents needed: the same normal approximation as the other predicates, on a proportion
+    se = math.sqrt(max(precision * (1 - precision), 1e-12) / k)
+    distance = abs(precision - p.min_precision)
+    z = 1.6448536269514722 + 0.8416212335729143
+    needed = math.inf if distance == 0 else float(math.ceil((z * se / distance) ** 2 * k))
+    return PredicateResult(p.kind, p.describe(), p_above, summary, numbers, None, floor,
+                           pvalue_refute=p_below, estimate=precision, bound=p.min_precision,
+                           ci=(float(ci.low), float(ci.high)), units="precision", documents_needed=needed,
+                           documents=k)
 
 
 def _explanation_ids(ctx, p: ExplainedBy) -> set[int]:
@@ -352,11 +465,14 @@ def eval_explained_by(ctx, claim, p: ExplainedBy, seed: int) -> PredicateResult:
     boot = boot[np.isfinite(boot)]
     low, high = np.quantile(boot, [0.025, 0.975])
     pvalue = float((1 + np.sum(boot <= p.min_correlation)) / (len(boot) + 1))
+    p_refute = float((1 + np.sum(boot >= p.min_correlation)) / (len(boot) + 1))
     numbers.update(correlation=corr, ci=(float(low), float(high)), min_correlation=p.min_correlation)
     summary = (f"explanation ({len(ids)} token types) vs activation: r={corr:.2f} "
                f"(95% CI [{low:.2f}, {high:.2f}], needed > {p.min_correlation}), "
                f"precision {precision:.0%}, recall {recall:.0%} at activation > {threshold:.3g}")
-    return PredicateResult(p.kind, p.describe(), pvalue, summary, numbers, None, 1 / (len(boot) + 1))
+    return PredicateResult(p.kind, p.describe(), pvalue, summary, numbers, None, 1 / (len(boot) + 1),
+                           pvalue_refute=p_refute, estimate=corr, bound=p.min_correlation,
+                           ci=(float(low), float(high)), units="correlation", documents=n_docs)
 
 
 EVALUATORS: dict[str, Callable[..., PredicateResult]] = {
@@ -375,7 +491,7 @@ def evaluate_predicate(ctx: EvaluationContext, claim: Claim, index: int, p: Pred
     if p.kind.startswith("ablation_"):
         if ctx.ablation is None:
             raise RuntimeError("ablation predicates need an ablation engine in the context")
-        return ctx.ablation.evaluate(claim, p, seed, ctx.n_resamples)
+        return ctx.ablation.evaluate(claim, p, seed, ctx.n_resamples, ctx.min_effect_loss, ctx.alpha)
     return EVALUATORS[p.kind](ctx, claim, p, seed)
 
 

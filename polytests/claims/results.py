@@ -8,7 +8,13 @@ from typing import Any
 
 @dataclass(frozen=True)
 class PredicateResult:
-    """The outcome of one predicate: a p-value (None when inconclusive), numbers and words."""
+    """The outcome of one predicate, tested against its smallest effect of interest.
+
+    ``pvalue`` is for "the effect exceeds the bound" (small: shown), ``pvalue_refute``
+    for "the effect falls short of the bound" (small: shown); both None when the
+    data cannot be tested (``inconclusive_reason`` says why). ``estimate`` and
+    ``ci`` are the effect in ``units``, next to ``bound``.
+    """
 
     kind: str
     description: str
@@ -17,7 +23,13 @@ class PredicateResult:
     numbers: dict[str, Any] = field(default_factory=dict)
     inconclusive_reason: str | None = None
     min_pvalue: float = 0.0  # the smallest p-value this design could produce
-    holds_descriptively: bool = True  # False when a stated threshold is missed whatever p is
+    pvalue_refute: float | None = None
+    estimate: float | None = None
+    bound: float | None = None
+    ci: tuple[float, float] | None = None
+    units: str = ""
+    documents_needed: float | None = None  # at the observed effect, to decide at alpha with 80% power
+    documents: int | None = None  # documents behind the test now
 
 
 @dataclass(frozen=True)
@@ -31,12 +43,13 @@ class ClaimResult:
     expect: str
     alpha: float
     predicates: tuple[PredicateResult, ...]
-    pvalue: float | None  # intersection-union over predicates (max)
-    pvalue_adjusted: float | None
+    pvalue: float | None  # "shown above the bound": intersection-union over predicates (max)
+    pvalue_adjusted: float | None  # the decision p-value after the family correction
     verdict: str  # confirmed | refuted | inconclusive
     reason: str
     correction: str
     family_size: int
+    pvalue_refute: float | None = None  # "shown below the bound": union over predicates (Bonferroni)
     top_tokens: tuple[tuple[str, float, str], ...] = ()  # (token, activation, corpus)
     doc_means: dict[str, tuple[float, ...]] = field(default_factory=dict)  # corpus -> per-document means
     corpora: tuple[str, ...] = ()  # the corpora the claim names
