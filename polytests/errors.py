@@ -40,7 +40,7 @@ class ClaimError(PolytestsError):
             where = self.path + (f":{self.line}" if self.line else "") + ": "
         field = f"field '{self.field}': " if self.field else ""
         fix = f" Fix: {self.fix}" if self.fix else ""
-        stop = "" if self.message.endswith(".") else "."
+        stop = "" if self.message.endswith((".", "?", "!")) else "."
         return f"{where}{field}{self.message}{stop}{fix}"
 
 
