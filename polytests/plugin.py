@@ -65,12 +65,29 @@ class PolytestsSession:
         for c in self.family.values():
             try:
                 self.runner.check_claim(c)
+                self._check_site(c)
                 valid.append(c)
             except PolytestsError as exc:  # a ClaimError, or e.g. corpora that cannot be read
                 self.invalid[c.id] = exc
             except Exception as exc:  # noqa: BLE001 - isolation: one claim's fault stays its own
                 self.invalid[c.id] = ClaimCrashed(c.id, exc, path=c.source, line=c.line)
         self._results = self._judge_isolated(valid)
+
+    def _check_site(self, claim: Claim) -> None:
+        """A claim's ``site`` must name a hook of its model (else collection cannot read it)."""
+        if claim.site is None:
+            return
+        model = self.runner.model(claim.model or self.settings.model)
+        hooks = getattr(model.bridge, "hook_dict", None)
+        hook = claim.site.format(layer=claim.neuron.layer)
+        if hooks is None or hook in hooks:
+            return
+        from polytests.claims.diagnose import near_miss
+
+        guess = near_miss(hook, [h for h in hooks if h.startswith(f"blocks.{claim.neuron.layer}.")])
+        example = (guess or model.activation_site(claim.neuron.layer)).replace(
+            f"blocks.{claim.neuron.layer}.", "blocks.{layer}.", 1)
+        raise claim.error(f"model {model.name} has no hook {hook!r}", "site", f'write site = "{example}"')
 
     def _judge_isolated(self, claims: list[Claim]) -> dict:
         """The family's results; if judging them together fails, find the claims that fail
@@ -289,6 +306,9 @@ def _import_error(path: Path, exc: BaseException) -> PolytestsError:
                           fix="fix the error above; the other claim files were judged without this one")
     import traceback
 
+    if isinstance(cause, SyntaxError):
+        return ClaimError(f"the claim file does not import: SyntaxError: {cause.msg}", path=str(path),
+                          line=cause.lineno, fix="fix the syntax at that line")
     line = next((f.lineno for f in reversed(traceback.extract_tb(cause.__traceback__))
                  if Path(f.filename).resolve() == path.resolve()), None)
     return ClaimError(f"the claim file does not import: {cause.__class__.__name__}: {cause}", path=str(path),

@@ -169,7 +169,7 @@ def _describe(err: dict, model: type[BaseModel] | None, key: str | None, table: 
         return "the claim asserts no predicate", "add at least one [[claim.predicate]] table with a kind"
     if kind == "too_short":
         need = err.get("ctx", {}).get("min_length")
-        what = "corpora" if key == "corpora" else "items"
+        what = ("corpus" if need == 1 else "corpora") if key == "corpora" else ("item" if need == 1 else "items")
         return (f"needs at least {need} {what}, got {len(value) if hasattr(value, '__len__') else value}",
                 write or f"list {need} or more")
     if kind == "list_not_string":
@@ -202,6 +202,8 @@ def _describe(err: dict, model: type[BaseModel] | None, key: str | None, table: 
               "list_expected": "must be a list", "tuple_type": "must be a list"}
     if kind in simple:
         return f"{simple[kind]}, got {got}", write or f"write {key} with the right type"
+    if kind == "explanation_missing":
+        return err["msg"], 'write tokens = [" the", "."] or regex = "^\\d+$"'
     # custom errors from the model's validators carry their own words
     return err["msg"], write or "see docs/claims.md for this field"
 

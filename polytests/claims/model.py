@@ -48,16 +48,15 @@ def _list_only(value: Any) -> Any:
     if isinstance(value, tuple):
         return value
     if isinstance(value, str):
-        raise PydanticCustomError("list_not_string", "must be a list, not the string {value!r}",
-                                  {"value": value})
-    raise PydanticCustomError("list_expected", "must be a list, got {got}", {"got": type(value).__name__})
+        raise PydanticCustomError("list_not_string", f"must be a list, not the string {value!r}")
+    raise PydanticCustomError("list_expected", f"must be a list, got {type(value).__name__}")
 
 
 def _unique(items: tuple) -> tuple:
     seen = set()
     for item in items:
         if item in seen:
-            raise PydanticCustomError("duplicate_item", "lists {item!r} more than once", {"item": item})
+            raise PydanticCustomError("duplicate_item", f"lists {item!r} more than once")
         seen.add(item)
     return items
 
@@ -66,8 +65,7 @@ def _parse_neuron(value: Any) -> NeuronRef:
     if isinstance(value, NeuronRef):
         return value
     if not isinstance(value, str):
-        raise PydanticCustomError("neuron_type", "must be a string like 'L2N18', got {got}",
-                                  {"got": type(value).__name__})
+        raise PydanticCustomError("neuron_type", f"must be a string like 'L2N18', got {type(value).__name__}")
     try:
         return NeuronRef.parse(value)
     except ValueError as exc:
@@ -76,12 +74,11 @@ def _parse_neuron(value: Any) -> NeuronRef:
 
 def _check_site(site: str) -> str:
     if "{layer}" not in site:
-        raise PydanticCustomError("site_layer", "site {site!r} has no '{{layer}}' placeholder", {"site": site})
+        raise PydanticCustomError("site_layer", f"site {site!r} has no '{{layer}}' placeholder")
     try:
         site.format(layer=0)
     except (KeyError, IndexError, ValueError):
-        raise PydanticCustomError("site_format", "site {site!r} has braces other than '{{layer}}'",
-                                  {"site": site}) from None
+        raise PydanticCustomError("site_format", f"site {site!r} has braces other than '{{layer}}'") from None
     return site
 
 
@@ -89,19 +86,19 @@ def _check_regex(regex: str) -> str:
     try:
         re.compile(regex)
     except re.error as exc:
-        raise PydanticCustomError("regex", "regex {regex!r} does not compile ({why})",
-                                  {"regex": regex, "why": str(exc)}) from None
+        raise PydanticCustomError("regex", f"regex {regex!r} does not compile ({exc})") from None
     return regex
 
 
 Name = Annotated[str, StringConstraints(min_length=1, pattern=r"\S")]
 Corpus = Annotated[str, StringConstraints(min_length=1, pattern=r"^[^\s/\\]+$")]
-CorpusList = Annotated[tuple[Corpus, ...], BeforeValidator(_list_only), AfterValidator(_unique)]
+_UNIQUE = Field(json_schema_extra={"uniqueItems": True})
+CorpusList = Annotated[tuple[Corpus, ...], BeforeValidator(_list_only), AfterValidator(_unique), _UNIQUE]
 TokenList = Annotated[tuple[Annotated[str, StringConstraints(min_length=1)], ...], BeforeValidator(_list_only),
-                      AfterValidator(_unique)]
+                      AfterValidator(_unique), _UNIQUE]
 AblationKind = Literal["zero", "mean", "resample"]
 AblationKinds = Annotated[tuple[AblationKind, ...], BeforeValidator(_list_only), AfterValidator(_unique),
-                          Field(min_length=1)]
+                          Field(min_length=1), _UNIQUE]
 Count = Annotated[int, Field(ge=1)]
 PositiveFinite = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Neuron = Annotated[
@@ -120,8 +117,8 @@ def _not_listed(value: tuple, info: ValidationInfo, *claimed_fields: str) -> tup
     overlap = [c for c in value if c in claimed]
     if overlap:
         raise PydanticCustomError(
-            "baseline_overlap", "{field} lists {corpus!r}, which this predicate claims; the baseline must "
-            "be other corpora", {"field": info.field_name, "corpus": overlap[0]})
+            "baseline_overlap", f"{info.field_name} lists {overlap[0]!r}, which this predicate claims; list "
+            "only other corpora there")
     return value
 
 
@@ -145,9 +142,15 @@ class _Frozen(BaseModel):
         super().__init__(**data)
 
 
+def _kind_required(schema: dict, cls: type) -> None:
+    # ``kind`` has a default for the Python constructors, but a table must state it.
+    schema["required"] = ["kind", *[k for k in schema.get("required", []) if k != "kind"]]
+
+
 class Predicate(_Frozen):
     """Base of every predicate. ``kind`` names it in claim files."""
 
+    model_config = ConfigDict(json_schema_extra=_kind_required)
     kind: str
 
     def corpora(self) -> tuple[str, ...]:
@@ -238,8 +241,7 @@ class TokenMatched(Predicate):
     @classmethod
     def _other(cls, value, info):
         if value == info.data.get("corpus"):
-            raise PydanticCustomError("self_match", "against {value!r} is the claimed corpus itself",
-                                      {"value": value})
+            raise PydanticCustomError("self_match", f"against {value!r} is the claimed corpus itself")
         return value
 
     def corpora(self):
@@ -380,7 +382,7 @@ class Claim(_Frozen):
         "confirmed", description="'refuted' for a documented false claim", examples=["refuted"])
     site: Annotated[str, AfterValidator(_check_site)] | None = Field(
         None, description="hook-name template with {layer} (default: the model's activation site)",
-        examples=["blocks.{layer}.mlp.hook_post"])
+        examples=["blocks.{layer}.mlp.hook_post"], json_schema_extra={"pattern": r"^[^{}]*\{layer\}[^{}]*$"})
 
     _source: str | None = PrivateAttr(None)
     _line: int | None = PrivateAttr(None)
@@ -432,6 +434,29 @@ class ClaimFile(BaseModel):
     model_config = ConfigDict(extra="forbid", title="polytests claim file")
     claim: Annotated[tuple[Claim, ...], Field(min_length=1)] = Field(
         description="one [[claim]] table per claim")
+
+
+def json_schema() -> dict:
+    """The JSON Schema of a claim file, for editors (taplo / Even Better TOML, VS Code)."""
+    schema = ClaimFile.model_json_schema(by_alias=True)
+    _array_bounds(schema)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": "https://polytests.invalid/claim-file.schema.json", **schema}
+
+
+def _array_bounds(node: Any) -> None:
+    # pydantic words a length bound on a list behind a before-validator as minLength (a string
+    # keyword); JSON Schema needs minItems/maxItems for arrays.
+    if isinstance(node, dict):
+        if node.get("type") == "array":
+            for old, new in (("minLength", "minItems"), ("maxLength", "maxItems")):
+                if old in node:
+                    node[new] = node.pop(old)
+        for value in node.values():
+            _array_bounds(value)
+    elif isinstance(node, list):
+        for value in node:
+            _array_bounds(value)
 
 
 def line_of(lines: dict[str, int], field_name: str | None) -> int | None:

@@ -190,24 +190,31 @@ def read_claim_file(path: str | Path) -> ClaimFileContents:
                 fix=f"rename it to [[{guess}]]" if guess else "a claim file holds only [[claim]] tables")))
     raw_claims = data.get("claim")
     if raw_claims is None:
-        problems.insert(0, ClaimProblem(name, ClaimError(
-            "no [[claim]] table", path=source, field="claim", fix="start each claim with a [[claim]] header")))
+        misspelt = [k for k in data if near_miss(k, known)]
+        if not misspelt:  # else the misspelt table (e.g. [[claims]]) is the reason, reported above
+            found = f" (found: {', '.join(sorted(data))})" if data else ""
+            problems = [ClaimProblem(name, ClaimError(
+                f"no [[claim]] table{found}", path=source, field="claim",
+                fix="start each claim with a [[claim]] header"))]
         raw_claims = []
     elif not isinstance(raw_claims, list):
         problems.append(ClaimProblem(name, ClaimError(
             f"claim must be [[claim]] tables, got {toml_type(raw_claims)}", path=source,
             line=where.top.get("claim"), field="claim", fix="start each claim with [[claim]] (double brackets)")))
         raw_claims = []
+    not_tables = [i for i, raw in enumerate(raw_claims) if not isinstance(raw, dict)]
+    if not_tables:
+        i = not_tables[0]
+        problems.append(ClaimProblem(name, ClaimError(
+            f"claim must be [[claim]] tables; claim[{i}] is {toml_type(raw_claims[i])}", path=source,
+            line=where.top.get("claim"), field=f"claim[{i}]", fix="start each claim with a [[claim]] header")))
     claims: list[Claim] = []
     seen: dict[str, Claim] = {}
     for i, raw in enumerate(raw_claims):
-        lines = where.claims[i] if i < len(where.claims) else {"": where.top.get("claim")}
-        label = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else f"claim[{i}]"
-        if not isinstance(raw, dict):
-            problems.append(ClaimProblem(label, ClaimError(
-                f"claim[{i}] must be a table, got {toml_type(raw)}", path=source, line=lines.get(""),
-                field=f"claim[{i}]", fix="start each claim with a [[claim]] header")))
+        if i in not_tables:
             continue
+        lines = where.claims[i] if i < len(where.claims) else {"": where.top.get("claim")}
+        label = raw["id"] if isinstance(raw.get("id"), str) else f"claim[{i}]"
         try:
             claim = claim_from_dict(raw, source=source, lines=lines)
         except ClaimError as exc:
