@@ -121,17 +121,51 @@ def claim_figure(r: dict, path: Path) -> Path | None:
     return path
 
 
+# -- issue 13 (reliability): a malformed previous report is set aside, never fatal --------------
+
+
+def read_previous_claims(path: Path) -> dict[str, dict]:
+    """The previous run's claims by id; {} if there is none. A report that is not what this
+    module writes (truncated by a kill, edited by hand) is renamed ``*.bad-<time>`` with a
+    warning, so the run goes on and the next report replaces it."""
+    import warnings
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        problem = f"unreadable ({exc})"
+    else:
+        try:
+            data = json.loads(text)
+            claims = data["claims"]
+            if not isinstance(claims, list) or not all(
+                    isinstance(c, dict) and isinstance(c.get("claim_id"), str) and isinstance(c.get("verdict"), str)
+                    and isinstance(c.get("provenance", {}), dict) for c in claims):
+                raise TypeError("claims must be a list of results with claim_id, verdict and provenance")
+            return {c["claim_id"]: c for c in claims}
+        except (ValueError, KeyError, TypeError) as exc:
+            problem = f"malformed ({exc.__class__.__name__}: {exc})" if text.strip() else "empty"
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    aside = path.with_name(f"{path.name}.bad-{stamp}")
+    try:
+        path.replace(aside)
+        where = f"moved to {aside.name}"
+    except OSError:
+        where = "left in place"
+    warnings.warn(f"polytests: previous report {path} is {problem}; {where}, no verdict flips checked "
+                  "this run", stacklevel=2)
+    return {}
+
+
 def verdict_flips(results: list[dict], report_dir: str | Path) -> list[dict]:
     """Claims whose verdict differs from the previous run's ``claims.json`` in ``report_dir``.
 
     Each flip says what changed in the provenance too (model weights, corpora, seed), so a
     nightly run tells a regression in the tool from a change in its inputs.
     """
-    previous_path = Path(report_dir) / "claims.json"
-    try:
-        previous = {c["claim_id"]: c for c in json.loads(previous_path.read_text())["claims"]}
-    except (OSError, ValueError, KeyError, TypeError):
-        return []
+    previous = read_previous_claims(Path(report_dir) / "claims.json")
     flips = []
     for r in results:
         before = previous.get(r["claim_id"])

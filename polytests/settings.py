@@ -68,7 +68,7 @@ def _error(exc: ValidationError, where: str, spell) -> SettingsError:
         hint = f"did you mean {guess!r}?" if guess else f"known: {', '.join(known)}"
         return SettingsError(f"{where}: unknown key {key!r}; {hint}")
     value = err.get("input")
-    what = err["msg"].replace("Input should be", "must be").replace("Input", "value")
+    what = err["msg"].replace("Input should be", "must be").replace("Input", "value").replace("\n", " ")
     if err["type"] == "literal_error":
         what = f"must be one of {err['ctx']['expected']}"
     fix = f" Fix: e.g. {spell(key, example)}" if example is not None else ""
@@ -81,7 +81,8 @@ def settings_from(base: "Settings", overrides: dict[str, Any]) -> "Settings":
     def spell(key, value):
         if key == "strict_inconclusive":
             return f"--polytests-{key.replace('_', '-')}"
-        return f"--polytests-{key.replace('_', '-')} {value}"
+        plain = isinstance(value, str) and value and value.isprintable() and value.strip() == value
+        return f"--polytests-{key.replace('_', '-')} {value if plain else repr(value)}"
 
     try:
         settings = Settings.model_validate({**base.model_dump(), **overrides}, strict=False)

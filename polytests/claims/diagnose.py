@@ -118,7 +118,8 @@ def _walk(loc: tuple, raw: Any) -> tuple[str, type[BaseModel] | None, str | None
             if model is Claim and key == "predicate":
                 if i + 1 < len(loc) and loc[i + 1] in PREDICATES:
                     i += 1  # the discriminator tag pydantic puts in the location
-                model = PREDICATES.get(node.get("kind")) if isinstance(node, dict) else None
+                kind = node.get("kind") if isinstance(node, dict) else None
+                model = PREDICATES.get(kind) if isinstance(kind, str) else None
                 table, key = node, None
         else:
             key = str(part)
@@ -156,7 +157,7 @@ def _describe(err: dict, model: type[BaseModel] | None, key: str | None, table: 
         if kind == "union_tag_not_found":
             return "the predicate has no kind", f"add kind = \"fires_on\" (one of: {kinds})"
         tag = err.get("ctx", {}).get("tag")
-        guess = near_miss(tag, list(PREDICATES))
+        guess = near_miss(str(tag), list(PREDICATES))
         hint = f"; did you mean {guess!r}?" if guess else f"; known: {kinds}"
         return f"unknown predicate kind {table.get('kind')!r}{hint}", f"set kind to one of: {kinds} (docs/claims.md)"
     if model is Claim and key == "predicate" and kind in ("list_not_string", "list_expected"):
