@@ -6,8 +6,14 @@ dtype, the collection options and this module's format version. Writes go to a
 temporary file in the same folder and are renamed into place, so a reader
 never sees half a file; a file lock per entry keeps two pytest-xdist workers
 from computing the same entry twice. Every entry carries a SHA-256 of its
-tensors: a truncated or corrupted file is reported in one line and recomputed,
-never read as numbers.
+tensors *and* of its metadata (the header: what the numbers are of), so a
+truncated or corrupted file is reported in one line and recomputed, never read
+as numbers or as the wrong corpus.
+
+Faults that are not the entry's own never cost a run its verdicts: a cache folder
+that cannot be written falls back to a temporary folder for this run (with a
+warning), a lock held past ``lock_timeout`` seconds is reported and the entry is
+computed without it, and temporary files left by a killed writer are removed.
 """
 
 from __future__ import annotations
@@ -15,7 +21,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import atexit
+import contextlib
+import shutil
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -23,7 +33,8 @@ import numpy as np
 
 from polytests.errors import CacheError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the checksum covers the metadata too
+STALE_TMP_SECONDS = 24 * 3600
 
 
 def cache_key(**fields) -> str:
@@ -32,8 +43,9 @@ def cache_key(**fields) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _checksum(arrays: dict[str, np.ndarray]) -> str:
+def _checksum(arrays: dict[str, np.ndarray], metadata_json: str = "") -> str:
     h = hashlib.sha256()
+    h.update(metadata_json.encode())
     for name in sorted(arrays):
         a = np.ascontiguousarray(arrays[name])
         h.update(name.encode())
@@ -49,9 +61,10 @@ def write_entry(path: Path, arrays: dict[str, np.ndarray], metadata: dict) -> No
 
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
-    meta = {"polytests": json.dumps(metadata, sort_keys=True), "checksum": _checksum(arrays),
-            "format_version": str(FORMAT_VERSION)}
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    meta_json = json.dumps(metadata, sort_keys=True)
+    meta = {"polytests": meta_json, "checksum": _checksum(arrays, meta_json), "format_version": str(FORMAT_VERSION)}
+    # The writer's pid in the name lets a later run tell a killed writer's file from a live one's.
+    fd, tmp = tempfile.mkstemp(prefix=f"{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         save_file(arrays, tmp, metadata=meta)
@@ -77,7 +90,7 @@ def read_entry(path: Path) -> tuple[dict[str, np.ndarray], dict]:
         raise CacheError(f"{path}: unreadable cache file ({exc.__class__.__name__}: {exc})") from exc
     if meta.get("format_version") != str(FORMAT_VERSION):
         raise CacheError(f"{path}: cache format {meta.get('format_version')!r}, expected {FORMAT_VERSION}")
-    if meta.get("checksum") != _checksum(arrays):
+    if meta.get("checksum") != _checksum(arrays, meta.get("polytests", "")):
         raise CacheError(f"{path}: checksum mismatch (the file is corrupted)")
     try:
         return arrays, json.loads(meta["polytests"])
@@ -85,21 +98,83 @@ def read_entry(path: Path) -> tuple[dict[str, np.ndarray], dict]:
         raise CacheError(f"{path}: metadata missing or not JSON") from exc
 
 
-class ActivationCache:
-    """A folder of cache entries, one file per key."""
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists, owned by someone else
+    return True
 
-    def __init__(self, root: str | Path) -> None:
+
+def remove_stale_temp_files(root: Path, max_age: float = STALE_TMP_SECONDS) -> list[Path]:
+    """Remove ``*.tmp`` files whose writer died (or that are older than ``max_age`` seconds)."""
+    removed = []
+    for tmp in root.glob("*.tmp"):
+        parts = tmp.name.split(".")
+        pid = int(parts[-3]) if len(parts) >= 3 and parts[-3].isdigit() else None
+        try:
+            old = time.time() - tmp.stat().st_mtime > max_age
+            if old or (pid is not None and pid != os.getpid() and not _pid_alive(pid)):
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError:
+            continue
+    return removed
+
+
+class ActivationCache:
+    """A folder of cache entries, one file per key.
+
+    ``lock_timeout``: seconds to wait for another process's lock on an entry before
+    computing it without the lock (and saying so).
+    """
+
+    def __init__(self, root: str | Path, *, lock_timeout: float = 900.0) -> None:
         self.root = Path(root)
+        self.lock_timeout = lock_timeout
+        self.fallback_reason: str | None = None
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.root, prefix=".probe-", suffix=".probe"):
+                pass
+        except OSError as exc:
+            self.fallback_reason = f"{exc.strerror or exc}"
+            self.root = Path(tempfile.mkdtemp(prefix="polytests-cache-"))
+            atexit.register(shutil.rmtree, self.root, ignore_errors=True)
+            warnings.warn(f"polytests: cache folder {root} is unusable ({self.fallback_reason}); computing "
+                          f"without a persistent cache this run. Fix: make it writable or set "
+                          f"--polytests-cache-dir", stacklevel=2)
+            return
+        for tmp in remove_stale_temp_files(self.root):
+            warnings.warn(f"polytests: removed {tmp.name}, left in the cache by an interrupted write",
+                          stacklevel=2)
 
     def path_for(self, key: str, label: str) -> Path:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
         return self.root / f"{safe}-{key[:24]}.safetensors"
 
+    @contextlib.contextmanager
     def lock_for(self, path: Path):
-        from filelock import FileLock
+        """Hold the entry's lock; after ``lock_timeout`` seconds, warn and go on without it
+        (writes are atomic renames, so two writers cannot leave half a file)."""
+        from filelock import FileLock, Timeout
 
         path.parent.mkdir(parents=True, exist_ok=True)
-        return FileLock(str(path) + ".lock")
+        lock = FileLock(str(path) + ".lock", timeout=self.lock_timeout)
+        try:
+            lock.acquire()
+        except Timeout:
+            warnings.warn(f"polytests: {path.name}.lock has been held by another process for "
+                          f"{self.lock_timeout:g}s; computing this entry without waiting. Fix: if no other "
+                          f"polytests run is going, delete {path}.lock", stacklevel=3)
+            yield
+            return
+        try:
+            yield
+        finally:
+            lock.release()
 
     def load(self, path: Path) -> tuple[dict[str, np.ndarray], dict] | None:
         """The entry at ``path``, or None if absent or damaged (damage is reported, then removed)."""
@@ -111,6 +186,6 @@ class ActivationCache:
             warnings.warn(f"polytests: {exc}; recomputing", stacklevel=2)
             try:
                 path.unlink()
-            except FileNotFoundError:
+            except OSError:
                 pass
             return None

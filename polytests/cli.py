@@ -130,6 +130,20 @@ def _cache_key(args) -> int:
     return 0
 
 
+def _schema(args) -> int:
+    import json
+
+    from polytests.claims.model import json_schema
+
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if args.output:
+        Path(args.output).write_text(text)
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="polytests", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -179,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", help="default: [tool.polytests] model of ./pyproject.toml")
     p.add_argument("--corpora", help="default: [tool.polytests] corpora of ./pyproject.toml")
     p.set_defaults(func=_cache_key)
+    p = sub.add_parser("schema", help="print the JSON Schema of claim files (for editors: taplo, VS Code)")
+    p.add_argument("--output", "-o", help="write it to this file instead of standard output")
+    p.set_defaults(func=_schema)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -40,7 +40,7 @@ class ClaimError(PolytestsError):
             where = self.path + (f":{self.line}" if self.line else "") + ": "
         field = f"field '{self.field}': " if self.field else ""
         fix = f" Fix: {self.fix}" if self.fix else ""
-        stop = "" if self.message.endswith(".") else "."
+        stop = "" if self.message.endswith((".", "?", "!")) else "."
         return f"{where}{field}{self.message}{stop}{fix}"
 
 
@@ -58,3 +58,27 @@ class CacheError(PolytestsError):
 
 class AblationUnsupportedError(PolytestsError):
     """An ablation predicate was asked of a model that has no language-model head."""
+
+
+class ClaimCrashed(PolytestsError):
+    """Judging a claim raised an exception polytests did not foresee.
+
+    The claim fails with this (its message says which exception and where), the rest
+    of the family is judged without it.
+    """
+
+    def __init__(self, claim_id: str, exc: BaseException, *, path: str | None = None, line: int | None = None) -> None:
+        import traceback
+
+        frames = traceback.extract_tb(exc.__traceback__)[-3:]
+        self.claim_id = claim_id
+        self.original = exc
+        self.path = path
+        self.line = line
+        self.where = "; ".join(f"{f.filename}:{f.lineno} in {f.name}" for f in frames)
+        where = f"{path}:{line}: " if path and line else (f"{path}: " if path else "")
+        super().__init__(
+            f"{where}could not judge claim {claim_id!r}: {exc.__class__.__name__}: {exc}"
+            + (f" (at {self.where})" if self.where else "")
+            + ". The other claims were judged without it. Fix: check this claim's fields; if they are right, "
+            "this is a polytests bug: please report it with this message")

@@ -11,17 +11,18 @@ so a verdict does not change with what you run.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from polytests.claims.model import Claim
-from polytests.claims.parse import parse_claim_file
-from polytests.errors import ClaimError, PolytestsError
-from polytests.settings import CORRECTIONS, Settings, load_pyproject_settings
+from polytests.claims.parse import read_claim_file
+from polytests.errors import ClaimCrashed, ClaimError, PolytestsError
+from polytests.settings import CORRECTIONS, Settings, SettingsError, load_pyproject_settings, settings_from
 
 RESULT_PROPERTY = "polytests_result"
+EXCLUDED_KEY = "family_excluded"
 
 
 @dataclass
@@ -52,23 +53,83 @@ class PolytestsSession:
                 field="id", fix="give every claim of the hypothesis folders its own id")
 
     def evaluate_all(self) -> None:
-        """Validate every claim of the family and judge the valid ones together (once)."""
+        """Validate every claim of the family and judge the valid ones together (once).
+
+        Whatever goes wrong with one claim (a ClaimError, or an exception nobody foresaw)
+        becomes that claim's error; the family is judged without it, and ``excluded``
+        records which claims it left out and why.
+        """
         if self._results is not None:
             return
         valid = []
         for c in self.family.values():
             try:
                 self.runner.check_claim(c)
+                self._check_site(c)
                 valid.append(c)
-            except ClaimError as exc:
+            except PolytestsError as exc:  # a ClaimError, or e.g. corpora that cannot be read
                 self.invalid[c.id] = exc
+            except Exception as exc:  # noqa: BLE001 - isolation: one claim's fault stays its own
+                self.invalid[c.id] = ClaimCrashed(c.id, exc, path=c.source, line=c.line)
+        self._results = self._judge_isolated(valid)
+
+    def _check_site(self, claim: Claim) -> None:
+        """A claim's ``site`` must name a hook of its model (else collection cannot read it)."""
+        if claim.site is None:
+            return
+        model = self.runner.model(claim.model or self.settings.model)
+        hooks = getattr(model.bridge, "hook_dict", None)
+        hook = claim.site.format(layer=claim.neuron.layer)
+        if hooks is None or hook in hooks:
+            return
+        from polytests.claims.diagnose import near_miss
+
+        guess = near_miss(hook, [h for h in hooks if h.startswith(f"blocks.{claim.neuron.layer}.")])
+        example = (guess or model.activation_site(claim.neuron.layer)).replace(
+            f"blocks.{claim.neuron.layer}.", "blocks.{layer}.", 1)
+        raise claim.error(f"model {model.name} has no hook {hook!r}", "site", f'write site = "{example}"')
+
+    def _judge_isolated(self, claims: list[Claim]) -> dict:
+        """The family's results; if judging them together fails, find the claims that fail
+        alone (by group of shared activations, then one by one) and judge the rest without them."""
         try:
-            self._results = self.runner.evaluate_family(valid)
-        except PolytestsError as exc:
-            # e.g. an unreadable model: every claim of the family reports it.
-            self._results = {}
-            for c in valid:
-                self.invalid[c.id] = exc
+            return self.runner.evaluate_family(claims)
+        except Exception:  # noqa: BLE001
+            pass
+        groups: dict[tuple, list[Claim]] = {}
+        for c in claims:
+            groups.setdefault((c.model or self.settings.model, c.split, c.site), []).append(c)
+        for members in groups.values():
+            if self._fails(members) is None:
+                continue
+            for c in members:
+                exc = self._fails([c])
+                if exc is not None:
+                    self.invalid[c.id] = exc if isinstance(exc, ClaimError) else ClaimCrashed(
+                        c.id, exc, path=c.source, line=c.line)
+        remaining = [c for c in claims if c.id not in self.invalid]
+        try:
+            return self.runner.evaluate_family(remaining)
+        except Exception as exc:  # noqa: BLE001 - e.g. only fails together: every claim reports it
+            for c in remaining:
+                self.invalid[c.id] = exc if isinstance(exc, PolytestsError) else ClaimCrashed(
+                    c.id, exc, path=c.source, line=c.line)
+            return {}
+
+    def _fails(self, claims: list[Claim]) -> Exception | None:
+        try:
+            self.runner.evaluate_raw(claims)
+        except Exception as exc:  # noqa: BLE001
+            return exc
+        return None
+
+    @property
+    def excluded(self) -> dict[str, str]:
+        """Claims of the family that were not judged with it, and the first line of why."""
+        out = {cid: str(exc).splitlines()[0] for cid, exc in self.invalid.items()}
+        for where, exc in self.duplicates.items():
+            out.setdefault(f"{where[2]} ({where[0]}:{where[1]})", str(exc))
+        return dict(sorted(out.items()))
 
     def result_for(self, claim: Claim):
         if _where(claim) in self.duplicates:
@@ -79,7 +140,12 @@ class PolytestsSession:
         if claim.id not in self._results:
             # A claim outside the collected family (e.g. built inside a test): judged alone.
             self.runner.check_claim(claim)
-            return self.runner.evaluate_family([claim])[claim.id]
+            try:
+                return self.runner.evaluate_family([claim])[claim.id]
+            except PolytestsError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                raise ClaimCrashed(claim.id, exc, path=claim.source, line=claim.line) from exc
         return self._results[claim.id]
 
     def check(self, claim: Claim):
@@ -96,6 +162,7 @@ class PolytestsSession:
 
 
 def _where(claim: Claim) -> tuple:
+    """A claim's place: two claims with one id are told apart by where they were written."""
     return (claim.source, claim.line, claim.id)
 
 
@@ -103,24 +170,25 @@ SESSION_KEY = pytest.StashKey[PolytestsSession]()
 # Result dictionaries of the claims that ran (from test reports, so xdist workers' count too).
 RESULTS_KEY = pytest.StashKey[dict]()
 WRITTEN_KEY = pytest.StashKey[object]()
+REPORT_ERROR_KEY = pytest.StashKey[str]()
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 99:
-        raise ValueError("must be >= 99")
-    return value
+OPTIONS = ("model", "corpora", "alpha", "correction", "resamples", "seed", "report_dir", "cache_dir", "device",
+           "strict_inconclusive")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    # Values are validated by the Settings model in pytest_configure, the same checks as
+    # [tool.polytests], so each option's error is one line naming the option and the fix.
     group = parser.getgroup("polytests", "claims about neurons, tested")
     group.addoption("--polytests-model", help="model spec: 'embedded', a local directory, or an alias like solu-4l")
     group.addoption("--polytests-corpora", help="folder of corpora (default: [tool.polytests] corpora)")
-    group.addoption("--polytests-alpha", type=float, help="alpha for claims that state none (default 0.05)")
-    group.addoption("--polytests-correction", choices=CORRECTIONS,
-                    help="multiple-comparison correction across the claim family (default holm)")
-    group.addoption("--polytests-resamples", type=_positive_int, help="permutation resamples (default 9999)")
-    group.addoption("--polytests-seed", type=int, help="seed for every resampling")
+    group.addoption("--polytests-alpha", help="alpha for claims that state none (default 0.05)")
+    group.addoption("--polytests-correction",
+                    help=f"multiple-comparison correction across the claim family: {', '.join(CORRECTIONS)} "
+                         "(default holm)")
+    group.addoption("--polytests-resamples", help="permutation resamples, >= 99 (default 9999)")
+    group.addoption("--polytests-seed", help="seed for every resampling")
     group.addoption("--polytests-report-dir", help="where claims.json/.md/.html go (default reports/)")
     group.addoption("--polytests-cache-dir", help="activation cache folder (default .polytests_cache)")
     group.addoption("--polytests-device", help="torch device, e.g. cuda (default: CPU)")
@@ -133,20 +201,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    try:
-        settings = load_pyproject_settings(config.rootpath)
-    except ValueError as exc:
-        raise pytest.UsageError(f"polytests: {exc}") from exc
     overrides = {}
-    for name in ("model", "corpora", "alpha", "correction", "resamples", "seed", "report_dir", "cache_dir",
-                 "device", "strict_inconclusive"):
+    for name in OPTIONS:
         value = config.getoption(f"--polytests-{name.replace('_', '-')}")
         if value is not None:
             overrides[name] = value
     try:
-        settings = replace(settings, **overrides).validated()
-    except ValueError as exc:
-        raise pytest.UsageError(f"polytests: {exc}") from exc
+        settings = settings_from(load_pyproject_settings(config.rootpath), overrides)
+    except SettingsError as exc:
+        raise pytest.UsageError(f"polytests: {exc}") from None
     config.stash[SESSION_KEY] = PolytestsSession(settings)
     config.stash[RESULTS_KEY] = {}
     config.pluginmanager.register(_ResultCollector(config.stash[RESULTS_KEY]), "polytests-results")
@@ -157,17 +220,28 @@ def _hypothesis_roots(config: pytest.Config) -> list[Path]:
     return [settings.path(p).resolve() for p in settings.hypotheses]
 
 
-def _is_claim_file(config: pytest.Config, path: Path) -> bool:
-    if path.suffix != ".toml":
-        return False
+def _in_hypothesis_roots(config: pytest.Config, path: Path) -> bool:
     resolved = path.resolve()
     return any(root == resolved.parent or root in resolved.parents for root in _hypothesis_roots(config))
+
+
+def _is_claim_file(config: pytest.Config, path: Path) -> bool:
+    return path.suffix == ".toml" and _in_hypothesis_roots(config, path)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
     if _is_claim_file(parent.config, file_path):
         return ClaimFile.from_parent(parent, path=file_path)
     return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector):
+    """Python claim files in the hypothesis folders: one that fails to import is one failing
+    item, not an interrupted collection."""
+    if module_path.name == "__init__.py" or not _in_hypothesis_roots(parent.config, module_path):
+        return None
+    return ClaimModule.from_parent(parent, path=module_path)
 
 
 def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object):
@@ -184,11 +258,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             state.add(item.claim)
     for root in _hypothesis_roots(config):
         for path in sorted(root.rglob("*.toml")) if root.is_dir() else []:
-            try:
-                for claim in parse_claim_file(path):
-                    state.add(claim)
-            except ClaimError:
-                pass  # reported by its own collected item
+            for claim in read_claim_file(path).claims:  # the invalid ones fail their own items
+                state.add(claim)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -208,19 +279,54 @@ def pytest_runtestloop(session: pytest.Session):
 
 class ClaimFile(pytest.File):
     def collect(self):
-        try:
-            claims = parse_claim_file(self.path)
-        except ClaimError as exc:
-            yield BrokenClaimFile.from_parent(self, name=self.path.name, error=exc)
-            return
-        for claim in claims:
+        contents = read_claim_file(self.path)
+        names: set[str] = set()
+        for claim in contents.claims:
+            names.add(claim.id)
             yield ClaimItem.from_parent(self, name=claim.id, claim=claim)
+        for problem in contents.problems:
+            name = problem.name
+            while name in names:
+                name += "'"
+            names.add(name)
+            yield BrokenClaimFile.from_parent(self, name=name, error=problem.error)
+
+
+class ClaimModule(pytest.Module):
+    """A Python claim file; if importing it raises, one failing item says why."""
+
+    def collect(self):
+        try:
+            return list(super().collect())
+        except Exception as exc:  # noqa: BLE001 - pytest's CollectError and whatever the module raised
+            return [BrokenClaimFile.from_parent(self, name=self.path.name, error=_import_error(self.path, exc))]
+
+
+def _import_error(path: Path, exc: BaseException) -> PolytestsError:
+    cause = exc
+    while isinstance(cause, pytest.Collector.CollectError) and cause.__cause__ is not None:
+        cause = cause.__cause__
+    if isinstance(cause, ClaimError):
+        return cause
+    if isinstance(exc, pytest.Collector.CollectError) and cause is exc:
+        text = str(exc).strip().splitlines()
+        return ClaimError(f"the claim file does not import: {text[-1] if text else exc}", path=str(path),
+                          fix="fix the error above; the other claim files were judged without this one")
+    import traceback
+
+    if isinstance(cause, SyntaxError):
+        return ClaimError(f"the claim file does not import: SyntaxError: {cause.msg}", path=str(path),
+                          line=cause.lineno, fix="fix the syntax at that line")
+    line = next((f.lineno for f in reversed(traceback.extract_tb(cause.__traceback__))
+                 if Path(f.filename).resolve() == path.resolve()), None)
+    return ClaimError(f"the claim file does not import: {cause.__class__.__name__}: {cause}", path=str(path),
+                      line=line, fix="fix that line; the other claim files were judged without this one")
 
 
 class BrokenClaimFile(pytest.Item):
-    """One failing item for a claim file that does not parse; the rest of the suite runs."""
+    """One failing item for a claim (or claim file) that could not be built; the rest of the suite runs."""
 
-    def __init__(self, *, error: ClaimError, **kwargs) -> None:
+    def __init__(self, *, error: PolytestsError, **kwargs) -> None:
         super().__init__(**kwargs)
         self.error = error
 
@@ -231,7 +337,7 @@ class BrokenClaimFile(pytest.Item):
         return f"invalid claim file: {excinfo.value}"
 
     def reportinfo(self):
-        return self.path, (self.error.line or 1) - 1, f"claim file {self.path.name}"
+        return self.path, (getattr(self.error, "line", None) or 1) - 1, f"claim file {self.path.name}"
 
 
 class ClaimFailed(Exception):
@@ -251,6 +357,10 @@ class ClaimItem(pytest.Item):
         state = self.config.stash[SESSION_KEY]
         result = state.result_for(self.claim)
         data = result_to_dict(result)
+        if state.excluded:
+            data[EXCLUDED_KEY] = state.excluded
+            self.add_report_section("call", "polytests", "judged in a family without these claims, which could "
+                                    "not be judged: " + "; ".join(f"{k}: {v}" for k, v in state.excluded.items()))
         self.user_properties.append((RESULT_PROPERTY, json.dumps(data)))
         self.user_properties.append(("polytests_verdict", result.verdict))
         if result.verdict == "inconclusive":
@@ -269,7 +379,8 @@ class ClaimItem(pytest.Item):
             return explain(excinfo.value.result)
         if isinstance(excinfo.value, PolytestsError):
             return f"{excinfo.value.__class__.__name__}: {excinfo.value}"
-        return super().repr_failure(excinfo, style=style)
+        # Not foreseen, raised while reporting this claim: still this claim's failure alone.
+        return str(ClaimCrashed(self.claim.id, excinfo.value, path=self.claim.source, line=self.claim.line))
 
     def reportinfo(self):
         line = (self.claim.line or 1) - 1
@@ -306,10 +417,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
 
     state = config.stash[SESSION_KEY]
     report_dir = state.settings.path(state.settings.report_dir)
-    if config.getoption("--polytests-no-reports"):
-        written = detect_flips(results, report_dir)
-    else:
-        written = write_reports(results, report_dir)
+    try:
+        if config.getoption("--polytests-no-reports"):
+            written = detect_flips(results, report_dir)
+        else:
+            written = write_reports(results, report_dir)
+    except OSError as exc:
+        # The verdicts stand (they are the test outcomes); only the files are missing.
+        config.stash[REPORT_ERROR_KEY] = (
+            f"could not write the reports to {report_dir} ({exc.strerror or exc}); the verdicts above stand. "
+            "Fix: make the folder writable or set --polytests-report-dir")
+        return
     config.stash[WRITTEN_KEY] = written
     if written.flips and config.getoption("--polytests-fail-on-flip") and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -325,6 +443,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
 
     from polytests.reports import SummaryTable, explanations
 
+    error = config.stash.get(REPORT_ERROR_KEY, None)
+    if error:
+        terminalreporter.write_line(f"polytests: {error}", red=True, bold=True)
     written = config.stash.get(WRITTEN_KEY, None)
     flips = written.flips if written is not None else []
     buffer = io.StringIO()

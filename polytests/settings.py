@@ -1,27 +1,51 @@
-"""Run settings: ``[tool.polytests]`` in pyproject.toml, overridden by ``--polytests-*`` options."""
+"""Run settings: ``[tool.polytests]`` in pyproject.toml, overridden by ``--polytests-*`` options.
+
+One pydantic model checks both sources, so a bad value is one line naming where it
+came from (the option or the pyproject key), what is wrong and the fix, never a
+traceback. Paths that must exist are checked when they are given explicitly.
+"""
 
 from __future__ import annotations
 
+import os
 import tomllib
-from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
+
+from polytests.claims.diagnose import near_miss, toml_literal
+from polytests.errors import PolytestsError
 
 CORRECTIONS = ("holm", "bh", "bonferroni", "none")
 
 
-@dataclass(frozen=True)
-class Settings:
-    model: str = "embedded"
-    corpora: str = "corpora"
-    hypotheses: tuple[str, ...] = ("hypotheses",)
-    alpha: float = 0.05
-    correction: str = "holm"
-    resamples: int = 9999
-    seed: int = 20261125
-    report_dir: str = "reports"
-    cache_dir: str = ".polytests_cache"
-    strict_inconclusive: bool = False
-    device: str | None = None
+class SettingsError(PolytestsError, ValueError):
+    """A ``[tool.polytests]`` key or a ``--polytests-*`` option has a value that cannot work."""
+
+
+def _paths(value: Any) -> Any:
+    return (value,) if isinstance(value, str) else tuple(value) if isinstance(value, list) else value
+
+
+_Text = Annotated[str, StringConstraints(min_length=1)]
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    model: _Text = Field("embedded", examples=["embedded"])
+    corpora: _Text = Field("corpora", examples=["corpora"])
+    hypotheses: Annotated[tuple[_Text, ...], BeforeValidator(_paths), Field(min_length=1)] = Field(
+        ("hypotheses",), examples=["hypotheses"])
+    alpha: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] = Field(0.05, examples=[0.05])
+    correction: Literal["holm", "bh", "bonferroni", "none"] = Field("holm", examples=["holm"])
+    resamples: Annotated[int, Field(ge=99, le=10_000_000)] = Field(9999, examples=[9999])
+    seed: Annotated[int, Field(ge=0, lt=2**63)] = Field(20261125, examples=[20261125])
+    report_dir: _Text = Field("reports", examples=["reports"])
+    cache_dir: _Text = Field(".polytests_cache", examples=[".polytests_cache"])
+    strict_inconclusive: bool = Field(False, examples=[True])
+    device: _Text | None = Field(None, examples=["cuda"])
     root: str = "."
 
     def path(self, value: str) -> Path:
@@ -29,31 +53,97 @@ class Settings:
         return p if p.is_absolute() else Path(self.root) / p
 
     def validated(self) -> "Settings":
-        if not isinstance(self.alpha, (int, float)) or not 0 < self.alpha < 1:
-            raise ValueError(f"alpha must be a number in (0, 1), got {self.alpha!r}")
-        if self.correction not in CORRECTIONS:
-            raise ValueError(f"correction {self.correction!r} is not one of {', '.join(CORRECTIONS)}")
-        if not isinstance(self.resamples, int) or self.resamples < 99:
-            raise ValueError(f"resamples must be an integer >= 99, got {self.resamples!r}")
-        if not isinstance(self.seed, int):
-            raise ValueError(f"seed must be an integer, got {self.seed!r}")
+        """Kept for callers of the former hand-written checks: Settings are valid once built."""
         return self
+
+
+def _error(exc: ValidationError, where: str, spell) -> SettingsError:
+    err = exc.errors(include_url=False)[0]
+    key = str(err["loc"][0]) if err["loc"] else "?"
+    info = Settings.model_fields.get(key)
+    example = info.examples[0] if info is not None and info.examples else None
+    if err["type"] == "extra_forbidden":
+        known = [k for k in Settings.model_fields if k != "root"]
+        guess = near_miss(key, known)
+        hint = f"did you mean {guess!r}?" if guess else f"known: {', '.join(known)}"
+        return SettingsError(f"{where}: unknown key {key!r}; {hint}")
+    value = err.get("input")
+    what = err["msg"].replace("Input should be", "must be").replace("Input", "value").replace("\n", " ")
+    if err["type"] == "literal_error":
+        what = f"must be one of {err['ctx']['expected']}"
+    fix = f" Fix: e.g. {spell(key, example)}" if example is not None else ""
+    return SettingsError(f"{spell(key, value)}: {what}.{fix}")
+
+
+def settings_from(base: "Settings", overrides: dict[str, Any]) -> "Settings":
+    """``base`` with the command line's ``overrides`` (strings, as typed) applied and checked."""
+
+    def spell(key, value):
+        if key == "strict_inconclusive":
+            return f"--polytests-{key.replace('_', '-')}"
+        plain = isinstance(value, str) and value and value.isprintable() and value.strip() == value
+        return f"--polytests-{key.replace('_', '-')} {value if plain else repr(value)}"
+
+    try:
+        settings = Settings.model_validate({**base.model_dump(), **overrides}, strict=False)
+    except ValidationError as exc:
+        raise _error(exc, "command line", spell) from None
+    check_given(settings, set(overrides), spell)
+    return settings
+
+
+def check_given(settings: Settings, given: set[str], spell) -> None:
+    """Checks that need the file system or torch, for the values given explicitly."""
+    if "corpora" in given and not settings.path(settings.corpora).is_dir():
+        raise SettingsError(f"{spell('corpora', settings.corpora)}: no such folder. Fix: give the folder that "
+                            "holds one subfolder per corpus")
+    if "report_dir" in given:
+        target = settings.path(settings.report_dir)
+        if target.exists() and not target.is_dir():
+            raise SettingsError(f"{spell('report_dir', settings.report_dir)}: exists and is not a folder. "
+                                "Fix: give a folder")
+        existing = next((p for p in (target, *target.parents) if p.exists()), None)
+        if existing is not None and not existing.is_dir():
+            raise SettingsError(f"{spell('report_dir', settings.report_dir)}: {existing} is a file, not a folder. "
+                                "Fix: give a folder")
+        if existing is not None and not os.access(existing, os.W_OK):
+            raise SettingsError(f"{spell('report_dir', settings.report_dir)}: {existing} is not writable. "
+                                "Fix: give a writable folder, or pass --polytests-no-reports")
+    if "device" in given and settings.device is not None:
+        import torch
+
+        try:
+            device = torch.device(settings.device)
+        except (RuntimeError, ValueError):
+            raise SettingsError(f"{spell('device', settings.device)}: not a torch device. "
+                                "Fix: e.g. --polytests-device cpu or --polytests-device cuda") from None
+        available = {"cpu": True, "cuda": torch.cuda.is_available(),
+                     "mps": bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()}
+        if not available.get(device.type, False):
+            raise SettingsError(f"{spell('device', settings.device)}: no {device.type} device on this machine. "
+                                "Fix: leave the option out to run on the CPU")
 
 
 def load_pyproject_settings(root: str | Path) -> Settings:
     """Settings from ``<root>/pyproject.toml``'s ``[tool.polytests]`` table (defaults if absent)."""
     root = Path(root)
-    settings = Settings(root=str(root))
     path = root / "pyproject.toml"
     if not path.is_file():
-        return settings
-    table = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("polytests", {})
-    known = {f.name for f in fields(Settings)} - {"root"}
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise ValueError(f"{path}: [tool.polytests] has unknown key {unknown[0]!r}; known: {', '.join(sorted(known))}")
-    if isinstance(table.get("hypotheses"), str):
-        table["hypotheses"] = (table["hypotheses"],)
-    elif "hypotheses" in table:
-        table["hypotheses"] = tuple(table["hypotheses"])
-    return replace(settings, **table).validated()
+        return Settings(root=str(root))
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
+        return Settings(root=str(root))  # pytest itself reports a pyproject.toml it cannot read
+    table = data.get("tool", {}).get("polytests", {})
+    if not isinstance(table, dict):
+        raise SettingsError(f"{path}: tool.polytests must be a table. Fix: write a [tool.polytests] table")
+
+    def spell(key, value):
+        return f"{path} [tool.polytests] {key} = {toml_literal(value)}"
+
+    try:
+        settings = Settings.model_validate({**table, "root": str(root)})
+    except ValidationError as exc:
+        raise _error(exc, f"{path} [tool.polytests]", spell) from None
+    check_given(settings, set(table) - {"corpora"}, spell)
+    return settings

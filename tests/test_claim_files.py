@@ -52,8 +52,8 @@ def test_toml_and_python_forms_build_the_same_claim(tmp_path):
     (('kind = "polysemantic"', 'kind = "polysemous"'), "predicate[0].kind", 9, "unknown predicate kind"),
     (('alpha = 0.01', 'alpha = 2.0'), "alpha", 6, "not in (0, 1)"),
     (('corpus = "fortran"', 'korpus = "fortran"'), "predicate[1].korpus", 15, "unknown key 'korpus'"),
-    (('corpora = ["spanish_poetry", "fortran"]', 'corpora = ["spanish_poetry"]'), "predicate[0]", 8,
-     "at least two corpora"),
+    (('corpora = ["spanish_poetry", "fortran"]', 'corpora = ["spanish_poetry"]'), "predicate[0].corpora", 10,
+     "at least 2 corpora"),
     (('id = "spanish-fortran"', 'id = "has space"'), "id", 3, "not a simple identifier"),
 ])
 def test_errors_name_file_line_field_and_fix(tmp_path, edit, field, line, words):

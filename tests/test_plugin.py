@@ -150,12 +150,20 @@ def test_inconclusive_is_skipped_unless_strict(project):
     run(project, "--polytests-strict-inconclusive").assert_outcomes(failed=1)
 
 
-def test_options_are_validated(project):
-    result = run(project, "--polytests-correction", "fdr")
-    assert result.ret != 0
-    assert "invalid choice: 'fdr'" in result.stderr.str()
-    result = run(project, "--polytests-resamples", "10")
-    assert result.ret != 0
+@pytest.mark.parametrize("args, words", [
+    (("--polytests-correction", "fdr"), "--polytests-correction fdr: must be one of 'holm', 'bh'"),
+    (("--polytests-resamples", "0"), "--polytests-resamples 0: must be greater than or equal to 99"),
+    (("--polytests-resamples", "many"), "--polytests-resamples many: must be a valid integer"),
+    (("--polytests-alpha", "nan"), "--polytests-alpha nan: must be a finite number"),
+    (("--polytests-corpora", "/nonexistent"), "--polytests-corpora /nonexistent: no such folder"),
+    (("--polytests-device", "nonsense"), "--polytests-device nonsense: not a torch device"),
+    (("--polytests-report-dir", "pyproject.toml/reports"), "pyproject.toml is a file, not a folder"),
+])
+def test_options_are_validated_in_one_line(project, args, words):
+    result = run(project, *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert words in err and "Fix:" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
 def test_missing_model_fails_each_claim_with_the_reason(project, tmp_path):

@@ -18,75 +18,99 @@ A module-level ``Claim`` in a collected test file becomes a test item.
 
 from __future__ import annotations
 
-import inspect
+import sys
 from typing import Any
 
 from polytests.claims.model import Claim
 from polytests.claims.parse import claim_from_dict
 
 
-def _table(kind: str, **fields: Any) -> dict:
-    table = {"kind": kind}
+class PredicateTable(dict):
+    """The table a predicate helper returns: a plain dict that remembers the line it was written on."""
+
+    line: int | None = None
+
+
+def _caller_line(depth: int = 2) -> tuple[str, int]:
+    frame = sys._getframe(depth)
+    return frame.f_code.co_filename, frame.f_lineno
+
+
+def _table(kind: str, **fields: Any) -> PredicateTable:
+    # Only what the caller gave: defaults live in the model, in one place. Values are passed
+    # as given (a tuple is a list), so the model's type checks see exactly what was written.
+    table = PredicateTable(kind=kind)
     for key, value in fields.items():
-        if value is None or value == ():
-            continue
         table[key] = list(value) if isinstance(value, tuple) else value
+    table.line = _caller_line(3)[1]
     return table
 
 
-def claim(*, id: str, statement: str, neuron: str, predicates: list[dict], model: str | None = None,
-          split: str | None = None, alpha: float | None = None, expect: str | None = None,
-          site: str | None = None) -> Claim:
-    """Build and validate a claim (raises ClaimError naming the calling file and line)."""
-    raw: dict[str, Any] = {"id": id, "statement": statement, "neuron": neuron, "predicate": list(predicates)}
-    for key, value in (("model", model), ("split", split), ("alpha", alpha), ("expect", expect), ("site", site)):
-        if value is not None:
-            raw[key] = value
-    frame = inspect.stack()[1]
-    return claim_from_dict(raw, source=frame.filename, lines={"": frame.lineno})
+def claim(**fields: Any) -> Claim:
+    """Build and validate a claim; raise ClaimError naming the calling file, line, field and fix.
+
+    Fields as in a TOML ``[[claim]]`` table: ``id``, ``statement``, ``neuron``, ``predicates``
+    (a list of predicate helpers' tables), and optionally ``model``, ``split``, ``alpha``,
+    ``expect``, ``site``. A misspelt or missing field is the same error, with the same
+    near-miss suggestion, as in a TOML file.
+    """
+    source, line = _caller_line()
+    raw = {k: v for k, v in fields.items() if v is not None}
+    predicates = raw.pop("predicates", raw.pop("predicate", None))
+    lines = {"": line}
+    if predicates is not None:
+        raw["predicate"] = list(predicates) if isinstance(predicates, tuple) else predicates
+        for i, p in enumerate(predicates if isinstance(predicates, (list, tuple)) else ()):
+            if getattr(p, "line", None):
+                lines[f"predicate[{i}]"] = p.line
+    return claim_from_dict(raw, source=source, lines=lines)
 
 
-def fires_on(corpus: str, *, baseline=(), exclude_shared_tokens=(), exclude_tokens=(), versus=None) -> dict:
-    return _table("fires_on", corpus=corpus, baseline=tuple(baseline),
-                  exclude_shared_tokens=tuple(exclude_shared_tokens), exclude_tokens=tuple(exclude_tokens),
-                  versus=versus)
+def fires_on(corpus: str, **options: Any) -> dict:
+    """fires_on(corpus, baseline=[...], exclude_shared_tokens=[...], exclude_tokens=[...], versus="each")."""
+    return _table("fires_on", corpus=corpus, **options)
 
 
-def silent_on(corpus: str, *, margin: float, baseline=()) -> dict:
-    return _table("silent_on", corpus=corpus, margin=margin, baseline=tuple(baseline))
+def silent_on(corpus: str, **options: Any) -> dict:
+    """silent_on(corpus, margin=0.05, baseline=[...])."""
+    return _table("silent_on", corpus=corpus, **options)
 
 
-def polysemantic(*corpora: str, baseline=(), exclude_shared_tokens: bool = False, versus=None) -> dict:
-    return _table("polysemantic", corpora=tuple(corpora), baseline=tuple(baseline),
-                  exclude_shared_tokens=exclude_shared_tokens, versus=versus)
+def polysemantic(*corpora: str, **options: Any) -> dict:
+    """polysemantic(a, b, ..., baseline=[...], exclude_shared_tokens=True, versus="each")."""
+    return _table("polysemantic", corpora=corpora, **options)
 
 
-def token_matched(corpus: str, *, against: str, min_occurrences: int = 50) -> dict:
-    return _table("token_matched", corpus=corpus, against=against, min_occurrences=min_occurrences)
+def token_matched(corpus: str, **options: Any) -> dict:
+    """token_matched(corpus, against="other", min_occurrences=50)."""
+    return _table("token_matched", corpus=corpus, **options)
 
 
-def not_explained_by_one_token(corpus: str, *, baseline=(), min_count: int = 5) -> dict:
-    return _table("not_explained_by_one_token", corpus=corpus, baseline=tuple(baseline), min_count=min_count)
+def not_explained_by_one_token(corpus: str, **options: Any) -> dict:
+    """not_explained_by_one_token(corpus, baseline=[...], min_count=5)."""
+    return _table("not_explained_by_one_token", corpus=corpus, **options)
 
 
-def top_k_precision(*corpora: str, k: int = 20, min_precision: float = 0.8, max_per_document: int = 1) -> dict:
-    return _table("top_k_precision", corpora=tuple(corpora), k=k, min_precision=min_precision,
-                  max_per_document=max_per_document)
+def top_k_precision(*corpora: str, **options: Any) -> dict:
+    """top_k_precision(a, ..., k=20, min_precision=0.8, max_per_document=1)."""
+    return _table("top_k_precision", corpora=corpora, **options)
 
 
-def explained_by(*, tokens=(), regex: str | None = None, min_correlation: float = 0.3,
-                 threshold: float | None = None) -> dict:
-    return _table("explained_by", tokens=tuple(tokens), regex=regex, min_correlation=min_correlation,
-                  threshold=threshold)
+def explained_by(**options: Any) -> dict:
+    """explained_by(tokens=[...], regex="...", min_correlation=0.3, threshold=None)."""
+    return _table("explained_by", **{k: v for k, v in options.items() if v is not None})
 
 
-def ablation_hurts(*corpora: str, kinds=("zero",), n_null: int = 199) -> dict:
-    return _table("ablation_hurts", corpora=tuple(corpora), kinds=tuple(kinds), n_null=n_null)
+def ablation_hurts(*corpora: str, **options: Any) -> dict:
+    """ablation_hurts(a, ..., kinds=["zero"], n_null=199)."""
+    return _table("ablation_hurts", corpora=corpora, **options)
 
 
-def ablation_specific(*corpora: str, baseline=(), kinds=("zero",)) -> dict:
-    return _table("ablation_specific", corpora=tuple(corpora), baseline=tuple(baseline), kinds=tuple(kinds))
+def ablation_specific(*corpora: str, **options: Any) -> dict:
+    """ablation_specific(a, ..., baseline=[...], kinds=["zero"])."""
+    return _table("ablation_specific", corpora=corpora, **options)
 
 
-def ablation_spares(corpus: str, *, margin: float = 0.01, kinds=("zero",)) -> dict:
-    return _table("ablation_spares", corpus=corpus, margin=margin, kinds=tuple(kinds))
+def ablation_spares(corpus: str, **options: Any) -> dict:
+    """ablation_spares(corpus, margin=0.01, kinds=["zero"])."""
+    return _table("ablation_spares", corpus=corpus, **options)

@@ -1,18 +1,31 @@
-"""The claim model: one frozen, validated description of a claim and its predicates.
+"""The claim model: the one schema of a claim and its predicates (pydantic v2).
 
-Both claim forms (TOML files in ``hypotheses/`` and ``Claim`` objects in
-``test_*.py`` files) build these same objects, so both mean exactly the same
-thing. Validation here is structural (types, ranges, known predicate kinds);
-what depends on the model or the corpora (does layer 7 exist, is there a corpus
-called ``spanish``) is checked by :func:`polytests.claims.validate.check_claim`
-once those are known.
+Both claim forms (TOML files in ``hypotheses/`` and :func:`polytests.claim` in
+``test_*.py`` files) are validated by these models, and ``polytests schema``
+publishes them as JSON Schema for editors, so all three agree by construction.
+Types carry the constraints (a count is a whole number >= 1, a margin a finite
+number > 0, a list of corpora is a list and never a string); cross-field rules
+(a baseline may not contain the claimed corpus) are validators on the field
+they concern, so every error has a field path such as ``predicate[0].baseline``.
+
+Adding a field to a predicate is one line: a typed attribute with a default and
+a ``Field(description=..., examples=[...])``; the TOML form, the Python form,
+the JSON Schema and the error messages (whose fix quotes the example) follow.
+
+What depends on the model or the corpora (does layer 7 exist, is there a corpus
+called ``spanish``) is checked by the runner once those are known.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+from pydantic import (
+    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, PlainValidator,
+    PrivateAttr, StringConstraints, ValidationInfo, WithJsonSchema, field_validator, model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from polytests.corpora.splits import SPLITS
 from polytests.errors import ClaimError
@@ -21,179 +34,383 @@ from polytests.neurons import NeuronRef
 VERDICTS = ("confirmed", "refuted", "inconclusive")
 EXPECTATIONS = ("confirmed", "refuted")
 VERSUS = ("pooled", "each")
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+ABLATION_KINDS = ("zero", "mean", "resample")
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 
-@dataclass(frozen=True)
-class Predicate:
+# -- reusable field types ------------------------------------------------------------------
+
+
+def _list_only(value: Any) -> Any:
+    """Accept a list (or tuple) and nothing else: a string is never read as its characters."""
+    if isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, tuple):
+        return value
+    if isinstance(value, str):
+        raise PydanticCustomError("list_not_string", f"must be a list, not the string {value!r}")
+    raise PydanticCustomError("list_expected", f"must be a list, got {type(value).__name__}")
+
+
+def _unique(items: tuple) -> tuple:
+    seen = set()
+    for item in items:
+        if item in seen:
+            raise PydanticCustomError("duplicate_item", f"lists {item!r} more than once")
+        seen.add(item)
+    return items
+
+
+def _parse_neuron(value: Any) -> NeuronRef:
+    if isinstance(value, NeuronRef):
+        return value
+    if not isinstance(value, str):
+        raise PydanticCustomError("neuron_type", f"must be a string like 'L2N18', got {type(value).__name__}")
+    try:
+        return NeuronRef.parse(value)
+    except ValueError as exc:
+        raise PydanticCustomError("neuron_format", str(exc)) from None
+
+
+def _check_site(site: str) -> str:
+    if "{layer}" not in site:
+        raise PydanticCustomError("site_layer", f"site {site!r} has no '{{layer}}' placeholder")
+    try:
+        site.format(layer=0)
+    except (KeyError, IndexError, ValueError):
+        raise PydanticCustomError("site_format", f"site {site!r} has braces other than '{{layer}}'") from None
+    return site
+
+
+def _check_regex(regex: str) -> str:
+    try:
+        re.compile(regex)
+    except re.error as exc:
+        raise PydanticCustomError("regex", f"regex {regex!r} does not compile ({exc})") from None
+    return regex
+
+
+Name = Annotated[str, StringConstraints(min_length=1, pattern=r"\S")]
+Corpus = Annotated[str, StringConstraints(min_length=1, pattern=r"^[^\s/\\]+$")]
+_UNIQUE = Field(json_schema_extra={"uniqueItems": True})
+CorpusList = Annotated[tuple[Corpus, ...], BeforeValidator(_list_only), AfterValidator(_unique), _UNIQUE]
+TokenList = Annotated[tuple[Annotated[str, StringConstraints(min_length=1)], ...], BeforeValidator(_list_only),
+                      AfterValidator(_unique), _UNIQUE]
+AblationKind = Literal["zero", "mean", "resample"]
+AblationKinds = Annotated[tuple[AblationKind, ...], BeforeValidator(_list_only), AfterValidator(_unique),
+                          Field(min_length=1), _UNIQUE]
+Count = Annotated[int, Field(ge=1)]
+PositiveFinite = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Neuron = Annotated[
+    NeuronRef, PlainValidator(_parse_neuron), PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^L\d+N\d+$",
+                    "description": "layer and neuron index in Neuroscope's naming", "examples": ["L2N18"]}),
+]
+
+
+def _not_listed(value: tuple, info: ValidationInfo, *claimed_fields: str) -> tuple:
+    """Raise if ``value`` (a baseline) names a corpus that one of ``claimed_fields`` claims."""
+    claimed: set[str] = set()
+    for name in claimed_fields:
+        got = info.data.get(name)
+        claimed |= {got} if isinstance(got, str) else set(got or ())
+    overlap = [c for c in value if c in claimed]
+    if overlap:
+        raise PydanticCustomError(
+            "baseline_overlap", f"{info.field_name} lists {overlap[0]!r}, which this predicate claims; list "
+            "only other corpora there")
+    return value
+
+
+# -- predicates -------------------------------------------------------------------------------
+
+
+class _Frozen(BaseModel):
+    """Strict, frozen, closed: unknown keys are errors, and types are never coerced."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True,
+                              validate_default=False)
+    _positional: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, /, *args: Any, **data: Any) -> None:
+        # Positional arguments in field order, as the dataclasses this model replaced took them.
+        names = self._positional or tuple(n for n in type(self).model_fields if n != "kind")
+        if len(args) > len(names):
+            raise TypeError(f"{type(self).__name__} takes at most {len(names)} positional arguments")
+        for name, value in zip(names, args):
+            data[name] = value
+        super().__init__(**data)
+
+
+def _kind_required(schema: dict, cls: type) -> None:
+    # ``kind`` has a default for the Python constructors, but a table must state it.
+    schema["required"] = ["kind", *[k for k in schema.get("required", []) if k != "kind"]]
+
+
+class Predicate(_Frozen):
     """Base of every predicate. ``kind`` names it in claim files."""
 
-    kind = "predicate"
+    model_config = ConfigDict(json_schema_extra=_kind_required)
+    kind: str
 
     def corpora(self) -> tuple[str, ...]:
         return ()
 
     def describe(self) -> str:
-        args = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))
+        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in type(self).model_fields if name != "kind")
         return f"{self.kind}({args})"
 
 
-@dataclass(frozen=True)
+def _kind(name: str):
+    return Field(name, description="which predicate this table states")
+
+
 class FiresOn(Predicate):
     """The neuron's per-document mean activation is higher on ``corpus`` than on the baseline."""
 
-    corpus: str
-    baseline: tuple[str, ...] = ()  # empty: every other corpus of the split
-    exclude_shared_tokens: tuple[str, ...] = ()  # drop token types ``corpus`` shares with these
-    exclude_tokens: tuple[str, ...] = ()  # drop these token strings everywhere
-    versus: str = "pooled"  # "each": higher than every baseline corpus, not only their pool
-    kind = "fires_on"
+    kind: Literal["fires_on"] = _kind("fires_on")
+    corpus: Corpus = Field(description="the corpus the neuron fires on", examples=["fortran"])
+    baseline: CorpusList = Field((), description="corpora to compare against (empty: every other corpus)",
+                                 examples=[["legal", "medical"]])
+    exclude_shared_tokens: CorpusList = Field(
+        (), description="drop the token types that `corpus` shares with these corpora", examples=[["python_code"]])
+    exclude_tokens: TokenList = Field((), description="drop these token strings everywhere",
+                                      examples=[[" the", "."]])
+    versus: Literal["pooled", "each"] = Field(
+        "pooled", description="'each': higher than every baseline corpus, not only their pool", examples=["each"])
+
+    @field_validator("baseline", "exclude_shared_tokens")
+    @classmethod
+    def _others(cls, value, info):
+        return _not_listed(value, info, "corpus")
 
     def corpora(self):
         return (self.corpus, *self.baseline, *self.exclude_shared_tokens)
 
 
-@dataclass(frozen=True)
 class SilentOn(Predicate):
     """Equivalence: |mean(corpus) - mean(baseline)| < margin (TOST at the document level)."""
 
-    corpus: str
-    margin: float
-    baseline: tuple[str, ...] = ()
-    kind = "silent_on"
+    kind: Literal["silent_on"] = _kind("silent_on")
+    corpus: Corpus = Field(description="the corpus the neuron is silent on", examples=["english_prose"])
+    margin: PositiveFinite = Field(description="largest difference of means still called silent",
+                                   examples=[0.05])
+    baseline: CorpusList = Field((), description="corpora to compare against (empty: every other corpus)",
+                                 examples=[["legal", "medical"]])
+
+    @field_validator("baseline")
+    @classmethod
+    def _others(cls, value, info):
+        return _not_listed(value, info, "corpus")
 
     def corpora(self):
         return (self.corpus, *self.baseline)
 
 
-@dataclass(frozen=True)
 class Polysemantic(Predicate):
     """Fires on every one of ``corpora`` (intersection-union test over fires_on)."""
 
-    corpora_: tuple[str, ...]
-    baseline: tuple[str, ...] = ()
-    exclude_shared_tokens: bool = False  # drop the token types the claimed corpora share
-    versus: str = "pooled"
-    kind = "polysemantic"
+    kind: Literal["polysemantic"] = _kind("polysemantic")
+    corpora_: Annotated[CorpusList, Field(min_length=2)] = Field(
+        alias="corpora", description="two or more corpora the neuron fires on", examples=[["latex_math", "fortran"]])
+    baseline: CorpusList = Field((), description="corpora to compare against (empty: every other corpus)",
+                                 examples=[["legal", "medical"]])
+    exclude_shared_tokens: bool = Field(False, description="drop the token types the claimed corpora share",
+                                        examples=[True])
+    versus: Literal["pooled", "each"] = Field(
+        "pooled", description="'each': higher than every baseline corpus, not only their pool", examples=["each"])
+
+    @field_validator("baseline")
+    @classmethod
+    def _others(cls, value, info):
+        return _not_listed(value, info, "corpora_")
 
     def corpora(self):
         return (*self.corpora_, *self.baseline)
 
 
-@dataclass(frozen=True)
 class TokenMatched(Predicate):
     """The same token ids activate the neuron more in ``corpus`` than in ``against``."""
 
-    corpus: str
-    against: str
-    min_occurrences: int = 50
-    kind = "token_matched"
+    kind: Literal["token_matched"] = _kind("token_matched")
+    corpus: Corpus = Field(description="the context the neuron prefers", examples=["spanish_poetry"])
+    against: Corpus = Field(description="the other context, with the same tokens", examples=["english_poetry"])
+    min_occurrences: Count = Field(50, description="occurrences a token type needs in each corpus", examples=[50])
+
+    @field_validator("against")
+    @classmethod
+    def _other(cls, value, info):
+        if value == info.data.get("corpus"):
+            raise PydanticCustomError("self_match", f"against {value!r} is the claimed corpus itself")
+        return value
 
     def corpora(self):
         return (self.corpus, self.against)
 
 
-@dataclass(frozen=True)
 class NotExplainedByOneToken(Predicate):
     """fires_on(corpus) still holds after removing its single most active token type."""
 
-    corpus: str
-    baseline: tuple[str, ...] = ()
-    min_count: int = 5
-    kind = "not_explained_by_one_token"
+    kind: Literal["not_explained_by_one_token"] = _kind("not_explained_by_one_token")
+    corpus: Corpus = Field(description="the corpus of the fires_on claim", examples=["medical"])
+    baseline: CorpusList = Field((), description="corpora to compare against (empty: every other corpus)",
+                                 examples=[["legal", "medical"]])
+    min_count: Count = Field(5, description="occurrences a token type needs to be the one removed", examples=[5])
+
+    @field_validator("baseline")
+    @classmethod
+    def _others(cls, value, info):
+        return _not_listed(value, info, "corpus")
 
     def corpora(self):
         return (self.corpus, *self.baseline)
 
 
-@dataclass(frozen=True)
 class TopKPrecision(Predicate):
     """Of the k most activating contexts, at least ``min_precision`` come from ``corpora_``."""
 
-    corpora_: tuple[str, ...]
-    k: int = 20
-    min_precision: float = 0.8
-    max_per_document: int = 1
-    kind = "top_k_precision"
+    kind: Literal["top_k_precision"] = _kind("top_k_precision")
+    corpora_: Annotated[CorpusList, Field(min_length=1)] = Field(
+        alias="corpora", description="corpora the top contexts should come from", examples=[["fortran"]])
+    k: Count = Field(20, description="how many top contexts", examples=[20])
+    min_precision: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = Field(
+        0.8, description="share of the top contexts that must come from the corpora", examples=[0.8])
+    max_per_document: Count = Field(1, description="top contexts counted per document", examples=[1])
 
     def corpora(self):
         return self.corpora_
 
 
-@dataclass(frozen=True)
 class ExplainedBy(Predicate):
     """A token-set or regex explanation predicts the activation (correlation with a CI)."""
 
-    tokens: tuple[str, ...] = ()
-    regex: str | None = None
-    min_correlation: float = 0.3
-    threshold: float | None = None  # activation counted as "firing" for precision/recall
-    kind = "explained_by"
+    kind: Literal["explained_by"] = _kind("explained_by")
+    tokens: TokenList = Field((), description="token strings of the explanation", examples=[[" the", "."]])
+    regex: Annotated[str, AfterValidator(_check_regex)] | None = Field(
+        None, description="a regular expression over token strings", examples=["^\\d+$"])
+    min_correlation: Annotated[float, Field(gt=-1, lt=1, allow_inf_nan=False)] = Field(
+        0.3, description="correlation the explanation must exceed", examples=[0.3])
+    threshold: Annotated[float, Field(allow_inf_nan=False)] | None = Field(
+        None, description="activation counted as firing for precision/recall (default: half the maximum)",
+        examples=[0.5])
+
+    @model_validator(mode="after")
+    def _needs_an_explanation(self):
+        if not self.tokens and self.regex is None:
+            raise PydanticCustomError("explanation_missing", "explained_by needs tokens or a regex")
+        return self
 
 
-@dataclass(frozen=True)
 class AblationHurts(Predicate):
     """Ablating the neuron raises next-token loss on the corpora more than random matched neurons do."""
 
-    corpora_: tuple[str, ...]
-    kinds: tuple[str, ...] = ("zero",)
-    n_null: int = 199
-    kind = "ablation_hurts"
+    kind: Literal["ablation_hurts"] = _kind("ablation_hurts")
+    corpora_: Annotated[CorpusList, Field(min_length=1)] = Field(
+        alias="corpora", description="corpora whose loss should rise", examples=[["fortran"]])
+    kinds: AblationKinds = Field(("zero",), description="ablations: zero, mean, resample", examples=[["zero", "mean"]])
+    n_null: Annotated[int, Field(ge=19)] = Field(
+        199, description="random matched neurons in the null (199 or more recommended)", examples=[199])
 
     def corpora(self):
         return self.corpora_
 
 
-@dataclass(frozen=True)
 class AblationSpecific(Predicate):
     """The loss increase from ablation is larger on ``corpora_`` than on the baseline documents."""
 
-    corpora_: tuple[str, ...]
-    baseline: tuple[str, ...] = ()
-    kinds: tuple[str, ...] = ("zero",)
-    kind = "ablation_specific"
+    kind: Literal["ablation_specific"] = _kind("ablation_specific")
+    corpora_: Annotated[CorpusList, Field(min_length=1)] = Field(
+        alias="corpora", description="corpora whose loss should rise most", examples=[["fortran"]])
+    baseline: CorpusList = Field((), description="corpora to compare against (empty: every other corpus)",
+                                 examples=[["legal", "medical"]])
+    kinds: AblationKinds = Field(("zero",), description="ablations: zero, mean, resample", examples=[["zero", "mean"]])
+
+    @field_validator("baseline")
+    @classmethod
+    def _others(cls, value, info):
+        return _not_listed(value, info, "corpora_")
 
     def corpora(self):
         return (*self.corpora_, *self.baseline)
 
 
-@dataclass(frozen=True)
 class AblationSpares(Predicate):
     """Ablation changes loss on ``corpus`` by less than ``margin`` nats/token (equivalence)."""
 
-    corpus: str
-    margin: float = 0.01
-    kinds: tuple[str, ...] = ("zero",)
-    kind = "ablation_spares"
+    kind: Literal["ablation_spares"] = _kind("ablation_spares")
+    corpus: Corpus = Field(description="the corpus ablation should not affect", examples=["legal"])
+    margin: PositiveFinite = Field(0.01, description="largest loss change (nats/token) still called spared",
+                                   examples=[0.01])
+    kinds: AblationKinds = Field(("zero",), description="ablations: zero, mean, resample", examples=[["zero", "mean"]])
 
     def corpora(self):
         return (self.corpus,)
 
 
-PREDICATES: dict[str, type[Predicate]] = {
-    cls.kind: cls
-    for cls in (FiresOn, SilentOn, Polysemantic, TokenMatched, NotExplainedByOneToken,
-                TopKPrecision, ExplainedBy, AblationHurts, AblationSpecific, AblationSpares)
-}
-ABLATION_KINDS = ("zero", "mean", "resample")
+PREDICATE_TYPES = (FiresOn, SilentOn, Polysemantic, TokenMatched, NotExplainedByOneToken, TopKPrecision,
+                   ExplainedBy, AblationHurts, AblationSpecific, AblationSpares)
+PREDICATES: dict[str, type[Predicate]] = {cls.model_fields["kind"].default: cls for cls in PREDICATE_TYPES}
+AnyPredicate = Annotated[Union[PREDICATE_TYPES], Field(discriminator="kind")]  # noqa: UP007
 
 
-@dataclass(frozen=True)
-class Claim:
-    """A claim about one neuron: statement, where to test it, and what it asserts."""
+# -- the claim ----------------------------------------------------------------------------
 
-    id: str
-    statement: str
-    neuron: NeuronRef
-    predicates: tuple[Predicate, ...]
-    model: str | None = None  # None: the run's model ([tool.polytests] model, "embedded" by default)
-    split: str = "confirm"
-    alpha: float | None = None  # None: the run's default ([tool.polytests] alpha)
-    expect: str = "confirmed"
-    site: str | None = None
-    source: str | None = None  # file the claim came from
-    line: int | None = None
-    lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+class Claim(_Frozen):
+    """A claim about one neuron: statement, where to test it, and what it asserts.
+
+    Where it was written (``source``, ``line`` and the line of each field) is kept
+    beside the validated fields, not among them, so it is not part of the schema.
+    """
+
+    _positional: ClassVar[tuple[str, ...]] = ("id", "statement", "neuron", "predicates", "model", "split",
+                                              "alpha", "expect", "site")
+
+    id: Annotated[str, StringConstraints(pattern=ID_PATTERN)] = Field(
+        description="unique name of the claim (letters, digits, '_', '-', '.')", examples=["l2n18-fortran"])
+    statement: Name = Field(description="the claim in one line of words",
+                            examples=["L2N18 fires on Fortran code"])
+    neuron: Neuron = Field(description="the neuron, as L<layer>N<index>", examples=["L2N18"])
+    predicates: Annotated[tuple[AnyPredicate, ...], BeforeValidator(_list_only), Field(min_length=1)] = Field(
+        alias="predicate", description="what the claim asserts: one [[claim.predicate]] table per predicate")
+    model: Name | None = Field(None, description="model spec (default: the run's model)", examples=["embedded"])
+    split: Literal["explore", "confirm"] = Field(
+        "confirm", description="corpus split the claim is judged on", examples=["confirm"])
+    alpha: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] | None = Field(
+        None, description="significance level (default: the run's alpha)", examples=[0.05])
+    expect: Literal["confirmed", "refuted"] = Field(
+        "confirmed", description="'refuted' for a documented false claim", examples=["refuted"])
+    site: Annotated[str, AfterValidator(_check_site)] | None = Field(
+        None, description="hook-name template with {layer} (default: the model's activation site)",
+        examples=["blocks.{layer}.mlp.hook_post"], json_schema_extra={"pattern": r"^[^{}]*\{layer\}[^{}]*$"})
+
+    _source: str | None = PrivateAttr(None)
+    _line: int | None = PrivateAttr(None)
+    _lines: dict[str, int] = PrivateAttr(default_factory=dict)
+
+    def __init__(self, /, *args: Any, source: str | None = None, line: int | None = None,
+                 lines: dict[str, int] | None = None, **data: Any) -> None:
+        super().__init__(*args, **data)
+        self._source, self._line, self._lines = source, line, dict(lines or {})
+
+    @classmethod
+    def located(cls, raw: Any, *, source: str | None, line: int | None, lines: dict[str, int]) -> "Claim":
+        """Validate a raw table and remember where it was written."""
+        claim = cls.model_validate(raw)
+        claim._source, claim._line, claim._lines = source, line, dict(lines)
+        return claim
+
+    @property
+    def source(self) -> str | None:
+        return self._source
+
+    @property
+    def line(self) -> int | None:
+        return self._line
+
+    @property
+    def lines(self) -> dict[str, int]:
+        return self._lines
 
     def corpora(self) -> tuple[str, ...]:
         seen: dict[str, None] = {}
@@ -207,77 +424,53 @@ class Claim:
         return any(p.kind.startswith("ablation_") for p in self.predicates)
 
     def error(self, message: str, field_name: str | None = None, fix: str | None = None) -> ClaimError:
-        line = self.lines.get(field_name or "") or self.lines.get((field_name or "").split(".")[0]) or self.line
-        return ClaimError(message, path=self.source, line=line, field=field_name, fix=fix)
+        return ClaimError(message, path=self.source, line=line_of(self.lines, field_name) or self.line,
+                          field=field_name, fix=fix)
 
 
-def _tuple_of_str(value: Any, name: str, err) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    raise err(f"must be a string or a list of strings, got {value!r}", name,
-              f'write {name} = ["a", "b"]')
+class ClaimFile(BaseModel):
+    """A TOML claim file: one or more ``[[claim]]`` tables and nothing else (the JSON Schema's root)."""
+
+    model_config = ConfigDict(extra="forbid", title="polytests claim file")
+    claim: Annotated[tuple[Claim, ...], Field(min_length=1)] = Field(
+        description="one [[claim]] table per claim")
+
+
+def json_schema() -> dict:
+    """The JSON Schema of a claim file, for editors (taplo / Even Better TOML, VS Code)."""
+    schema = ClaimFile.model_json_schema(by_alias=True)
+    _array_bounds(schema)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": "https://polytests.invalid/claim-file.schema.json", **schema}
+
+
+def _array_bounds(node: Any) -> None:
+    # pydantic words a length bound on a list behind a before-validator as minLength (a string
+    # keyword); JSON Schema needs minItems/maxItems for arrays.
+    if isinstance(node, dict):
+        if node.get("type") == "array":
+            for old, new in (("minLength", "minItems"), ("maxLength", "maxItems")):
+                if old in node:
+                    node[new] = node.pop(old)
+        for value in node.values():
+            _array_bounds(value)
+    elif isinstance(node, list):
+        for value in node:
+            _array_bounds(value)
+
+
+def line_of(lines: dict[str, int], field_name: str | None) -> int | None:
+    """The line of ``field_name`` (``predicate[0].baseline[1]``), else of the nearest enclosing key."""
+    path = field_name or ""
+    while True:
+        if path in lines:
+            return lines[path]
+        if not path:
+            return None
+        cut = max(path.rfind("."), path.rfind("["))
+        path = path[:cut] if cut > 0 else ""
 
 
 def validate_claim(claim: Claim) -> Claim:
-    """Structural checks of a claim; raise :class:`ClaimError` naming the field and the fix."""
-    if not isinstance(claim.id, str) or not _ID_RE.match(claim.id):
-        raise claim.error(f"id {claim.id!r} is not a simple identifier", "id",
-                          "use letters, digits, '_', '-', '.'; start with a letter or digit")
-    if not isinstance(claim.statement, str) or not claim.statement.strip():
-        raise claim.error("statement is empty", "statement", "say the claim in one line of words")
-    if claim.alpha is not None and not 0 < claim.alpha < 1:
-        raise claim.error(f"alpha {claim.alpha!r} is not in (0, 1)", "alpha", "use e.g. alpha = 0.05")
-    if claim.expect not in EXPECTATIONS:
-        raise claim.error(f"expect {claim.expect!r} is not one of {EXPECTATIONS}", "expect",
-                          'write expect = "refuted" for a documented false claim')
-    if claim.split not in SPLITS:
-        raise claim.error(f"unknown split {claim.split!r}; known: {', '.join(SPLITS)}", "split",
-                          'claims are judged on split = "confirm"')
-    if not claim.predicates:
-        raise claim.error("the claim asserts no predicate", "predicate",
-                          "add at least one [[claim.predicate]] table with a kind")
-    for index, p in enumerate(claim.predicates):
-        _validate_predicate(claim, index, p)
+    """Kept for callers of the former hand-written checks: a Claim is valid once built."""
     return claim
-
-
-def _validate_predicate(claim: Claim, index: int, p: Predicate) -> None:
-    field_name = f"predicate[{index}]"
-    if isinstance(p, (FiresOn, Polysemantic)) and p.versus not in VERSUS:
-        raise claim.error(f"versus {p.versus!r} is not one of {', '.join(VERSUS)}", f"{field_name}.versus",
-                          'versus = "each" asks for more than every baseline corpus; "pooled" (default) '
-                          "for more than their pooled documents")
-    if isinstance(p, (Polysemantic,)) and len(p.corpora_) < 2:
-        raise claim.error("polysemantic needs at least two corpora", field_name,
-                          "list two or more corpora, or use fires_on for one")
-    if isinstance(p, SilentOn) and not p.margin > 0:
-        raise claim.error(f"margin must be > 0, got {p.margin!r}", field_name,
-                          "state the largest difference you would still call silent")
-    if isinstance(p, TopKPrecision):
-        if not 0 < p.min_precision <= 1:
-            raise claim.error("min_precision must be in (0, 1]", field_name, "e.g. min_precision = 0.8")
-        if p.k < 1 or p.max_per_document < 1:
-            raise claim.error("k and max_per_document must be >= 1", field_name, "e.g. k = 20")
-    if isinstance(p, ExplainedBy):
-        if not p.tokens and p.regex is None:
-            raise claim.error("explained_by needs tokens or a regex", field_name,
-                              'write tokens = [" the", "."] or regex = "^\\\\d+$"')
-        if p.regex is not None:
-            try:
-                re.compile(p.regex)
-            except re.error as exc:
-                raise claim.error(f"regex {p.regex!r} does not compile ({exc})", field_name,
-                                  "fix the regular expression") from exc
-    if isinstance(p, TokenMatched) and p.min_occurrences < 1:
-        raise claim.error("min_occurrences must be >= 1", field_name, "50 is a common bar")
-    if isinstance(p, (AblationHurts, AblationSpecific, AblationSpares)):
-        bad = [k for k in p.kinds if k not in ABLATION_KINDS]
-        if bad or not p.kinds:
-            raise claim.error(f"unknown ablation kind {bad[0] if bad else None!r}; known: "
-                              f"{', '.join(ABLATION_KINDS)}", field_name, 'e.g. kinds = ["zero", "mean"]')
-    if isinstance(p, AblationHurts) and p.n_null < 19:
-        raise claim.error("n_null must be >= 19 (199 or more recommended)", field_name, "n_null = 199")
-    if isinstance(p, AblationSpares) and not p.margin > 0:
-        raise claim.error("margin must be > 0", field_name, "e.g. margin = 0.01 (nats/token)")

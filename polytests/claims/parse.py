@@ -1,147 +1,243 @@
-"""Claim files: TOML in ``hypotheses/``, parsed into :class:`~polytests.claims.model.Claim`.
+"""Claim files: TOML in ``hypotheses/``, validated into :class:`~polytests.claims.model.Claim`.
 
 A file holds one or more ``[[claim]]`` tables; each claim has one or more
-``[[claim.predicate]]`` tables with a ``kind``. See docs/claims.md. Errors
-name the file, the line, the field and the fix.
+``[[claim.predicate]]`` tables with a ``kind``. See docs/claims.md.
+
+:func:`read_claim_file` never raises: it returns the claims that are valid and one
+:class:`ClaimProblem` per claim (or per file-level fault) that is not, each a
+:class:`ClaimError` naming the file, the line, the field and the fix. So one bad
+claim costs only itself; a file that cannot be read at all costs only its claims.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from polytests.claims.diagnose import claim_error, near_miss, toml_type
 from polytests.claims.model import (
-    PREDICATES, AblationHurts, AblationSpares, AblationSpecific, Claim, ExplainedBy, FiresOn,
-    NotExplainedByOneToken, Polysemantic, Predicate, SilentOn, TokenMatched, TopKPrecision,
-    validate_claim,
+    AblationHurts, AblationSpares, AblationSpecific, Claim, ClaimFile, ExplainedBy, NotExplainedByOneToken,
+    Polysemantic, SilentOn, TokenMatched, TopKPrecision,
 )
 from polytests.errors import ClaimError
-from polytests.neurons import NeuronRef
 
-CLAIM_KEYS = {"id", "statement", "neuron", "model", "split", "alpha", "expect", "site", "predicate"}
-# Per predicate kind: the keys it accepts, and how TOML names map to dataclass fields.
-_RENAMES = {"corpora": "corpora_"}
-
-
-def _line_index(text: str) -> list[tuple[int, str]]:
-    return list(enumerate(text.splitlines(), start=1))
+_BOM = b"\xef\xbb\xbf"
+_HEADER = re.compile(r"^\[\[?\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?")
+_KEY = re.compile(r"""^("[^"]*"|'[^']*'|[A-Za-z0-9_-]+)\s*(?:\.|=)""")
 
 
-def _claim_lines(text: str) -> list[dict[str, int]]:
-    """For each ``[[claim]]`` table, the line of the header and of each key/predicate in it."""
-    claims: list[dict[str, int]] = []
-    n_pred = 0
-    for number, line in _line_index(text):
-        stripped = line.strip()
-        if re.match(r"^\[\[\s*claim\s*\]\]", stripped):
-            claims.append({"": number})
-            n_pred = 0
-        elif re.match(r"^\[\[\s*claim\.predicate\s*\]\]", stripped) and claims:
-            claims[-1][f"predicate[{n_pred}]"] = number
-            n_pred += 1
-        elif claims:
-            m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*)\s*=", stripped)
-            if m:
-                key = m.group(1) if n_pred == 0 else f"predicate[{n_pred - 1}].{m.group(1)}"
-                claims[-1].setdefault(key, number)
-    return claims
+@dataclass(frozen=True)
+class ClaimProblem:
+    """A claim (or a whole file) that could not be built, and why."""
+
+    name: str  # the claim's id when it has a usable one, else "claim[i]" or the file name
+    error: ClaimError
 
 
-def _predicate(raw: dict, where: str, err) -> Predicate:
-    kind = raw.get("kind")
-    if kind not in PREDICATES:
-        raise err(f"unknown predicate kind {kind!r}; known: {', '.join(PREDICATES)}", f"{where}.kind",
-                  "set kind to one of the known predicates (docs/claims.md lists them)")
-    cls = PREDICATES[kind]
-    allowed = {f for f in cls.__dataclass_fields__}
-    args: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key == "kind":
+@dataclass(frozen=True)
+class ClaimFileContents:
+    path: str
+    claims: tuple[Claim, ...]
+    problems: tuple[ClaimProblem, ...]
+
+
+@dataclass
+class _Lines:
+    """Where things are in a TOML claim file: per claim, the line of each key; top-level names."""
+
+    claims: list[dict[str, int]]
+    top: dict[str, int]
+
+
+def _scan_strings(line: str, state: dict) -> None:
+    """Advance the string/bracket state of the TOML scanner over one line."""
+    i = 0
+    while i < len(line):
+        quote = state["quote"]
+        if quote is not None:
+            if quote in ('"', '"""') and line[i] == "\\":
+                i += 2
+                continue
+            if line.startswith(quote, i):
+                state["quote"] = None
+                i += len(quote)
+                continue
+            i += 1
             continue
-        name = _RENAMES.get(key, key)
-        if name not in allowed:
-            known = sorted(k.rstrip("_") for k in allowed)
-            raise err(f"unknown key {key!r} for {kind}; known: {', '.join(known)}", f"{where}.{key}",
-                      f"remove it or use one of: {', '.join(known)}")
-        if isinstance(value, list):
-            value = tuple(value)
-        if name == "exclude_shared_tokens" and cls is FiresOn and isinstance(value, str):
-            value = (value,)
-        args[name] = value
+        ch = line[i]
+        if ch == "#":
+            break
+        if line.startswith('"""', i) or line.startswith("'''", i):
+            state["quote"] = line[i:i + 3]
+            i += 3
+            continue
+        if ch in "\"'":
+            state["quote"] = ch
+        elif ch in "[{":
+            state["depth"] += 1
+        elif ch in "]}":
+            state["depth"] = max(0, state["depth"] - 1)
+        i += 1
+    if state["quote"] in ('"', "'"):
+        state["quote"] = None  # single-line strings end with the line (else TOML reports the error)
+
+
+def locate(text: str) -> _Lines:
+    """Line numbers of tables and keys, aware of multi-line strings and arrays (a ``[[claim]]``
+    inside a multi-line statement is text, not a header)."""
+    out = _Lines([], {})
+    state = {"quote": None, "depth": 0}
+    section: str | None = None  # "claim", "predicate" or "other"
+    n_pred = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        at_start = state["quote"] is None and state["depth"] == 0
+        stripped = line.strip()
+        if at_start and stripped.startswith("["):
+            m = _HEADER.match(stripped)
+            name = m.group(1).replace('"', "").replace("'", "").replace(" ", "") if m else ""
+            if stripped.startswith("[[") and name == "claim":
+                out.claims.append({"": number})
+                section, n_pred = "claim", 0
+            elif stripped.startswith("[[") and name == "claim.predicate" and out.claims:
+                out.claims[-1][f"predicate[{n_pred}]"] = number
+                section, n_pred = "predicate", n_pred + 1
+            else:
+                out.top.setdefault(name.split(".")[0], number)
+                if name.startswith("claim.") and out.claims:
+                    out.claims[-1].setdefault(name.split(".")[1], number)
+                section = "other"
+            _scan_strings(stripped[m.end():] if m else "", state)
+            state["depth"] = 0
+            continue
+        if at_start:
+            m = _KEY.match(stripped)
+            if m:
+                key = m.group(1).strip("\"'")
+                if section is None:
+                    out.top.setdefault(key, number)
+                elif section == "claim":
+                    out.claims[-1].setdefault(key, number)
+                elif section == "predicate":
+                    out.claims[-1].setdefault(f"predicate[{n_pred - 1}].{key}", number)
+        _scan_strings(line, state)
+    return out
+
+
+def claim_from_dict(raw: Any, *, source: str | None = None, lines: dict[str, int] | None = None) -> Claim:
+    """Validate one ``[[claim]]`` table (or the Python form's dict); raise ClaimError on a bad one."""
+    lines = dict(lines or {})
     try:
-        return cls(**args)
-    except TypeError as exc:
-        missing = re.findall(r"'(\w+)'", str(exc))
-        field_name = missing[0].rstrip("_") if missing else "?"
-        raise err(f"{kind} is missing required key {field_name!r}", f"{where}.{field_name}",
-                  f"add {field_name} = ... to this predicate") from exc
+        return Claim.located(raw, source=source, line=lines.get(""), lines=lines)
+    except ValidationError as exc:
+        raise claim_error(exc, raw, path=source, lines=lines, default_line=lines.get("")) from None
+    except RecursionError:
+        raise ClaimError("values are nested too deeply", path=source, line=lines.get(""),
+                         fix="claim fields are strings, numbers or flat lists") from None
 
 
-def claim_from_dict(raw: dict, *, source: str | None = None, lines: dict[str, int] | None = None) -> Claim:
-    """Build and validate a Claim from one ``[[claim]]`` table."""
-    lines = lines or {}
-
-    def err(message: str, field_name: str, fix: str) -> ClaimError:
-        line = lines.get(field_name) or lines.get(field_name.split(".")[0]) or lines.get("")
-        return ClaimError(message, path=source, line=line, field=field_name, fix=fix)
-
-    unknown = sorted(set(raw) - CLAIM_KEYS)
-    if unknown:
-        raise err(f"unknown key {unknown[0]!r}; known: {', '.join(sorted(CLAIM_KEYS))}", unknown[0],
-                  "remove it or check its spelling")
-    for required in ("id", "statement", "neuron", "predicate"):
-        if required not in raw:
-            raise err(f"missing required key {required!r}", required,
-                      f"add {required} = ... to the claim" if required != "predicate"
-                      else "add a [[claim.predicate]] table with a kind")
+def _decode(data: bytes, path: str) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ClaimError("the file is UTF-16 (it starts with a UTF-16 byte-order mark)", path=path, line=1,
+                         fix="save the file as UTF-8")
+    if data.startswith(_BOM):
+        data = data[len(_BOM):]  # a UTF-8 byte-order mark carries no meaning: ignore it
     try:
-        neuron = NeuronRef.parse(raw["neuron"])
-    except ValueError as exc:
-        raise err(str(exc), "neuron", 'write neuron = "L2N18"') from exc
-    raw_predicates = raw["predicate"]
-    if isinstance(raw_predicates, dict):
-        raw_predicates = [raw_predicates]
-    predicates = tuple(_predicate(p, f"predicate[{i}]", err) for i, p in enumerate(raw_predicates))
-    alpha = raw.get("alpha")
-    if alpha is not None and (not isinstance(alpha, (int, float)) or isinstance(alpha, bool)):
-        raise err(f"alpha must be a number, got {alpha!r}", "alpha", "e.g. alpha = 0.05")
-    claim = Claim(
-        id=raw["id"], statement=raw["statement"], neuron=neuron, predicates=predicates,
-        model=None if raw.get("model") is None else str(raw["model"]), split=raw.get("split", "confirm"),
-        alpha=None if alpha is None else float(alpha),
-        expect=raw.get("expect", "confirmed"), site=raw.get("site"), source=source,
-        line=lines.get(""), lines=dict(lines),
-    )
-    return validate_claim(claim)
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ClaimError(f"not UTF-8: byte 0x{data[exc.start]:02x} at line {line} cannot be decoded", path=path,
+                         line=line, fix="save the file as UTF-8") from None
+
+
+def _load_toml(text: str, path: str) -> dict:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        raise ClaimError(f"not valid TOML ({exc})", path=path, line=int(m.group(1)) if m else None,
+                         fix="fix the TOML syntax at that line") from None
+    except RecursionError:
+        raise ClaimError("arrays or tables are nested too deeply to read", path=path,
+                         fix="claim fields are strings, numbers or flat lists") from None
+
+
+def read_claim_file(path: str | Path) -> ClaimFileContents:
+    """The valid claims of a TOML claim file and one problem for each claim (or file fault) that is not."""
+    source = str(path)
+    name = Path(path).name
+    try:
+        text = _decode(Path(path).read_bytes(), source)
+        data = _load_toml(text, source)
+    except ClaimError as exc:
+        return ClaimFileContents(source, (), (ClaimProblem(name, exc),))
+    except OSError as exc:
+        return ClaimFileContents(source, (), (ClaimProblem(name, ClaimError(
+            f"cannot read the file ({exc.strerror or exc})", path=source, fix="check the file's permissions")),))
+    where = locate(text)
+    problems: list[ClaimProblem] = []
+    known = list(ClaimFile.model_fields)
+    for key in data:
+        if key not in known:
+            guess = near_miss(key, known)
+            hint = f"; did you mean [[{guess}]]?" if guess else ""
+            problems.append(ClaimProblem(name, ClaimError(
+                f"unknown top-level table or key {key!r}{hint}", path=source, line=where.top.get(key), field=key,
+                fix=f"rename it to [[{guess}]]" if guess else "a claim file holds only [[claim]] tables")))
+    raw_claims = data.get("claim")
+    if raw_claims is None:
+        misspelt = [k for k in data if near_miss(k, known)]
+        if not misspelt:  # else the misspelt table (e.g. [[claims]]) is the reason, reported above
+            found = f" (found: {', '.join(sorted(data))})" if data else ""
+            problems = [ClaimProblem(name, ClaimError(
+                f"no [[claim]] table{found}", path=source, field="claim",
+                fix="start each claim with a [[claim]] header"))]
+        raw_claims = []
+    elif not isinstance(raw_claims, list):
+        problems.append(ClaimProblem(name, ClaimError(
+            f"claim must be [[claim]] tables, got {toml_type(raw_claims)}", path=source,
+            line=where.top.get("claim"), field="claim", fix="start each claim with [[claim]] (double brackets)")))
+        raw_claims = []
+    not_tables = [i for i, raw in enumerate(raw_claims) if not isinstance(raw, dict)]
+    if not_tables:
+        i = not_tables[0]
+        problems.append(ClaimProblem(name, ClaimError(
+            f"claim must be [[claim]] tables; claim[{i}] is {toml_type(raw_claims[i])}", path=source,
+            line=where.top.get("claim"), field=f"claim[{i}]", fix="start each claim with a [[claim]] header")))
+    claims: list[Claim] = []
+    seen: dict[str, Claim] = {}
+    for i, raw in enumerate(raw_claims):
+        if i in not_tables:
+            continue
+        lines = where.claims[i] if i < len(where.claims) else {"": where.top.get("claim")}
+        label = raw["id"] if isinstance(raw.get("id"), str) else f"claim[{i}]"
+        try:
+            claim = claim_from_dict(raw, source=source, lines=lines)
+        except ClaimError as exc:
+            problems.append(ClaimProblem(label, exc))
+            continue
+        if claim.id in seen:
+            problems.append(ClaimProblem(f"{label}[{i}]", claim.error(
+                f"duplicate claim id {claim.id!r}, also used at line {seen[claim.id].line}", "id",
+                "give every claim its own id")))
+            continue
+        seen[claim.id] = claim
+        claims.append(claim)
+    return ClaimFileContents(source, tuple(claims), tuple(problems))
 
 
 def parse_claim_file(path: str | Path) -> list[Claim]:
-    """Every claim in a TOML claim file; raise ClaimError (file, line, field, fix) on a bad one."""
-    path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"line (\d+)", str(exc))
-        raise ClaimError(f"not valid TOML ({exc})", path=str(path), line=int(m.group(1)) if m else None,
-                         fix="fix the TOML syntax at that line") from exc
-    claims_raw = data.get("claim")
-    if not isinstance(claims_raw, list) or not claims_raw:
-        raise ClaimError("no [[claim]] table", path=str(path), field="claim",
-                         fix="start each claim with a [[claim]] header")
-    lines = _claim_lines(text)
-    claims = [claim_from_dict(raw, source=str(path), lines=lines[i] if i < len(lines) else None)
-              for i, raw in enumerate(claims_raw)]
-    ids = [c.id for c in claims]
-    dupes = {i for i in ids if ids.count(i) > 1}
-    if dupes:
-        raise ClaimError(f"duplicate claim id {sorted(dupes)[0]!r}", path=str(path), field="id",
-                         fix="give every claim its own id")
-    return claims
+    """Every claim in a TOML claim file; raise the first ClaimError (file, line, field, fix) if any."""
+    contents = read_claim_file(path)
+    if contents.problems:
+        raise contents.problems[0].error
+    return list(contents.claims)
 
 
-__all__ = ["parse_claim_file", "claim_from_dict", "AblationHurts", "AblationSpares", "AblationSpecific",
-           "ExplainedBy", "NotExplainedByOneToken", "Polysemantic", "SilentOn", "TokenMatched",
-           "TopKPrecision"]
+__all__ = ["parse_claim_file", "read_claim_file", "claim_from_dict", "ClaimProblem", "ClaimFileContents",
+           "AblationHurts", "AblationSpares", "AblationSpecific", "ExplainedBy", "NotExplainedByOneToken",
+           "Polysemantic", "SilentOn", "TokenMatched", "TopKPrecision"]

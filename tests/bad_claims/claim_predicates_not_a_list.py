@@ -1,0 +1,8 @@
+# tried: predicates=fires_on(...) without the list
+# field: predicate
+# error: predicate must be [[claim.predicate]] tables, got a table
+
+from polytests import claim, fires_on
+
+bad = claim(id="py-not-list", statement="s", neuron="L1N3",  # <-
+            predicates=fires_on("alpha"))
