@@ -144,6 +144,12 @@ def _schema(args) -> int:
     return 0
 
 
+def _calibrate(args) -> int:
+    from polytests.calibrate import main as calibrate
+
+    return calibrate(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="polytests", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -196,6 +202,20 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("schema", help="print the JSON Schema of claim files (for editors: taplo, VS Code)")
     p.add_argument("--output", "-o", help="write it to this file instead of standard output")
     p.set_defaults(func=_schema)
+    p = sub.add_parser("calibrate", help="error rates of the verdicts on null claims built from real activations")
+    p.add_argument("--model", default="embedded")
+    p.add_argument("--corpora", default="corpora")
+    p.add_argument("--claims", type=int, default=1000, help="null claims per predicate kind")
+    p.add_argument("--neurons", type=int, default=64, help="neurons sampled (across layers)")
+    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--min-effect", type=float, default=0.05)
+    p.add_argument("--resamples", type=int, default=999)
+    p.add_argument("--power-sims", type=int, default=200, help="simulations per point of the power curves (0: none)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cache-dir", default=".polytests_cache")
+    p.add_argument("--out", help="write the markdown table here (e.g. docs/calibration.md)")
+    p.add_argument("--figure", help="write the power curves here (e.g. docs/power.png)")
+    p.set_defaults(func=_calibrate)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -173,8 +173,8 @@ WRITTEN_KEY = pytest.StashKey[object]()
 REPORT_ERROR_KEY = pytest.StashKey[str]()
 
 
-OPTIONS = ("model", "corpora", "alpha", "correction", "resamples", "seed", "report_dir", "cache_dir", "device",
-           "strict_inconclusive")
+OPTIONS = ("model", "corpora", "alpha", "min_effect", "min_effect_loss", "correction", "resamples", "seed",
+           "report_dir", "cache_dir", "device", "strict_inconclusive")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -184,6 +184,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--polytests-model", help="model spec: 'embedded', a local directory, or an alias like solu-4l")
     group.addoption("--polytests-corpora", help="folder of corpora (default: [tool.polytests] corpora)")
     group.addoption("--polytests-alpha", help="alpha for claims that state none (default 0.05)")
+    group.addoption("--polytests-min-effect",
+                    help="smallest effect of activation predicates that state none, in units of the neuron's "
+                         "scale (default 0.05)")
+    group.addoption("--polytests-min-effect-loss",
+                    help="smallest effect of ablation predicates that state none, nats/token (default 0.002)")
     group.addoption("--polytests-correction",
                     help=f"multiple-comparison correction across the claim family: {', '.join(CORRECTIONS)} "
                          "(default holm)")

@@ -39,6 +39,11 @@ class Settings(BaseModel):
     hypotheses: Annotated[tuple[_Text, ...], BeforeValidator(_paths), Field(min_length=1)] = Field(
         ("hypotheses",), examples=["hypotheses"])
     alpha: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] = Field(0.05, examples=[0.05])
+    # Smallest effects of interest (docs/statistics.md): activation predicates in units of the
+    # neuron's scale (its 99.9th-percentile |activation| on the split), ablation predicates in
+    # nats/token. A predicate's own min_effect overrides them.
+    min_effect: Annotated[float, Field(ge=0, allow_inf_nan=False)] = Field(0.05, examples=[0.05])
+    min_effect_loss: Annotated[float, Field(ge=0, allow_inf_nan=False)] = Field(0.002, examples=[0.002])
     correction: Literal["holm", "bh", "bonferroni", "none"] = Field("holm", examples=["holm"])
     resamples: Annotated[int, Field(ge=99, le=10_000_000)] = Field(9999, examples=[9999])
     seed: Annotated[int, Field(ge=0, lt=2**63)] = Field(20261125, examples=[20261125])

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from polytests.ablation import (
-    AblationEngine, batched_delta_loss, matched_null_neurons, naive_delta_loss, received_activations,
+    AblationEngine, batched_delta_loss, besag_clifford, matched_null_neurons, naive_delta_loss, received_activations,
     resample_donors,
 )
 from polytests.claims.model import AblationHurts, AblationSpares, AblationSpecific, Claim
@@ -42,10 +42,23 @@ def test_resample_donors_are_other_documents():
     assert (donors != np.arange(50)).all() and ((0 <= donors) & (donors < 50)).all()
 
 
-def test_matched_nulls_are_close_in_rate_and_never_the_target():
-    rate = np.linspace(0, 1, 100)
+def test_matched_nulls_are_random_neurons_of_similar_rate_and_never_the_target():
+    rate = np.linspace(0, 1, 101)
     nulls = matched_null_neurons(rate, rate.copy(), target=50, k=10, seed=0)
-    assert 50 not in nulls and len(set(nulls)) == 10 and np.abs(nulls - 50).max() <= 6
+    assert 50 not in nulls and len(set(nulls)) == 10
+    assert np.abs(nulls - 50).max() <= 25  # from the half of the layer nearest in firing rate...
+    assert np.abs(nulls - 50).max() > 5  # ...drawn at random, not the 10 nearest
+    assert len(matched_null_neurons(rate, rate.copy(), target=50, k=499, seed=0)) == 50  # the pool, not the layer
+    other = matched_null_neurons(rate, rate.copy(), target=50, k=10, seed=1)
+    assert set(other) != set(nulls)
+
+
+def test_besag_clifford_stops_at_the_h_th_exceedance():
+    # Exceedances at positions 2, 5 and 9 (1-based): with h=3, sampling stops at L=9, p = 3/9.
+    null = np.array([0, 5, 0, 0, 5, 0, 0, 0, 5, 5, 5], dtype=float)
+    assert besag_clifford(null, 4.0, h=3) == (3 / 9, 3, 9)
+    # Fewer than h exceedances among all K: the ordinary (1 + exceed) / (K + 1).
+    assert besag_clifford(null[:8], 4.0, h=3) == ((1 + 2) / 9, 2, 8)
 
 
 def _engine(model, docs):
@@ -87,7 +100,8 @@ def test_neuron_made_important_is_detected(tiny_model_dir, docs, layer):
     engine = _engine(model, docs)
     claim = Claim("i", "s", NeuronRef(layer, 9), (AblationHurts(("alpha", "beta"), n_null=39),))
     hurts = engine.evaluate(claim, claim.predicates[0], seed=0, n_resamples=999)
-    assert hurts.pvalue == pytest.approx(1 / 40)
+    assert hurts.numbers["n_null"] == 31  # the half of the layer's other 63 neurons nearest in firing rate
+    assert hurts.pvalue == pytest.approx(1 / 32)  # none of them is as important: the rank p floor
     assert hurts.numbers["per_kind"]["zero"]["delta_loss"] > 0.1
     specific = engine.evaluate(claim, AblationSpecific(("alpha",)), seed=0, n_resamples=999)
     zero = specific.numbers["per_kind"]["zero"]

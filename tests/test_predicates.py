@@ -10,7 +10,8 @@ from polytests.claims.model import (
     Claim, ExplainedBy, FiresOn, NotExplainedByOneToken, Polysemantic, SilentOn, TokenMatched, TopKPrecision,
 )
 from polytests.neurons import NeuronRef
-from polytests.runner import _verdict
+from polytests.claims.results import PredicateResult
+from polytests.runner import claim_pvalues, decide
 from tests.helpers import synthetic_store
 
 VOCAB = [".", " the", " a", " b", " c", " x", " y", " shared", " z", " w"]
@@ -45,65 +46,114 @@ def planted(corpora, fn, noise=0.05, seed=0):
     return synthetic_store(corpora, lambda c, i, toks: [fn(c, t) + noise * rng.normal() for t in toks])
 
 
-def test_fires_on_detects_a_real_feature_and_rejects_a_wrong_corpus(corpora):
+def verdict_of(r, alpha=0.05, m=1):
+    """The verdict a one-claim family gives this predicate result."""
+    above, below = claim_pvalues([r])
+    p = 1.0 if above is None else min(above, below)
+    return decide([r], above, below, p, alpha, m, "holm")[0]
+
+
+def test_fires_on_detects_a_real_feature_and_refutes_a_wrong_corpus(corpora):
     store = planted(corpora, lambda c, t: 1.0 if t == A else 0.0)
     hit = evaluate(store, FiresOn("spanish"))
     miss = evaluate(store, FiresOn("legal"))
-    assert hit.pvalue <= 0.002 and hit.numbers["difference"] > 0.2
-    assert miss.pvalue > 0.5
+    assert hit.pvalue <= 0.002 and hit.estimate > hit.bound > 0 and verdict_of(hit) == "confirmed"
+    assert miss.pvalue > 0.5 and miss.pvalue_refute <= 0.01 and verdict_of(miss) == "refuted"
+    assert hit.ci[0] <= hit.estimate <= hit.ci[1] and hit.units == "activation"
+
+
+def test_a_tiny_effect_is_refuted_not_confirmed(corpora):
+    # Spanish is reliably above every other corpus, by 2% of the neuron's scale: detectable,
+    # and below the 5% bound. The old rule (any detectable difference) confirmed this.
+    # The neuron's scale comes from a few strong activations in prose (not compared here).
+    rng = np.random.default_rng(3)
+    store = synthetic_store(corpora, lambda c, i, toks: [
+        (1.0 if (c == "prose" and j < 3) else 0.0) + (0.02 if c == "spanish" else 0.0)
+        + 0.002 * rng.normal() for j, _ in enumerate(toks)])
+    r = evaluate(store, FiresOn("spanish", baseline=("fortran", "medical", "legal")))
+    assert r.numbers["scale"] == pytest.approx(1.0, abs=0.01)
+    assert r.estimate == pytest.approx(0.02, abs=0.002) and r.bound == pytest.approx(0.05, abs=0.001)
+    zero_bound = evaluate(store, FiresOn("spanish", baseline=("fortran", "medical", "legal"), min_effect=0.0))
+    assert zero_bound.pvalue <= 0.002 and verdict_of(zero_bound) == "confirmed"  # the difference is real...
+    assert verdict_of(r) == "refuted" and r.pvalue_refute <= 0.01  # ...and smaller than claimed
+
+
+def test_a_p_of_about_0_2_is_inconclusive_not_refuted():
+    # Six noisy documents a side, the estimate above the bound but not shown to be: undecided.
+    rng = np.random.default_rng(11)
+    docs = {"a": make_docs(rng, 6, [A]), "b": make_docs(rng, 6, [B])}
+    offsets = {("a", i): 0.15 + 0.3 * v for i, v in enumerate(np.random.default_rng(2).normal(size=6))}
+    offsets |= {("b", i): 0.3 * v for i, v in enumerate(np.random.default_rng(3).normal(size=6))}
+    store = synthetic_store(docs, lambda c, i, toks: [offsets[c, i] for _ in toks])
+    r = evaluate(store, FiresOn("a", min_effect=0.0))
+    assert 0.1 < r.pvalue < 0.4 and r.pvalue_refute > 0.5
+    verdict, reason = decide([r], *claim_pvalues([r]), min(claim_pvalues([r])), 0.05, 1, "holm")
+    assert verdict == "inconclusive" and "documents would decide it" in reason
 
 
 def test_period_artifact_is_refuted(corpora):
     # Fires on "." wherever it is; medical text simply has more periods.
     store = planted(corpora, lambda c, t: 1.0 if t == PERIOD else 0.0)
-    assert evaluate(store, FiresOn("medical")).pvalue <= 0.002
+    assert evaluate(store, FiresOn("medical", versus="pooled")).pvalue <= 0.002
     artifact = evaluate(store, NotExplainedByOneToken("medical"))
     assert artifact.numbers["token"] == "." and artifact.numbers["share_of_activation"] > 0.9
-    assert artifact.pvalue > 0.05
+    assert artifact.pvalue > 0.05 and verdict_of(artifact) == "refuted"
     # A neuron that fires on medical content words survives the same check.
     real = planted(corpora, lambda c, t: 1.0 if t in (C,) else (0.5 if c == "medical" else 0.0))
-    assert evaluate(real, NotExplainedByOneToken("medical")).pvalue <= 0.01
+    survived = evaluate(real, NotExplainedByOneToken("medical"))
+    assert survived.pvalue <= 0.01 and verdict_of(survived) == "confirmed"
 
 
 def test_polysemantic_through_shared_tokens_is_caught_by_exclusion(corpora):
     store = planted(corpora, lambda c, t: 1.0 if t == SHARED else 0.0)
     naive = evaluate(store, Polysemantic(("spanish", "fortran")))
     controlled = evaluate(store, Polysemantic(("spanish", "fortran"), exclude_shared_tokens=True))
-    assert naive.pvalue <= 0.002
-    assert controlled.pvalue > 0.05 and controlled.numbers["excluded_token_types"] >= 2
+    assert naive.pvalue <= 0.002 and verdict_of(naive) == "confirmed"
+    assert controlled.numbers["excluded_token_types"] >= 2 and verdict_of(controlled) == "refuted"
     genuine = planted(corpora, lambda c, t: 1.0 if t in (A, B) else 0.0)
-    assert evaluate(genuine, Polysemantic(("spanish", "fortran"), exclude_shared_tokens=True)).pvalue <= 0.002
+    assert verdict_of(evaluate(genuine, Polysemantic(("spanish", "fortran"), exclude_shared_tokens=True))) \
+        == "confirmed"
     # One of the two corpora missing: the intersection-union p is the larger one.
     half = planted(corpora, lambda c, t: 1.0 if t == A else 0.0)
     r = evaluate(half, Polysemantic(("spanish", "fortran")))
-    assert r.pvalue == r.numbers["per_corpus"]["fortran"]["pvalue"] > 0.05
+    assert r.pvalue == r.numbers["per_corpus"]["fortran"]["p_above"] > 0.05 and verdict_of(r) == "refuted"
 
 
 def test_silent_on_needs_evidence_of_equivalence(corpora):
     store = planted(corpora, lambda c, t: 0.0, noise=0.05)
-    assert evaluate(store, SilentOn("legal", margin=0.2)).pvalue <= 0.01
-    loud = planted(corpora, lambda c, t: 1.0 if t in (Z, W) else 0.0)
-    assert evaluate(loud, SilentOn("legal", margin=0.2)).pvalue > 0.5
+    quiet = evaluate(store, SilentOn("legal", margin=0.2))
+    assert quiet.pvalue <= 0.01 and verdict_of(quiet) == "confirmed"
+    loud = evaluate(planted(corpora, lambda c, t: 1.0 if t in (Z, W) else 0.0), SilentOn("legal", margin=0.2))
+    assert loud.pvalue > 0.5 and verdict_of(loud) == "refuted"
+    # Without a margin, the bound is min_effect x the neuron's scale.
+    default = evaluate(store, SilentOn("legal"))
+    assert default.bound == pytest.approx(0.05 * default.numbers["scale"])
 
 
 def test_token_matched_control(corpora):
     # The same token " the" fires in Spanish context only: a context effect.
     context = planted(corpora, lambda c, t: 1.0 if (t == THE and c == "spanish") else 0.0)
     r = evaluate(context, TokenMatched("spanish", against="fortran", min_occurrences=20))
-    assert r.pvalue <= 0.002 and " the" in r.numbers["token_types"]
+    assert r.pvalue <= 0.002 and " the" in r.numbers["token_types"] and verdict_of(r) == "confirmed"
     # Pure token identity: " the" fires everywhere; matched on the token, no difference remains.
-    identity = planted(corpora, lambda c, t: 1.0 if t == THE else 0.0)
-    assert evaluate(identity, TokenMatched("spanish", against="fortran", min_occurrences=20)).pvalue > 0.05
-    none = evaluate(identity, TokenMatched("spanish", against="legal", min_occurrences=10_000))
+    identity = evaluate(planted(corpora, lambda c, t: 1.0 if t == THE else 0.0),
+                        TokenMatched("spanish", against="fortran", min_occurrences=20))
+    assert identity.pvalue > 0.05 and verdict_of(identity) == "refuted"
+    none = evaluate(planted(corpora, lambda c, t: 0.0),
+                    TokenMatched("spanish", against="legal", min_occurrences=10_000))
     assert none.pvalue is None and "no token type" in none.inconclusive_reason
 
 
 def test_top_k_precision(corpora):
+    from scipy import stats
+
     store = planted(corpora, lambda c, t: 1.0 if t == A else 0.0)
-    good = evaluate(store, TopKPrecision(("spanish",), k=10, min_precision=0.8))
-    assert good.numbers["precision"] == 1.0 and good.pvalue <= 0.002 and good.holds_descriptively
+    good = evaluate(store, TopKPrecision(("spanish",), k=10, min_precision=0.6))
+    assert good.numbers["precision"] == 1.0 and verdict_of(good) == "confirmed"
+    assert good.pvalue == pytest.approx(stats.binomtest(10, 10, 0.6, alternative="greater").pvalue)
     bad = evaluate(store, TopKPrecision(("legal",), k=10, min_precision=0.8))
-    assert bad.numbers["precision"] == 0.0 and bad.pvalue == 1.0 and not bad.holds_descriptively
+    assert bad.numbers["precision"] == 0.0 and verdict_of(bad) == "refuted"
+    assert bad.pvalue_refute == pytest.approx(stats.binomtest(0, 10, 0.8, alternative="less").pvalue)
 
 
 def test_explained_by(corpora):
@@ -111,7 +161,8 @@ def test_explained_by(corpora):
     right = evaluate(store, ExplainedBy(tokens=(" a", " b"), min_correlation=0.5))
     assert right.numbers["correlation"] > 0.8 and right.pvalue <= 0.002 and right.numbers["recall"] > 0.9
     wrong = evaluate(store, ExplainedBy(regex=r"^ [xyz]$", min_correlation=0.3))
-    assert wrong.numbers["correlation"] < 0.1 and wrong.pvalue > 0.5
+    assert wrong.numbers["correlation"] < 0.1 and wrong.pvalue > 0.5 and verdict_of(wrong) == "refuted"
+    assert verdict_of(right) == "confirmed"
 
 
 def test_too_few_documents_is_inconclusive_not_refuted():
@@ -119,7 +170,7 @@ def test_too_few_documents_is_inconclusive_not_refuted():
     docs = {"a": make_docs(rng, 1, [A]), "b": make_docs(rng, 5, [B])}
     r = evaluate(planted(docs, lambda c, t: 1.0 if t == A else 0.0), FiresOn("a"))
     assert r.pvalue is None and "too few documents" in r.inconclusive_reason
-    verdict, reason = _verdict([r], None, 1.0, 0.05, 1, "holm")
+    verdict, reason = decide([r], None, 1.0, 1.0, 0.05, 1, "holm")
     assert verdict == "inconclusive" and "too few" in reason
 
 
@@ -127,25 +178,35 @@ def test_design_that_cannot_reach_alpha_is_inconclusive():
     rng = np.random.default_rng(0)
     docs = {"a": make_docs(rng, 2, [A]), "b": make_docs(rng, 3, [B])}  # 10 arrangements: p >= 0.1
     r = evaluate(planted(docs, lambda c, t: 1.0 if t == A else 0.0), FiresOn("a"))
-    assert r.numbers["exact"] and r.min_pvalue == pytest.approx(0.1)
-    verdict, reason = _verdict([r], r.pvalue, r.pvalue, 0.05, 1, "holm")
+    assert r.numbers["test"]["exact"] and r.min_pvalue == pytest.approx(0.1)
+    verdict, reason = decide([r], *claim_pvalues([r]), r.pvalue, 0.05, 1, "holm")
     assert verdict == "inconclusive" and "cannot reach alpha" in reason
+
+
+def test_holm_compares_the_largest_p_with_alpha_itself():
+    # A design whose floor is 0.02 can be decided in a family of 3 when the others are decisive:
+    # the largest adjusted p under Holm is compared with alpha, not alpha/3.
+    r = PredicateResult("fires_on", "d", 0.02, "s", min_pvalue=0.02, pvalue_refute=0.98, estimate=1.0, bound=0.1)
+    verdict, reason = decide([r], 0.02, 0.98, 0.03, 0.05, 3, "holm")
+    assert verdict == "confirmed"
+    verdict, reason = decide([r], 0.02, 0.98, 0.06, 0.05, 3, "holm")
+    assert verdict == "inconclusive" and "cannot reach" not in reason and "decisive only if" in reason
 
 
 def test_same_seed_same_pvalues(corpora):
     store = planted(corpora, lambda c, t: 1.0 if t == A else 0.0, noise=0.5)
     first = evaluate(store, Polysemantic(("spanish", "prose")))
     second = evaluate(store, Polysemantic(("spanish", "prose")))
-    assert first.pvalue == second.pvalue and first.numbers == second.numbers
+    assert first.pvalue == second.pvalue and first.pvalue_refute == second.pvalue_refute
 
 
-def test_fires_on_versus_each_needs_every_baseline_corpus(corpora):
+def test_fires_on_is_selective_by_default(corpora):
     # Higher than the pooled baseline, but prose is higher still.
     store = planted(corpora, lambda c, t: {"medical": 0.5, "prose": 0.8}.get(c, 0.0))
-    pooled = evaluate(store, FiresOn("medical"))
-    each = evaluate(store, FiresOn("medical", versus="each"))
-    assert pooled.pvalue <= 0.002
-    assert each.pvalue > 0.5 and each.numbers["weakest"] == "prose"
+    pooled = evaluate(store, FiresOn("medical", versus="pooled"))
+    each = evaluate(store, FiresOn("medical"))
+    assert pooled.pvalue <= 0.002 and verdict_of(pooled) == "confirmed" and "not selective" in pooled.summary
+    assert each.pvalue > 0.5 and each.numbers["decisive"] == "prose" and verdict_of(each) == "refuted"
     assert "weakest prose" in each.summary
     clear = planted(corpora, lambda c, t: 1.0 if c == "medical" else 0.0)
-    assert evaluate(clear, FiresOn("medical", versus="each")).pvalue <= 0.002
+    assert verdict_of(evaluate(clear, FiresOn("medical"))) == "confirmed"

@@ -101,6 +101,18 @@ AblationKinds = Annotated[tuple[AblationKind, ...], BeforeValidator(_list_only),
                           Field(min_length=1), _UNIQUE]
 Count = Annotated[int, Field(ge=1)]
 PositiveFinite = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegativeFinite = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+def _min_effect(units: str, example: float):
+    return Field(None, description=f"the smallest effect this claim asserts, in {units} (default: the run's "
+                 "[tool.polytests] setting; see docs/statistics.md)", examples=[example])
+
+
+_ACTIVATION_UNITS = "units of the neuron's scale (its 99.9th-percentile |activation| on the split)"
+_VERSUS = Field("each", description="'each' (default, selective): above every baseline corpus by min_effect; "
+                "'pooled' (weaker): above the baseline's pooled documents only, while another corpus may "
+                "respond as strongly", examples=["each"])
 Neuron = Annotated[
     NeuronRef, PlainValidator(_parse_neuron), PlainSerializer(str, return_type=str),
     WithJsonSchema({"type": "string", "pattern": r"^L\d+N\d+$",
@@ -176,8 +188,8 @@ class FiresOn(Predicate):
         (), description="drop the token types that `corpus` shares with these corpora", examples=[["python_code"]])
     exclude_tokens: TokenList = Field((), description="drop these token strings everywhere",
                                       examples=[[" the", "."]])
-    versus: Literal["pooled", "each"] = Field(
-        "pooled", description="'each': higher than every baseline corpus, not only their pool", examples=["each"])
+    versus: Literal["pooled", "each"] = _VERSUS
+    min_effect: NonNegativeFinite | None = _min_effect(_ACTIVATION_UNITS, 0.05)
 
     @field_validator("baseline", "exclude_shared_tokens")
     @classmethod
@@ -193,10 +205,12 @@ class SilentOn(Predicate):
 
     kind: Literal["silent_on"] = _kind("silent_on")
     corpus: Corpus = Field(description="the corpus the neuron is silent on", examples=["english_prose"])
-    margin: PositiveFinite = Field(description="largest difference of means still called silent",
-                                   examples=[0.05])
+    margin: PositiveFinite | None = Field(
+        None, description="largest difference of means still called silent, in activation units "
+        "(default: min_effect x the neuron's scale)", examples=[0.05])
     baseline: CorpusList = Field((), description="corpora to compare against (empty: every other corpus)",
                                  examples=[["legal", "medical"]])
+    min_effect: NonNegativeFinite | None = _min_effect(_ACTIVATION_UNITS, 0.05)
 
     @field_validator("baseline")
     @classmethod
@@ -217,8 +231,8 @@ class Polysemantic(Predicate):
                                  examples=[["legal", "medical"]])
     exclude_shared_tokens: bool = Field(False, description="drop the token types the claimed corpora share",
                                         examples=[True])
-    versus: Literal["pooled", "each"] = Field(
-        "pooled", description="'each': higher than every baseline corpus, not only their pool", examples=["each"])
+    versus: Literal["pooled", "each"] = _VERSUS
+    min_effect: NonNegativeFinite | None = _min_effect(_ACTIVATION_UNITS, 0.05)
 
     @field_validator("baseline")
     @classmethod
@@ -236,6 +250,7 @@ class TokenMatched(Predicate):
     corpus: Corpus = Field(description="the context the neuron prefers", examples=["spanish_poetry"])
     against: Corpus = Field(description="the other context, with the same tokens", examples=["english_poetry"])
     min_occurrences: Count = Field(50, description="occurrences a token type needs in each corpus", examples=[50])
+    min_effect: NonNegativeFinite | None = _min_effect(_ACTIVATION_UNITS, 0.05)
 
     @field_validator("against")
     @classmethod
@@ -256,6 +271,8 @@ class NotExplainedByOneToken(Predicate):
     baseline: CorpusList = Field((), description="corpora to compare against (empty: every other corpus)",
                                  examples=[["legal", "medical"]])
     min_count: Count = Field(5, description="occurrences a token type needs to be the one removed", examples=[5])
+    versus: Literal["pooled", "each"] = _VERSUS
+    min_effect: NonNegativeFinite | None = _min_effect(_ACTIVATION_UNITS, 0.05)
 
     @field_validator("baseline")
     @classmethod
@@ -310,6 +327,7 @@ class AblationHurts(Predicate):
     kinds: AblationKinds = Field(("zero",), description="ablations: zero, mean, resample", examples=[["zero", "mean"]])
     n_null: Annotated[int, Field(ge=19)] = Field(
         199, description="random matched neurons in the null (199 or more recommended)", examples=[199])
+    min_effect: NonNegativeFinite | None = _min_effect("nats/token", 0.002)
 
     def corpora(self):
         return self.corpora_
@@ -324,6 +342,7 @@ class AblationSpecific(Predicate):
     baseline: CorpusList = Field((), description="corpora to compare against (empty: every other corpus)",
                                  examples=[["legal", "medical"]])
     kinds: AblationKinds = Field(("zero",), description="ablations: zero, mean, resample", examples=[["zero", "mean"]])
+    min_effect: NonNegativeFinite | None = _min_effect("nats/token", 0.002)
 
     @field_validator("baseline")
     @classmethod
