@@ -82,10 +82,11 @@ def _train(args) -> int:
 
 
 def _card(args) -> int:
-    from polytests.models.card import write_model_card
+    from polytests.models.card import PREVIOUS_MODEL_DIR, write_model_card
     from polytests.models.loading import EMBEDDED_MODEL_DIR
 
-    print(f"wrote {write_model_card(args.model_dir or EMBEDDED_MODEL_DIR, args.corpora)}")
+    previous = None if args.no_previous else (args.previous or PREVIOUS_MODEL_DIR)
+    print(f"wrote {write_model_card(args.model_dir or EMBEDDED_MODEL_DIR, args.corpora, args.data_dir, previous, args.ablation_top)}")
     return 0
 
 
@@ -178,6 +179,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("model-card", help="write MODEL_CARD.md and training_curve.png for a trained model")
     p.add_argument("--corpora", default="corpora")
     p.add_argument("--model-dir")
+    p.add_argument("--data-dir", help="the gathered training text (for the unigram baseline)")
+    p.add_argument("--previous", help="the previous embedded model, compared on the documents neither saw")
+    p.add_argument("--no-previous", action="store_true")
+    p.add_argument("--ablation-top", type=int, default=20, help="neurons per layer and corpus in the ablation table")
     p.set_defaults(func=_card)
     p = sub.add_parser("hunt", help="scan every neuron on the explore split; print candidate claims (TOML)")
     p.add_argument("--model", default="embedded")
