@@ -90,24 +90,93 @@ def _card(args) -> int:
     return 0
 
 
+def _corpus_documents(args, split: str):
+    from polytests.corpora import load_corpora
+
+    corpora = load_corpora(args.corpora_dir, list(args.corpora) if getattr(args, "corpora", None) else None)
+    return [d for c in corpora.values() for d in c.split(split)]
+
+
 def _hunt(args) -> int:
+    from rich.console import Console
+
     from polytests.activations import CollectionRequest
     from polytests.cache import ActivationCache
-    from polytests.corpora import load_corpora
-    from polytests.hunt import candidate_claims, scan
+    from polytests.hunt import hunt, scale_top_k
+    from polytests.hunt.run import vocab_of, write_outputs
     from polytests.models import load_model
+    from polytests.neuron_view import neuron_view
+    from polytests.store import build_store
+    from polytests.tokenization import tokenize_documents
+
+    console = Console()
+    model = load_model(args.model)
+    layers = tuple(args.layers) if args.layers else tuple(range(model.n_layers))
+    bad = [L for L in layers if not 0 <= L < model.n_layers]
+    if bad:
+        print(f"--layers {bad[0]}: model {model.name!r} has {model.n_layers} layers (0..{model.n_layers - 1})",
+              file=sys.stderr)
+        return 2
+    docs = _corpus_documents(args, args.split)
+    n_tokens = tokenize_documents(model.tokenizer, docs).n_tokens
+    cache = ActivationCache(args.cache_dir)
+    top_k = max(20, scale_top_k(n_tokens))
+    store = build_store(model, docs, args.split, CollectionRequest(layers=layers, top_k=top_k), cache=cache,
+                        progress=True)
+
+    def with_tokens(neurons):
+        return build_store(model, docs, args.split, CollectionRequest(layers=layers, neurons=tuple(neurons),
+                                                                      top_k=top_k), cache=cache, progress=True)
+
+    vocab = vocab_of(model)
+    result = hunt(store, layers, vocab, k=args.k, min_effect=args.min_effect, q=args.q, alpha=args.alpha,
+                  top=args.top, n_resamples=args.resamples, seed=args.seed, collect_tokens=with_tokens,
+                  explicit_baseline=bool(args.corpora))
+    console.print(result)
+    if args.out or args.html:
+        tstore = with_tokens([c.neuron for c in result.candidates]) if result.candidates else store
+        views = [neuron_view(tstore, vocab, c.neuron, model=model.name, k=args.contexts,
+                             ci_resamples=min(args.resamples, 999), seed=args.seed)
+                 for c in result.candidates[: args.pictures]]
+        written = write_outputs(result, out=args.out, html=args.html, views=views)
+        for path in written:
+            console.print(f"wrote {path}")
+    return 0
+
+
+def _show(args) -> int:
+    from rich.console import Console
+
+    from polytests.activations import CollectionRequest
+    from polytests.cache import ActivationCache
+    from polytests.hunt.pictures import hunt_page
+    from polytests.hunt.run import vocab_of
+    from polytests.models import load_model
+    from polytests.neuron_view import neuron_view
+    from polytests.show import claims_naming, parse_neuron_for_model
     from polytests.store import build_store
 
     model = load_model(args.model)
-    layers = tuple(args.layers) if args.layers else tuple(range(model.n_layers))
-    docs = [d for c in load_corpora(args.corpora).values() for d in c.split(args.split)]
-    store = build_store(model, docs, args.split, CollectionRequest(layers=layers),
+    try:
+        neuron = parse_neuron_for_model(args.neuron, model)
+    except ValueError as exc:
+        print(f"polytests show: {exc}", file=sys.stderr)
+        return 2
+    docs = _corpus_documents(args, args.split)
+    store = build_store(model, docs, args.split, CollectionRequest(layers=(neuron.layer,), neurons=(neuron,)),
                         cache=ActivationCache(args.cache_dir), progress=True)
-    found = scan(store, layers, n_resamples=args.resamples, seed=args.seed)
-    n_hits = sum(c.qvalue <= args.q for c in found)
-    print(f"# polytests hunt: {len(found):,} (corpus, neuron) tests on the {args.split} split, "
-          f"{n_hits:,} with BH q <= {args.q}; judge these on the confirm split\n")
-    print(candidate_claims(found, top=args.top, q_max=args.q))
+    view = neuron_view(store, vocab_of(model), neuron, model=model.name, k=args.contexts,
+                       ci_resamples=args.resamples, seed=args.seed,
+                       claims=claims_naming(neuron, args.hypotheses))
+    Console().print(view)
+    if args.html:
+        from polytests.hunt.pictures import token_heatmap
+
+        png = token_heatmap(view)
+        Path(args.html).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.html).write_text(hunt_page(f"polytests show {neuron}", f"{model.name}, {args.split} split", (),
+                                             None, [view], {str(neuron): png} if png else {}), encoding="utf-8")
+        print(f"wrote {args.html}")
     return 0
 
 
@@ -184,18 +253,44 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-previous", action="store_true")
     p.add_argument("--ablation-top", type=int, default=20, help="neurons per layer and corpus in the ablation table")
     p.set_defaults(func=_card)
-    p = sub.add_parser("hunt", help="scan every neuron on the explore split; print candidate claims (TOML)")
+    p = sub.add_parser("hunt", help="neurons responding to exactly k of the chosen corpora, with controls "
+                       "(explore split); candidate claims, heatmaps, an HTML page")
     p.add_argument("--model", default="embedded")
-    p.add_argument("--corpora", default="corpora")
+    p.add_argument("--corpora", nargs="*", metavar="NAME", help="corpora to compare (default: all); the "
+                   "original analysis: fortran spanish_poetry medical gibberish")
+    p.add_argument("--corpora-dir", default="corpora", help="the folder of corpora")
     p.add_argument("--split", default="explore", choices=["explore"],
                    help="never confirm: candidates are judged there")
     p.add_argument("--layers", type=int, nargs="*")
-    p.add_argument("--top", type=int, default=10)
-    p.add_argument("--q", type=float, default=0.05, help="BH q-value threshold")
+    p.add_argument("--k", type=int, default=2, help="corpora a neuron responds to (default 2, as the original)")
+    p.add_argument("--min-effect", type=float, default=0.1,
+                   help="a corpus responds when above the others by this x the neuron's scale (default 0.1, "
+                   "twice the claims' default 0.05: a hunt keeps only large effects)")
+    p.add_argument("--top", type=int, default=15, help="candidates checked and listed")
+    p.add_argument("--q", type=float, default=0.05, help="BH q-value threshold over the scan")
+    p.add_argument("--alpha", type=float, default=0.05, help="level of each control on a candidate")
     p.add_argument("--resamples", type=int, default=999)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="write one candidate claim file per candidate here, with the pictures")
+    p.add_argument("--html", help="write hunt.html and the PNGs here (default: --out)")
+    p.add_argument("--pictures", type=int, default=6, help="candidates with token heatmaps")
+    p.add_argument("--contexts", type=int, default=6, help="top contexts per neuron in the pictures")
     p.add_argument("--cache-dir", default=".polytests_cache")
     p.set_defaults(func=_hunt)
+    p = sub.add_parser("show", help="one neuron: top contexts shaded by activation, per-corpus means with CI, "
+                       "top tokens, claims naming it")
+    p.add_argument("neuron", help="e.g. L2N18")
+    p.add_argument("--model", default="embedded")
+    p.add_argument("--corpora", nargs="*", metavar="NAME", help="corpora to read (default: all)")
+    p.add_argument("--corpora-dir", default="corpora", help="the folder of corpora")
+    p.add_argument("--split", default="explore", choices=["explore", "confirm"])
+    p.add_argument("--hypotheses", nargs="*", default=["hypotheses"], help="claim files or folders to search")
+    p.add_argument("--html", help="also write the view as a self-contained page to this file")
+    p.add_argument("--contexts", type=int, default=6)
+    p.add_argument("--resamples", type=int, default=999, help="bootstrap resamples of the CIs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cache-dir", default=".polytests_cache")
+    p.set_defaults(func=_show)
     p = sub.add_parser("history", help="a claim's verdicts and effects over the runs in the ledger")
     p.add_argument("claim", nargs="?", help="claim id (default: one line per claim)")
     p.add_argument("--ledger", default="reports/history.jsonl")

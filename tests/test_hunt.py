@@ -1,37 +1,189 @@
-"""The hunt: a scan of every neuron, BH q-values, and candidate claims that parse."""
+"""The hunt's k-of-N logic on a synthetic store whose answer is known, and its claim files."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from polytests.activations import Collection
+from polytests.aggregates import doc_stats_direct
+from polytests.claims.evaluate import neuron_scale
 from polytests.claims.parse import parse_claim_file
-from polytests.hunt import candidate_claims, scan
-from tests.helpers import synthetic_store
+from polytests.hunt import hunt, scale_top_k, scan_responses, write_candidates
+from polytests.hunt.scan import scales_of_layer
+from polytests.neurons import NeuronRef
+from polytests.stats.bounds import bound_test
+from polytests.store import ActivationStore
+from polytests.tokenization import TokenizedDocuments
+
+PERIOD = 0
+OWN = {"alpha": range(10, 30), "beta": range(30, 50), "gamma": range(50, 70), "delta": range(70, 90)}
+SHARED_BD = range(90, 95)  # token types that beta and delta share
+VOCAB = ["."] + [f"t{i}" for i in range(1, 100)]
 
 
-def planted_store():
-    rng = np.random.default_rng(0)
-    docs = {c: [list(rng.integers(0, 10, rng.integers(10, 30))) for _ in range(12)]
-            for c in ("fortran", "medical", "legal")}
-    return synthetic_store(docs, lambda c, i, toks: [(1.0 if c == "fortran" else 0.0) + 0.1 * rng.normal()
-                                                     for _ in toks], d_mlp=4)
+def _docs(rng, n_docs=12):
+    docs = {}
+    for corpus, own in OWN.items():
+        docs[corpus] = []
+        for _ in range(n_docs):
+            toks = []
+            for _ in range(rng.integers(6, 10)):  # sentences of 4 words and a period
+                pool = list(own) + (list(SHARED_BD) * 2 if corpus in ("beta", "delta") else [])
+                toks += [int(t) for t in rng.choice(pool, 4)] + [PERIOD]
+            docs[corpus].append(toks)
+    return docs
 
 
-def test_scan_finds_the_planted_neuron_and_controls_fdr():
-    found = scan(planted_store(), [0], n_resamples=999, seed=1)
-    assert len(found) == 3 * 4  # corpora x neurons
-    best = max(found, key=lambda c: c.hedges_g)
-    assert (best.neuron, best.corpus) == ("L0N0", "fortran") and best.qvalue <= 0.05
-    assert all(c.qvalue >= c.pvalue for c in found)
-    # the unplanted neurons are all zero: no discovery there
-    assert not [c for c in found if c.neuron != "L0N0" and c.qvalue <= 0.05]
+def _planted(corpus, tok):
+    """[neurons] activations of one token: N0 feature on alpha and beta; N1 feature on alpha and the
+    period of gamma only; N2 fires on the tokens beta and delta share; N3.. noise only."""
+    return np.array([
+        1.0 if corpus in ("alpha", "beta") else 0.0,
+        1.0 if corpus == "alpha" or (corpus == "gamma" and tok == PERIOD) else 0.0,
+        1.0 if tok in SHARED_BD else 0.0,
+    ])
 
 
-def test_candidate_claims_parse_as_claim_files(tmp_path):
-    text = candidate_claims(scan(planted_store(), [0], n_resamples=999, seed=1), top=5)
-    path = tmp_path / "candidates.toml"
-    path.write_text(text)
+def make_store(n_noise=3, seed=0, plant=True, noise_sd=0.05):
+    """A store with every neuron's per-token activations and the top-k tier (as the engine keeps it)."""
+    rng = np.random.default_rng(seed)
+    docs = _docs(rng)
+    ids, offsets, doc_ids, corpus_of, rows = [], [0], [], [], []
+    for corpus, documents in docs.items():
+        for i, toks in enumerate(documents):
+            ids += toks
+            offsets.append(offsets[-1] + len(toks))
+            doc_ids.append(f"{corpus}/{i}")
+            corpus_of.append(corpus)
+            for t in toks:
+                rows.append(_planted(corpus, t) if plant else np.zeros(3))
+    acts = np.asarray(rows)
+    acts = np.concatenate([acts, np.zeros((len(acts), n_noise))], 1) + noise_sd * rng.normal(size=(len(acts), 3 + n_noise))
+    acts = acts.astype(np.float32)
+    tokens = TokenizedDocuments(tuple(doc_ids), tuple(corpus_of), np.asarray(ids, np.int32), np.asarray(offsets))
+    stats = doc_stats_direct(acts, tokens.doc_index_per_token(), tokens.n_docs, (0.0,))
+    k = scale_top_k(tokens.n_tokens)
+    top = -np.sort(-acts, axis=0)[:k]
+    col = Collection(site="blocks.{layer}.mlp.hook_post", stats={0: stats}, masked_stats={},
+                     topk_values={0: top}, topk_index={0: np.zeros_like(top, dtype=np.int64)},
+                     token_acts={NeuronRef(0, n): acts[:, n].copy() for n in range(acts.shape[1])})
+    return ActivationStore("synthetic", "0" * 64, "explore", tokens, col)
+
+
+def without_token_acts(store):
+    col = store.collection
+    return ActivationStore(store.model_name, store.model_digest, store.split, store.tokens,
+                           Collection(col.site, col.stats, {}, col.topk_values, col.topk_index, {}))
+
+
+@pytest.fixture(scope="module")
+def store():
+    return make_store()
+
+
+@pytest.fixture(scope="module")
+def result_k2(store):
+    return hunt(store, [0], VOCAB, k=2, n_resamples=199, seed=1, min_occurrences=30)
+
+
+def by_neuron(result):
+    return {str(c.neuron): c for c in result.candidates}
+
+
+def test_a_neuron_planted_on_two_corpora_is_found_with_k2_not_k1(store, result_k2):
+    r = result_k2.responses
+    assert set(r.responding(0)) == {"alpha", "beta"}
+    assert [str(r.neurons[i]) for i in r.with_k(2)][:3] and "L0N0" in [str(r.neurons[i]) for i in r.with_k(2)]
+    assert "L0N0" not in [str(r.neurons[i]) for i in r.with_k(1)]
+    found = by_neuron(result_k2)["L0N0"]
+    assert found.verdict == "finding" and found.shared.holds and found.one_token.holds
+    assert found.token_matched.holds  # the period in alpha against the period in gamma/delta
+    # the noise neurons respond to nothing
+    assert all(r.n_responding[i] == 0 for i in range(3, len(r.neurons)))
+
+
+def test_a_period_carried_neuron_is_a_one_token_artifact(result_k2):
+    c = by_neuron(result_k2)["L0N1"]
+    assert set(c.corpora) == {"alpha", "gamma"} and c.response.holds
+    assert c.verdict == "one-token artifact" and c.artifact_token == "." and c.is_artifact
+    assert "gamma" in c.reason and "'.'" in c.reason
+
+
+def test_a_shared_token_neuron_is_a_shared_token_artifact(result_k2):
+    c = by_neuron(result_k2)["L0N2"]
+    assert set(c.corpora) == {"beta", "delta"} and c.response.holds
+    assert c.one_token.holds  # five shared token types: removing one is not enough
+    assert c.verdict == "shared-token artifact" and not c.shared.holds
+
+
+def test_min_effect_is_a_bound_not_a_significance_level(store):
+    # A tiny but clear difference: N1's period response on gamma is ~0.2 x scale.
+    big = scan_responses(store, [0], min_effect=0.5, n_resamples=199, seed=1)
+    assert big.responding(1) == ("alpha",)
+    small = scan_responses(store, [0], min_effect=0.1, n_resamples=199, seed=1)
+    assert set(small.responding(1)) == {"alpha", "gamma"}
+
+
+def test_top_k_scale_equals_the_exact_scale(store):
+    exact, how = scales_of_layer(store, 0, 6)
+    estimate, how_estimate = scales_of_layer(without_token_acts(store), 0, 6)
+    assert (how, how_estimate) == ("exact", "top-k")
+    # exact where the largest |activations| are positive (the planted neurons) ...
+    np.testing.assert_allclose(estimate[:3], exact[:3], rtol=1e-6)
+    # ... and never above the exact scale (symmetric noise: the negative tail counts too)
+    assert np.all(estimate <= exact + 1e-12) and np.any(estimate[3:] < exact[3:])
+    assert exact[0] == pytest.approx(neuron_scale(store, NeuronRef(0, 0)))
+
+
+@pytest.mark.parametrize("permutation", [False, True])
+def test_the_scan_p_value_is_the_bound_test_times_the_sets_it_was_chosen_from(store, permutation):
+    r = scan_responses(store, [0], min_effect=0.9, n_resamples=199, seed=3, permutation=permutation)
+    for i in (0, 1, 2):  # top-1 corpus against the pooled three others
+        top = r.corpora[r.order[i, 0]]
+        means = store.doc_means(NeuronRef(0, i))
+        x = means[store.docs_of(top)]
+        y = np.concatenate([means[store.docs_of(c)] for c in r.corpora if c != top])
+        full = bound_test(x, y, 0.9 * r.scale[i], n_resamples=199, seed=0)
+        from polytests.stats.bounds import _welch_one_sided
+        welch = _welch_one_sided(x - 0.9 * r.scale[i], y)[0]
+        expected = min(1.0, 4 * (welch if not permutation or 4 * welch > 0.05 else full.pvalue_above))
+        assert r.pvalues[i, 0] == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_bh_over_the_scan_controls_false_positives_on_noise():
+    noise = make_store(n_noise=150, seed=7, plant=False)
+    r = scan_responses(noise, [0], min_effect=0.0, q=0.05, n_resamples=199, seed=2)
+    assert r.counts().get(0, 0) == len(r.neurons)  # nothing responds
+    # each test's p-value holds its level although the top corpus was picked by looking
+    assert np.mean(r.pvalues[:, 0] <= 0.05) <= 0.08
+
+
+def test_candidate_files_parse_and_artifacts_expect_refuted(result_k2, tmp_path):
+    paths = write_candidates(tmp_path, list(result_k2.candidates), min_effect=0.1, explicit_baseline=False)
+    assert len(paths) == len(result_k2.candidates) >= 3
+    claims = {str(c.neuron): c for p in paths for c in parse_claim_file(p)}
+    finding, period, shared = claims["L0N0"], claims["L0N1"], claims["L0N2"]
+    assert finding.expect == "confirmed" and period.expect == "refuted" and shared.expect == "refuted"
+    kinds = [p.kind for p in finding.predicates]
+    assert kinds[0] == "polysemantic" and finding.predicates[0].exclude_shared_tokens
+    assert kinds.count("not_explained_by_one_token") == 2 and "token_matched" in kinds
+    assert finding.split == "confirm" and finding.predicates[0].min_effect == 0.1
+    text = (tmp_path / f"{period.id}.toml").read_text()
+    assert "one-token artifact" in text and text.startswith("# Found by `polytests hunt` on the explore split")
+
+
+def test_explicit_baseline_names_the_other_chosen_corpora(result_k2, tmp_path):
+    (path,) = write_candidates(tmp_path, [by_neuron(result_k2)["L0N0"]], min_effect=0.1, explicit_baseline=True)
     (claim,) = parse_claim_file(path)
-    assert str(claim.neuron) == "L0N0" and [p.kind for p in claim.predicates] == [
-        "fires_on", "not_explained_by_one_token"]
-    assert candidate_claims([], top=5) == ""
+    assert set(claim.predicates[0].baseline) == {"gamma", "delta"}
+
+
+def test_k_out_of_range_and_unknown_corpus_are_errors(store):
+    with pytest.raises(ValueError, match="at most 3"):
+        hunt(store, [0], VOCAB, k=4, n_resamples=99)
+    with pytest.raises(ValueError, match="'fortran' is not in the store"):
+        scan_responses(store, [0], corpora=["fortran", "alpha"])
+    with pytest.raises(ValueError, match="top_k"):
+        scan_responses(ActivationStore("s", "0", "explore", store.tokens, Collection(
+            store.collection.site, store.collection.stats, {}, {}, {}, {})), [0])
