@@ -239,7 +239,8 @@ def gather(
     text_dir = cache_dir / "text"
     text_dir.mkdir(parents=True, exist_ok=True)
     contamination = corpus_ngrams(corpora_root)
-    kinds = sorted({s.kind for s in sources} | ({"gibberish"} if gibberish_count else set()))
+    kinds = sorted({s.kind for s in sources} | {s.verse_kind for s in sources if s.verse_kind}
+                   | ({"gibberish"} if gibberish_count else set()))
     handles = {k: open(text_dir / f"{k}.jsonl.tmp", "w", encoding="utf-8") for k in kinds}
     reserved_handle = open(text_dir / "reserved.jsonl.tmp", "w", encoding="utf-8")
     stats: dict[str, Counter] = {k: Counter() for k in kinds}
