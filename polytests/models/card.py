@@ -66,9 +66,11 @@ def training_token_counts(model, data_dir, vocab_size: int, max_chars_per_kind: 
     return counts * 1e6  # pseudo-counts: a million tokens in the mix's proportions
 
 
-def ablation_table(model, corpora_root, top: int = 20, split: str = "confirm", seed: int = 0) -> dict:
+def ablation_table(model, corpora_root, top: int = 20, split: str = "confirm", seed: int = 0,
+                   max_docs: int = 12) -> dict:
     """Median over a layer's ``top`` most active neurons (on a corpus) of the mean loss change
-    (nats/token) when each is zero-ablated alone, per corpus and layer, on that corpus's documents."""
+    (nats/token) when each is zero-ablated alone, per corpus and layer, on the corpus's first
+    ``max_docs`` documents of the split (the neurons are chosen on all of them)."""
     from polytests.ablation import AblationEngine
     from polytests.activations import CollectionRequest
     from polytests.store import build_store
@@ -83,7 +85,8 @@ def ablation_table(model, corpora_root, top: int = 20, split: str = "confirm", s
         for layer in range(model.n_layers):
             activity = np.nanmean(store.collection.stats[layer].mean[rows], axis=0)
             chosen = [int(n) for n in np.argsort(-activity, kind="stable")[:top]]
-            deltas = engine.deltas(layer, chosen, "zero", seed, (corpus,), rows)[:, rows]
+            run = rows[:max_docs]
+            deltas = engine.deltas(layer, chosen, "zero", seed, (corpus,), run)[:, run]
             out[corpus][str(layer)] = float(np.median(np.nanmean(deltas, axis=1)))
     return out
 
@@ -203,7 +206,8 @@ Better on every corpus: {"yes" if better_all else "NO"} per token, {"yes" if bet
         abl_text = f"""## Neuron ablations
 For each corpus and layer: the {ablation_top} neurons with the highest mean activation on that
 corpus's confirm documents, each zero-ablated alone (at `hook_post`); the median over them
-of the mean loss change on those documents, nats/token (positive: removing it hurts).
+of the mean loss change on the corpus's first 12 confirm documents, nats/token (positive:
+removing it hurts).
 
 | corpus | """ + " | ".join(f"layer {l}" for l in layers) + " |\n|---|" + "---|" * len(layers) + f"""
 {abl_rows}

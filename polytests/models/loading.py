@@ -25,7 +25,7 @@ from typing import Any
 
 from polytests.errors import ModelLoadError
 
-EMBEDDED_MODEL_DIR = Path(__file__).resolve().parent.parent / "embedded" / "solu-4l-tiny"
+EMBEDDED_MODEL_DIR = Path(__file__).resolve().parent.parent / "embedded" / "solu-4l"
 POLYTESTS_FORMAT = "polytests-native/1"
 
 # The SoLU family from TransformerLens' legacy model table.
@@ -325,7 +325,7 @@ def load_model(spec: str | os.PathLike = "embedded", *, device: str | None = Non
     """Boot the model named by ``spec`` (see the module docstring) on ``device``."""
     spec_text = str(spec)
     if spec_text == "embedded":
-        directory, name = EMBEDDED_MODEL_DIR, "polytests-embedded-solu-4l-tiny"
+        directory, name = EMBEDDED_MODEL_DIR, "polytests-embedded-solu-4l"
         if not (directory / "model.safetensors").is_file():
             raise ModelLoadError(
                 f"the embedded model is missing from {directory}. Fix: run `polytests train-model`"
