@@ -97,7 +97,7 @@ def test_claims_run_end_to_end(project):
     assert claims["alpha-feature"]["verdict"] == "confirmed"
     assert claims["alpha-python"]["verdict"] == "confirmed"
     # Same neuron and predicate in both forms: the same evidence (seeds differ by claim id).
-    assert claims["alpha-feature"]["pvalue"] <= 0.01 and claims["alpha-python"]["pvalue"] <= 0.01
+    assert claims["alpha-feature"]["pvalue"] <= 0.05 and claims["alpha-python"]["pvalue"] <= 0.05
     feature, python = (claims[k]["predicates"][0]["numbers"] for k in ("alpha-feature", "alpha-python"))
     assert feature["difference"] == python["difference"] and feature["n_docs"] == python["n_docs"]
     assert claims["alpha-documented-false"]["verdict"] == "refuted"
@@ -253,6 +253,8 @@ def test_ablation_predicates_in_a_toml_claim(project):
     assert kinds == ["ablation_hurts", "ablation_specific", "ablation_spares"]
     hurts = result["predicates"][0]["numbers"]["per_kind"]
     assert set(hurts) == {"zero", "mean", "resample"}
-    assert all(0 < v["pvalue"] <= 1 and v["null_evaluated"] >= 10 for v in hurts.values())
-    # 19 null neurons: p >= 1/20, times 5 claims under Holm, can never reach 0.05.
-    assert result["verdict"] == "inconclusive" and "cannot reach alpha" in result["reason"]
+    assert all(1 / 20 <= v["p_rank"] <= 1 and v["null_evaluated"] >= 10 for v in hurts.values())
+    # 19 null neurons: the rank p is at least 1/20, so ablation_hurts is never shown above its
+    # bound in a family of 5 unless every other claim is decisive; a random-weight model's
+    # neuron is not confirmed.
+    assert result["verdict"] != "confirmed" and result["predicates"][0]["min_pvalue"] >= 1 / 20
