@@ -96,7 +96,7 @@ def test_explanation_blocks_only_for_failed_or_inconclusive():
 def test_explanation_names_predicate_numbers_and_tokens():
     text = explain(result())
     assert "verdict: REFUTED (expected confirmed)" in text
-    assert "fires_on [p=0.31]" in text and "holm-adjusted p=0.62" in text and "'.' 0.9 (medical)" in text
+    assert "fires_on [p above 0.31, below" in text and "holm-adjusted p=0.62" in text and "'.' 0.9 (medical)" in text
 
 
 def test_files_are_written_and_html_is_self_contained(tmp_path):
@@ -170,3 +170,12 @@ def test_flips_fall_back_to_claims_json_without_a_ledger(tmp_path):
 def test_null_summary_marks_observed_inside_its_range():
     s = null_summary(np.arange(100.0), 250.0, "t")
     assert sum(s["counts"]) == 100 and s["edges"][0] == 0 and s["edges"][-1] == 250 and s["observed"] == 250
+
+
+def test_p_values_at_the_design_floor_read_as_at_most_the_floor():
+    from polytests.reports.format import fmt_claim_p, fmt_p
+
+    assert fmt_p(1e-4, 1e-4) == "<= 1.0e-04" and fmt_p(2e-4, 1e-4) == "2.0e-04" and fmt_p(0.5) == "0.5"
+    confirmed = {"verdict": "confirmed", "pvalue": 1e-4, "pvalue_refute": 1.0, "predicates": [{"min_pvalue": 1e-4}]}
+    refuted = {"verdict": "refuted", "pvalue": 1.0, "pvalue_refute": 0.002, "predicates": [{"min_pvalue": 1e-4}]}
+    assert fmt_claim_p(confirmed) == "<= 1.0e-04 (above)" and fmt_claim_p(refuted) == "0.002 (below)"

@@ -18,10 +18,31 @@ BOUND_KEYS = ("bound", "min_effect", "sesoi", "margin", "min_precision", "min_co
 UNITS = {"delta_loss": "nats/token", "claimed": "nats/token"}
 
 
-def fmt_p(p: float | None) -> str:
+def fmt_p(p: float | None, floor: float | None = None) -> str:
+    """A p-value; one at the design's floor (the smallest p it can produce) reads ``<= floor``."""
     if p is None:
         return "—"
-    return f"{p:.3g}" if p >= 1e-3 else f"{p:.1e}"
+    text = f"{p:.3g}" if p >= 1e-3 else f"{p:.1e}"
+    if floor is not None and floor > 0 and p <= floor * (1 + 1e-9):
+        return f"<= {text}"
+    return text
+
+
+def claim_p(r: dict) -> tuple[float | None, float | None, str]:
+    """The p-value behind a claim's verdict, the floor of its design, and which side it tests.
+
+    A refuted claim's evidence is its "below the bound" p; any other claim's is "above".
+    """
+    preds = r.get("predicates") or []
+    floor = max((p.get("min_pvalue") or 0.0 for p in preds), default=None) or None
+    if r.get("verdict") == "refuted" and r.get("pvalue_refute") is not None:
+        return r["pvalue_refute"], None, "below"
+    return r.get("pvalue"), floor, "above"
+
+
+def fmt_claim_p(r: dict) -> str:
+    p, floor, side = claim_p(r)
+    return f"{fmt_p(p, floor)} ({side})" if p is not None else "—"
 
 
 def fmt_signed(x: float | None, digits: int = 3) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import html
 
-from polytests.reports.format import claim_effect, effect_of, fmt_p
+from polytests.reports.format import claim_effect, effect_of, fmt_claim_p, fmt_p
 from polytests.reports.terminal import Explanation, explain, needs_explaining, outcome
 
 # No network: images must be data URIs; scripts and styles only inline.
@@ -163,7 +163,7 @@ def render_html(results: list[dict], stamp: str, flips: list[dict], figures: dic
             f"<td class='v-{r['verdict']}'>{r['verdict']}</td><td>{_e(r['expect'])}</td>"
             f"<td class='{outcome(r)}'>{outcome(r)}</td>"
             f"<td>{_e(effect.text() if effect else '—')}</td>"
-            f"<td class='num'>{fmt_p(r.get('pvalue'))}</td><td class='num'>{fmt_p(r.get('pvalue_adjusted'))}</td>"
+            f"<td class='num'>{_e(fmt_claim_p(r))}</td><td class='num'>{fmt_p(r.get('pvalue_adjusted'))}</td>"
             f"<td>{r.get('family_size')} · {_e(r.get('correction'))}</td>"
             f"<td class='flip'>{_e(_flip_text(flip))}</td></tr>")
     overview = ("<table id='overview'><tr><th>claim</th><th>neuron</th><th>verdict</th><th>expected</th>"

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from polytests.reports.format import claim_effect, fmt_p
+from polytests.reports.format import claim_effect, fmt_claim_p, fmt_p
 from polytests.reports.terminal import Explanation, explain, needs_explaining, outcome
 
 
@@ -23,7 +23,7 @@ def claims_markdown(results: list[dict], stamp: str, flips: list[dict], figure_n
     for r in results:
         effect = claim_effect(r)
         rows.append(f"| {_cell(r['claim_id'])} | {r['neuron']} | {r['verdict']} | {r['expect']} "
-                    f"| {_cell(effect.text() if effect else '')} | {fmt_p(r['pvalue'])} "
+                    f"| {_cell(effect.text() if effect else '')} | {_cell(fmt_claim_p(r))} "
                     f"| {fmt_p(r['pvalue_adjusted'])} | {outcome(r)} | {_cell(_flip_cell(flip_of.get(r['claim_id'])))} |")
     for r in results:
         rows += ["", f"## {r['claim_id']}", "", "```", explain(r), "```"]

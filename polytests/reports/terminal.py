@@ -12,7 +12,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from polytests.reports.format import claim_effect, deciding_predicate, effect_of, fmt_p
+from polytests.reports.format import claim_effect, deciding_predicate, effect_of, fmt_claim_p, fmt_p
 
 VERDICT_STYLE = {"confirmed": "bold green", "refuted": "bold red", "inconclusive": "bold yellow"}
 
@@ -129,12 +129,13 @@ def explain(r: dict) -> str:
     lines = [
         f"claim {r['claim_id']}: {r['statement']}",
         f"verdict: {r['verdict'].upper()} (expected {r['expect']}) — {r['reason']}",
-        f"neuron {r['neuron']} read at {r['site']}; p={fmt_p(r['pvalue'])}, "
+        f"neuron {r['neuron']} read at {r['site']}; p={fmt_claim_p(r)}, "
         f"{r['correction']}-adjusted p={fmt_p(r['pvalue_adjusted'])} (family of {r['family_size']}), "
         f"alpha={r['alpha']}",
     ]
     for pr in r["predicates"]:
-        status = "inconclusive" if pr["pvalue"] is None else f"p={fmt_p(pr['pvalue'])}"
+        status = ("inconclusive" if pr["pvalue"] is None else
+                  f"p above {fmt_p(pr['pvalue'], pr.get('min_pvalue'))}, below {fmt_p(pr.get('pvalue_refute'))}")
         effect = effect_of(pr)
         lines.append(f"  - {pr['kind']} [{status}]: {pr['summary']}")
         if effect is not None and effect.bound is not None:
