@@ -261,10 +261,39 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     for item in items:
         if isinstance(item, ClaimItem):
             state.add(item.claim)
+    collected = {Path(item.claim.source).resolve() for item in items
+                 if isinstance(item, ClaimItem) and item.claim.source}
     for root in _hypothesis_roots(config):
         for path in sorted(root.rglob("*.toml")) if root.is_dir() else []:
             for claim in read_claim_file(path).claims:  # the invalid ones fail their own items
                 state.add(claim)
+        # Python claim files that this run does not collect (a path or -k selection) are
+        # still members of the family, so a verdict does not depend on what was selected.
+        for path in sorted(root.rglob("test_*.py")) if root.is_dir() else []:
+            if path.resolve() not in collected:
+                for claim in _claims_of_python_file(path):
+                    state.add(claim)
+
+
+def _claims_of_python_file(path: Path) -> list[Claim]:
+    """Module-level claims of a Python claim file, imported apart from pytest's collection.
+
+    A file that fails to import contributes nothing here; when it is collected, its import
+    error is its own failing item.
+    """
+    import hashlib
+    import importlib.util
+
+    name = "_polytests_family_" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+    try:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    except BaseException as exc:  # noqa: BLE001 - a broken claim file must not end the session
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        return []
+    return [v for v in vars(module).values() if isinstance(v, Claim)]
 
 
 @pytest.hookimpl(wrapper=True)

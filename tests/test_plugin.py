@@ -115,6 +115,10 @@ def test_verdicts_do_not_change_with_k(project):
     selected = report(project)["alpha-feature"]
     assert selected["family_size"] == full["family_size"] == 4
     assert selected["pvalue_adjusted"] == full["pvalue_adjusted"]
+    # Selecting one file by path leaves the Python claim file uncollected: still in the family.
+    project.runpytest("hypotheses/claims.toml", "-p", "no:cacheprovider")
+    by_path = report(project)["alpha-feature"]
+    assert by_path["family_size"] == 4 and by_path["pvalue_adjusted"] == full["pvalue_adjusted"]
 
 
 def test_same_inputs_same_pvalues_bit_for_bit(project):
