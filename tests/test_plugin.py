@@ -130,6 +130,29 @@ def test_same_inputs_same_pvalues_bit_for_bit(project):
     assert second["alpha-feature"]["provenance"]["from_cache"]
 
 
+def _verdicts_and_numbers(pytester) -> dict:
+    """Each claim's verdict and p-values and every predicate's numbers, without timestamps or paths."""
+    out = {}
+    for cid, c in report(pytester).items():
+        out[cid] = (c["verdict"], c["pvalue"], c["pvalue_refute"], c["pvalue_adjusted"],
+                    json.dumps([p["numbers"] for p in c["predicates"]], sort_keys=True, default=str))
+    return out
+
+
+def test_cold_runs_and_two_workers_give_identical_results(project):
+    (project.path / "hypotheses" / "ablation.toml").write_text(claim_toml("alpha-ablation", "L1N3", [
+        'kind = "ablation_hurts"\ncorpora = ["alpha"]\nkinds = ["zero", "resample"]\nn_null = 19']))
+    runs = []
+    for i, extra in enumerate(([], [], ["-n", "2"])):
+        cache = project.path / f"cache{i}"  # every run cold: its own activation cache
+        project.runpytest_subprocess("hypotheses", "-p", "no:cacheprovider", "-p", "no:randomly",
+                                     f"--polytests-cache-dir={cache}", *extra)
+        runs.append(_verdicts_and_numbers(project))
+    assert runs[0] == runs[1], "two cold serial runs differ"
+    assert runs[0] == runs[2], "a run on two xdist workers differs from the serial run"
+    assert "alpha-ablation" in runs[2]
+
+
 def test_unknown_corpus_and_neuron_fail_only_their_claim(project):
     hyp = project.path / "hypotheses"
     (hyp / "typos.toml").write_text(

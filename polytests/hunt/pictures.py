@@ -7,29 +7,13 @@ like the suite's HTML report, so it opens from disk alone.
 from __future__ import annotations
 
 import html
-import io
 
 import numpy as np
 
+from polytests.reports.figures import _png, _pyplot  # one Agg backend setup for every figure
 from polytests.reports.html import CSP, STYLE, data_uri
 
 __all__ = ["hunt_page", "response_heatmap", "token_heatmap"]
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(fig) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    _pyplot().close(fig)
-    return buffer.getvalue()
 
 
 def heatmap_rows(responses, labelled, max_rows: int = 80) -> list[int]:
