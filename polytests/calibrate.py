@@ -25,7 +25,6 @@ command (``polytests calibrate --out docs/calibration.md --figure docs/power.png
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 

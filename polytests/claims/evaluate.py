@@ -20,7 +20,7 @@ from polytests.claims.model import (
     TokenMatched, TopKPrecision,
 )
 from polytests.claims.results import PredicateResult, null_summary
-from polytests.stats import effect_sizes, intersection_union
+from polytests.stats import hedges_g, intersection_union, probability_of_superiority
 from polytests.stats.bounds import BoundTest, bound_test, documents_needed
 
 
@@ -133,9 +133,8 @@ def _fires(ctx, claim, corpus, baseline, excluded: set[int], seed: int, versus: 
         return out
     pooled = bound_test(x, y, bound, n_resamples=ctx.n_resamples, seed=seed,
                         ci_resamples=min(ctx.n_resamples, 1999))
-    eff = effect_sizes(x, y, n_resamples=99, seed=seed)
     out.update(mean=float(x.mean()), baseline_mean=float(y.mean()), difference=pooled.estimate,
-               hedges_g=float(eff.hedges_g), prob_superiority=float(eff.probability_of_superiority),
+               hedges_g=float(hedges_g(x, y)), prob_superiority=float(probability_of_superiority(x, y)),
                pooled=_bound_numbers(pooled, ctx.alpha),
                null=null_summary(pooled.null_distribution, pooled.statistic,
                                  "Welch t of (claimed - bound) vs pooled baseline, documents relabelled"))
@@ -413,7 +412,7 @@ def eval_top_k(ctx, claim, p: TopKPrecision, seed: int) -> PredicateResult:
     # documents needed: the same normal approximation as the other predicates, on a proportion
     se = math.sqrt(max(precision * (1 - precision), 1e-12) / k)
     distance = abs(precision - p.min_precision)
-    z = 1.6448536269514722 + 0.8416212335729143
+    z = sps.norm.ppf(1 - ctx.alpha) + sps.norm.ppf(0.8)  # as documents_needed does for the others
     needed = math.inf if distance == 0 else float(math.ceil((z * se / distance) ** 2 * k))
     return PredicateResult(p.kind, p.describe(), p_above, summary, numbers, None, floor,
                            pvalue_refute=p_below, estimate=precision, bound=p.min_precision,

@@ -27,7 +27,6 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from polytests.corpora.splits import SPLITS
 from polytests.errors import ClaimError
 from polytests.neurons import NeuronRef
 

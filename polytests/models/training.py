@@ -295,7 +295,6 @@ def train_model(data_dir: str | Path, out_dir: str | Path, cfg: TrainingConfig =
         torch.set_rng_state(resume["torch_rng"])
         log = resume["log"]
         start_step = resume["step"]
-    started = time.time()
     for step in range(start_step, cfg.steps):
         t0 = time.time()
         model.train()
