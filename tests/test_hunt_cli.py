@@ -46,7 +46,9 @@ def test_hunt_runs_on_the_embedded_model_and_writes_parsing_candidates(small_cor
     assert (out / "heatmap.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_show_prints_a_neuron_and_writes_a_page(small_corpora, tmp_path, capsys):
+def test_show_prints_a_neuron_and_writes_a_page(small_corpora, tmp_path, capsys, monkeypatch):
+    # Wide enough that rich never breaks a long temporary path (as xdist workers' paths are) mid-name.
+    monkeypatch.setenv("COLUMNS", "400")
     hyp = tmp_path / "hyp"
     hyp.mkdir()
     (hyp / "a.toml").write_text('[[claim]]\nid = "x"\nstatement = "s"\nneuron = "L0N5"\n\n[[claim.predicate]]\n'
