@@ -174,7 +174,7 @@ REPORT_ERROR_KEY = pytest.StashKey[str]()
 
 
 OPTIONS = ("model", "corpora", "alpha", "min_effect", "min_effect_loss", "correction", "resamples", "seed",
-           "report_dir", "cache_dir", "device", "strict_inconclusive")
+           "report_dir", "cache_dir", "device", "strict_inconclusive", "recompute")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -199,6 +199,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--polytests-device", help="torch device, e.g. cuda (default: CPU)")
     group.addoption("--polytests-strict-inconclusive", action="store_true", default=None,
                     help="fail inconclusive claims instead of skipping them")
+    group.addoption("--polytests-recompute", action="store_true", default=None,
+                    help="recompute every claim instead of reading results cached by earlier runs "
+                         "(activations are still read from the cache)")
     group.addoption("--polytests-no-reports", action="store_true", default=False,
                     help="do not write report files (nor the ledger line)")
     group.addoption("--polytests-fail-on-flip", action="store_true", default=False,

@@ -8,7 +8,9 @@ over the whole family before any verdict is given.
 
 from __future__ import annotations
 
+import os
 import platform
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,6 +48,9 @@ class ClaimRunner:
     _stores: dict = field(default_factory=dict)
     _vocab: dict = field(default_factory=dict)
     _ablation: dict = field(default_factory=dict)
+    _contexts: dict = field(default_factory=dict)
+    _result_cache: object = None
+    _started: float = field(default_factory=time.time)
 
     # -- resources, each built once -------------------------------------------------
     def model(self, spec: str):
@@ -131,13 +136,40 @@ class ClaimRunner:
                                                  tokens=store.tokens)
         return self._ablation[key]
 
-    def evaluate_raw(self, claims: list[Claim]) -> dict[str, tuple[list[PredicateResult], dict]]:
-        """Predicate results of every claim, before the family correction."""
-        groups: dict[tuple, list[Claim]] = {}
-        for claim in claims:
-            groups.setdefault((self._model_spec(claim), claim.split, claim.site), []).append(claim)
-        out = {}
-        for (spec, split, site), members in groups.items():
+    def _results_cache(self):
+        if self._result_cache is None:
+            from polytests.result_cache import ResultCache
+
+            self._result_cache = ResultCache(self.settings.path(self.settings.cache_dir) / "results")
+        return self._result_cache
+
+    def _result_path(self, claim: Claim, model):
+        from polytests.result_cache import result_key
+
+        s = self.settings
+        key = result_key(claim, model_digest=model.digest, corpus_hash=self.corpus_hash,
+                         settings={"seed": s.seed, "resamples": s.resamples, "min_effect": s.min_effect,
+                                   "min_effect_loss": s.min_effect_loss, "alpha": s.alpha})
+        return self._results_cache().path_for(claim.id, key)
+
+    def _load_result(self, path):
+        """A cached raw result; with ``recompute``, only one written during this run (by another worker)."""
+        if self.settings.recompute:
+            try:
+                if path.stat().st_mtime < self._started:
+                    return None
+            except OSError:
+                return None
+        hit = self._results_cache().load(path)
+        if hit is not None:
+            results, meta = hit
+            hit = (results, {**meta, "result_from_cache": True})
+        return hit
+
+    def _group_context(self, group: tuple, members: list[Claim]) -> EvaluationContext:
+        """The activations and settings a group of claims (one model, split, site) is judged with."""
+        if group not in self._contexts:
+            spec, split, site = group
             model = self.model(spec)
             store = self.store(model, split, {c.neuron for c in members}, site)
             ctx = EvaluationContext(store, self.vocab(model), self.settings.resamples, self.settings.seed,
@@ -147,15 +179,65 @@ class ClaimRunner:
                 if not model.is_causal_lm:
                     raise AblationUnsupportedError(f"{model.name} has no language-model head")
                 ctx.ablation = self._ablation_engine(model, store)
+            self._contexts[group] = ctx
+        return self._contexts[group]
+
+    def _compute(self, group: tuple, members: list[Claim], claim: Claim) -> tuple[list[PredicateResult], dict]:
+        ctx = self._group_context(group, members)
+        model, store, split = self.model(group[0]), ctx.store, group[1]
+        results = [evaluate_predicate(ctx, claim, i, p) for i, p in enumerate(claim.predicates)]
+        meta = {"model": model.name, "model_digest": model.digest, "site": store.site_of(claim.neuron.layer),
+                "split": split, "documents": store.tokens.n_docs, "tokens": store.tokens.n_tokens,
+                "cache": store.cache_path, "from_cache": store.from_cache, "result_from_cache": False,
+                "top_tokens": top_tokens(ctx, claim), "doc_means": doc_means_by_corpus(ctx, claim),
+                "contexts": top_context_windows(ctx, claim)}
+        return results, meta
+
+    def evaluate_raw(self, claims: list[Claim]) -> dict[str, tuple[list[PredicateResult], dict]]:
+        """Predicate results of every claim, before the family correction.
+
+        A claim whose result is in the result cache (same claim, model, corpora,
+        settings and code) is read, not recomputed. Under pytest-xdist the workers
+        share the rest: each takes the claims no other worker holds (its own share
+        first), then waits for and reads the others'.
+        """
+        groups: dict[tuple, list[Claim]] = {}
+        for claim in claims:
+            groups.setdefault((self._model_spec(claim), claim.split, claim.site), []).append(claim)
+        out: dict[str, tuple[list[PredicateResult], dict]] = {}
+        work = []
+        for group, members in groups.items():
+            model = self.model(group[0])
             for claim in members:
-                results = [evaluate_predicate(ctx, claim, i, p) for i, p in enumerate(claim.predicates)]
-                meta = {"model": model.name, "model_digest": model.digest, "site": store.site_of(claim.neuron.layer),
-                        "split": split, "documents": store.tokens.n_docs, "tokens": store.tokens.n_tokens,
-                        "cache": store.cache_path, "from_cache": store.from_cache,
-                        "top_tokens": top_tokens(ctx, claim), "doc_means": doc_means_by_corpus(ctx, claim),
-                        "contexts": top_context_windows(ctx, claim)}
-                out[claim.id] = (results, meta)
-        return out
+                path = self._result_path(claim, model)
+                hit = self._load_result(path)
+                if hit is not None:
+                    out[claim.id] = hit
+                else:
+                    work.append((group, members, claim, path))
+        deferred = []
+        for item in _worker_share_first(work):
+            lock = self._results_cache().lock(item[3], wait=False)
+            if lock is None and self._results_cache().usable:
+                deferred.append(item)  # another worker holds it
+                continue
+            out[item[2].id] = self._compute_or_read(item, lock)
+        for item in deferred:
+            out[item[2].id] = self._compute_or_read(item, self._results_cache().lock(item[3], wait=True))
+        return {c.id: out[c.id] for c in claims}
+
+    def _compute_or_read(self, item, lock):
+        group, members, claim, path = item
+        try:
+            hit = self._load_result(path)
+            if hit is not None:
+                return hit
+            value = self._compute(group, members, claim)
+            self._results_cache().save(path, value)
+            return value
+        finally:
+            if lock is not None:
+                lock.release()
 
     def evaluate_family(self, claims: list[Claim]) -> dict[str, ClaimResult]:
         """Verdicts for every claim, with the correction applied across all of them.
@@ -192,6 +274,18 @@ class ClaimRunner:
                 source=claim.source, line=claim.line, contexts=meta.get("contexts", {}),
             )
         return out
+
+
+def _worker_share_first(work: list) -> list:
+    """Work items in the order this process takes them: under pytest-xdist, worker w of n
+    starts with items w, w+n, w+2n... so the workers begin on different claims."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if not worker.startswith("gw") or count < 2:
+        return list(work)
+    w = int(worker[2:]) % count
+    mine = [item for i, item in enumerate(work) if i % count == w]
+    return mine + [item for i, item in enumerate(work) if i % count != w]
 
 
 def claim_pvalues(results) -> tuple[float | None, float]:

@@ -50,6 +50,8 @@ class Settings(BaseModel):
     report_dir: _Text = Field("reports", examples=["reports"])
     cache_dir: _Text = Field(".polytests_cache", examples=[".polytests_cache"])
     strict_inconclusive: bool = Field(False, examples=[True])
+    # Ignore per-claim results cached by earlier runs (they are still written for the next).
+    recompute: bool = Field(False, examples=[True])
     device: _Text | None = Field(None, examples=["cuda"])
     root: str = "."
 
@@ -84,7 +86,7 @@ def settings_from(base: "Settings", overrides: dict[str, Any]) -> "Settings":
     """``base`` with the command line's ``overrides`` (strings, as typed) applied and checked."""
 
     def spell(key, value):
-        if key == "strict_inconclusive":
+        if key in ("strict_inconclusive", "recompute"):
             return f"--polytests-{key.replace('_', '-')}"
         plain = isinstance(value, str) and value and value.isprintable() and value.strip() == value
         return f"--polytests-{key.replace('_', '-')} {value if plain else repr(value)}"

@@ -130,6 +130,47 @@ def test_same_inputs_same_pvalues_bit_for_bit(project):
     assert second["alpha-feature"]["provenance"]["from_cache"]
 
 
+def _from_cache(pytester) -> dict:
+    return {cid: c["provenance"]["result_from_cache"] for cid, c in report(pytester).items()}
+
+
+def test_a_rerun_reads_results_and_recomputes_only_the_changed_claim(project, neurons):
+    run(project)
+    first = report(project)
+    assert not any(_from_cache(project).values())
+    run(project)
+    assert all(_from_cache(project).values())
+    assert {k: (v["pvalue"], v["pvalue_adjusted"], v["verdict"]) for k, v in report(project).items()} == \
+        {k: (v["pvalue"], v["pvalue_adjusted"], v["verdict"]) for k, v in first.items()}
+    # One claim edited: only it is recomputed, and the family correction still covers all four.
+    claims = project.path / "hypotheses" / "claims.toml"
+    claims.write_text(claims.read_text().replace(
+        f'id = "alpha-wrong"\nstatement = "alpha-wrong in words"\nneuron = "{neurons[1]}"',
+        f'id = "alpha-wrong"\nstatement = "alpha-wrong in words"\nneuron = "{neurons[1]}"\nalpha = 0.01'))
+    run(project)
+    assert _from_cache(project) == {"alpha-feature": True, "alpha-wrong": False, "alpha-documented-false": True,
+                                    "alpha-python": True}
+    assert report(project)["alpha-feature"]["family_size"] == 4
+    # --polytests-recompute reads nothing and gives the same numbers.
+    run(project, "--polytests-recompute")
+    assert not any(_from_cache(project).values())
+    assert report(project)["alpha-feature"]["pvalue"] == first["alpha-feature"]["pvalue"]
+
+
+def test_a_damaged_result_entry_is_reported_and_recomputed(project):
+    run(project)
+    first = report(project)
+    entries = sorted((project.path / "cache" / "results").glob("alpha-feature-*.pkl"))
+    assert len(entries) == 1
+    entries[0].write_bytes(entries[0].read_bytes()[:-20] + b"x" * 20)
+    with pytest.warns(UserWarning, match=f"{entries[0].name}: damaged result cache entry.*recomputing"):
+        result = run(project)
+    result.assert_outcomes(passed=4, failed=2)
+    again = report(project)
+    assert not again["alpha-feature"]["provenance"]["result_from_cache"]
+    assert again["alpha-feature"]["pvalue"] == first["alpha-feature"]["pvalue"]
+
+
 def _verdicts_and_numbers(pytester) -> dict:
     """Each claim's verdict and p-values and every predicate's numbers, without timestamps or paths."""
     out = {}

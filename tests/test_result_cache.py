@@ -1,0 +1,80 @@
+"""The per-claim result cache: what its key covers, damage, and the lock workers share work by."""
+
+from __future__ import annotations
+
+import pytest
+
+from polytests import claim, fires_on
+from polytests.result_cache import ResultCache, result_key
+
+SETTINGS = {"seed": 1, "resamples": 999, "min_effect": 0.05, "min_effect_loss": 0.002, "alpha": 0.05}
+
+
+def _claim(**changes):
+    fields = dict(id="c1", statement="L1N2 fires on alpha", neuron="L1N2", predicates=[fires_on("alpha")])
+    fields.update(changes)
+    return claim(**fields)
+
+
+def _key(c=None, **changes):
+    args = dict(model_digest="m" * 64, corpus_hash="c" * 64, settings=SETTINGS)
+    args.update(changes)
+    return result_key(c or _claim(), **args)
+
+
+def test_the_key_changes_with_everything_a_result_depends_on():
+    base = _key()
+    assert _key() == base
+    changed = [
+        _key(_claim(neuron="L1N3")), _key(_claim(predicates=[fires_on("beta")])), _key(_claim(alpha=0.01)),
+        _key(_claim(split="explore")), _key(model_digest="n" * 64), _key(corpus_hash="d" * 64),
+        *[_key(settings={**SETTINGS, name: value})
+          for name, value in (("seed", 2), ("resamples", 9999), ("min_effect", 0.1), ("min_effect_loss", 0.01),
+                              ("alpha", 0.01))],
+    ]
+    assert base not in changed and len(set(changed)) == len(changed)
+
+
+def test_the_key_does_not_depend_on_where_the_claim_was_written():
+    from polytests.claims.model import Claim
+
+    a = _claim()
+    b = Claim.located(a.model_dump(by_alias=True), source="/elsewhere/claims.toml", line=40, lines={})
+    assert b.source == "/elsewhere/claims.toml" and _key(a) == _key(b)
+
+
+def test_the_key_covers_the_source_code(monkeypatch):
+    import polytests.result_cache as rc
+
+    base = _key()
+    rc.code_versions.cache_clear()
+    monkeypatch.setattr(rc, "source_digest", lambda: "edited")
+    try:
+        assert _key() != base
+    finally:
+        rc.code_versions.cache_clear()
+
+
+def test_round_trip_and_damage(tmp_path):
+    cache = ResultCache(tmp_path)
+    path = cache.path_for("c1", "ab" * 32)
+    value = ([{"p": 0.1 + 0.2}], {"n": 3})
+    cache.save(path, value)
+    assert cache.load(path) == value
+    path.write_bytes(path.read_bytes()[:-1] + b"!")
+    with pytest.warns(UserWarning, match="damaged result cache entry"):
+        assert cache.load(path) is None
+    assert not path.exists()
+    assert cache.load(path) is None  # absent: silently None
+
+
+def test_a_held_lock_is_not_taken_without_waiting(tmp_path):
+    cache = ResultCache(tmp_path)
+    path = cache.path_for("c1", "cd" * 32)
+    first = cache.lock(path, wait=False)
+    assert first is not None
+    assert cache.lock(path, wait=False) is None
+    first.release()
+    second = cache.lock(path, wait=False)
+    assert second is not None
+    second.release()
