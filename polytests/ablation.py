@@ -91,17 +91,25 @@ def ablation_values(kind: str, post: torch.Tensor, neurons: list[int], batch,
     raise ValueError(f"unknown ablation kind {kind!r}; known: zero, mean, resample")
 
 
-def batched_delta_loss(model, tokens: TokenizedDocuments, layer: int, neurons: list[int], kind: str, *,
-                       means=None, received=None, chunk: int = 16,
-                       max_batch_tokens: int = 4096) -> np.ndarray:
-    """Per-document change in mean next-token loss from ablating each neuron: [neurons, docs]."""
-    bridge = model.bridge
-    bos = model.bos_token_id
-    n_layers = model.n_layers
-    W_out = bridge.blocks[layer].mlp.out.weight.detach().T  # [d_mlp, d_model]
-    final = _FinalLayerNorm.of(model) if layer == n_layers - 1 else None
-    sums = np.zeros((len(neurons), tokens.n_docs))
-    counts = np.zeros(tokens.n_docs)
+def fast_forward(model):
+    """The model's hook-free forward (:mod:`polytests.models.fast`), built and checked once; None if
+    the model is outside what it covers."""
+    from polytests.models.fast import FastForward
+
+    extra = getattr(model, "extra", None)
+    if extra is None:
+        return FastForward.of(model)
+    if "fast_forward" not in extra:
+        extra["fast_forward"] = FastForward.of(model)
+    return extra["fast_forward"]
+
+
+def _clean_pass(model, fast, rows, layer: int):
+    """(clean token losses, residual stream after block ``layer``, its hook_post values)."""
+    if fast is not None:
+        h = fast.run(fast.embed(rows), 0, layer - 1) if layer > 0 else fast.embed(rows)
+        resid, post = fast.block(layer, h, post=True)
+        return fast.token_loss(fast.run(resid, layer + 1), rows), resid, post
     captured = {}
 
     def keeper(name):
@@ -111,14 +119,27 @@ def batched_delta_loss(model, tokens: TokenizedDocuments, layer: int, neurons: l
         return keep
 
     resid_name, post_name = f"blocks.{layer}.hook_out", f"blocks.{layer}.mlp.hook_post"
+    logits = model.bridge.run_with_hooks(rows, fwd_hooks=[(resid_name, keeper(resid_name)),
+                                                          (post_name, keeper(post_name))])
+    return _token_loss(logits, rows), captured[resid_name], captured[post_name]
+
+
+def batched_delta_loss(model, tokens: TokenizedDocuments, layer: int, neurons: list[int], kind: str, *,
+                       means=None, received=None, chunk: int = 16,
+                       max_batch_tokens: int = 4096) -> np.ndarray:
+    """Per-document change in mean next-token loss from ablating each neuron: [neurons, docs]."""
+    bridge = model.bridge
+    bos = model.bos_token_id
+    n_layers = model.n_layers
+    fast = fast_forward(model)
+    W_out = bridge.blocks[layer].mlp.out.weight.detach().T  # [d_mlp, d_model]
+    final = _FinalLayerNorm.of(model) if layer == n_layers - 1 else None
+    sums = np.zeros((len(neurons), tokens.n_docs))
+    counts = np.zeros(tokens.n_docs)
     with torch.inference_mode():
         for batch in batch_windows(make_windows(tokens, model.n_ctx), max_batch_tokens):
             rows = window_batch(tokens, batch, bos).rows.to(W_out.device)
-            captured.clear()
-            hooks = [(resid_name, keeper(resid_name)), (post_name, keeper(post_name))]
-            logits = bridge.run_with_hooks(rows, fwd_hooks=hooks)
-            clean = _token_loss(logits, rows)
-            resid, post = captured[resid_name], captured[post_name]
+            clean, resid, post = _clean_pass(model, fast, rows, layer)
             valid = torch.zeros_like(clean, dtype=torch.bool)  # on the model's device
             doc_of_row = np.array([w.doc for w in batch])
             for r, w in enumerate(batch):
@@ -131,7 +152,7 @@ def batched_delta_loss(model, tokens: TokenizedDocuments, layer: int, neurons: l
             if final is not None:
                 ablated_losses = _final_layer_losses(final, resid, post, rows, neurons, values_for, W_out)
             else:
-                ablated_losses = _generic_losses(bridge, layer, n_layers, resid, post, rows, neurons, chunk,
+                ablated_losses = _generic_losses(bridge, fast, layer, n_layers, resid, post, rows, neurons, chunk,
                                                  values_for, W_out)
             for j, ablated in enumerate(ablated_losses):
                 per_row = ((ablated - clean) * valid).sum(-1).double().cpu().numpy()
@@ -140,16 +161,19 @@ def batched_delta_loss(model, tokens: TokenizedDocuments, layer: int, neurons: l
         return sums / counts[None, :]
 
 
-def _generic_losses(bridge, layer, n_layers, resid, post, rows, neurons, chunk, values_for, W_out):
+def _generic_losses(bridge, fast, layer, n_layers, resid, post, rows, neurons, chunk, values_for, W_out):
     """Ablated token losses: rerun blocks layer+1.. and the unembedding, ``chunk`` neurons at a time."""
     for start in range(0, len(neurons), chunk):
         part = neurons[start : start + chunk]
         idx = torch.as_tensor(part, device=post.device)
         change = (values_for(part) - post[..., idx].permute(2, 0, 1))[..., None] * W_out[idx][:, None, None, :]
         x = (resid[None] + change).reshape(-1, *resid.shape[1:])
-        for i in range(layer + 1, n_layers):
-            x = _block_out(bridge.blocks[i](x))
-        ablated = _token_loss(bridge.unembed(bridge.ln_final(x)), rows.repeat(len(part), 1))
+        if fast is not None:
+            ablated = fast.token_loss(fast.run(x, layer + 1), rows.repeat(len(part), 1))
+        else:
+            for i in range(layer + 1, n_layers):
+                x = _block_out(bridge.blocks[i](x))
+            ablated = _token_loss(bridge.unembed(bridge.ln_final(x)), rows.repeat(len(part), 1))
         yield from ablated.reshape(len(part), rows.shape[0], -1)
 
 
