@@ -23,6 +23,7 @@ import torch
 from polytests.activations import CollectionRequest
 from polytests.claims.model import AblationHurts, AblationSpares, AblationSpecific, Claim
 from polytests.claims.results import PredicateResult, null_summary
+from polytests.models.fast import fast_forward
 from polytests.neurons import NeuronRef
 from polytests.stats.bounds import bound_test, bound_test_one_sample, documents_needed
 from polytests.tokenization import (
@@ -89,19 +90,6 @@ def ablation_values(kind: str, post: torch.Tensor, neurons: list[int], batch,
                 out[j, r, 1 : 1 + win.length] = torch.from_numpy(seq[pos]).to(post.device)
         return out
     raise ValueError(f"unknown ablation kind {kind!r}; known: zero, mean, resample")
-
-
-def fast_forward(model):
-    """The model's hook-free forward (:mod:`polytests.models.fast`), built and checked once; None if
-    the model is outside what it covers."""
-    from polytests.models.fast import FastForward
-
-    extra = getattr(model, "extra", None)
-    if extra is None:
-        return FastForward.of(model)
-    if "fast_forward" not in extra:
-        extra["fast_forward"] = FastForward.of(model)
-    return extra["fast_forward"]
 
 
 def _clean_pass(model, fast, rows, layer: int):

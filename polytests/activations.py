@@ -136,6 +136,11 @@ def collect(
             if neuron.layer == layer:
                 out[current["flat_np"]] = acts[:, neuron.index].float().cpu().numpy()
 
+    # The hook-free forward where it covers the site (same numbers, checked at load), else the bridge.
+    from polytests.models.fast import fast_forward
+
+    fast = fast_forward(model) if hasattr(model, "cfg") else None
+    fast = fast if fast is not None and fast.covers(site) else None
     batches = batch_windows(make_windows(tokens, model.n_ctx), max_batch_tokens)
     started = time.perf_counter()
     progress_bar = _progress(len(batches)) if progress else None
@@ -150,7 +155,10 @@ def collect(
             if masked:
                 current["keep"] = ~torch.isin(wb.rows.reshape(-1)[valid].to(device), excluded)
             done.clear()
-            _run(bridge, wb.rows.to(device), hooks)
+            if fast is not None:
+                _run_fast(fast, wb.rows.to(device), dict(hooks), deepest)
+            else:
+                _run(bridge, wb.rows.to(device), hooks)
             if progress_bar is not None:
                 progress_bar.advance()
     if progress_bar is not None:
@@ -176,6 +184,20 @@ def _run(bridge, rows: torch.Tensor, hooks) -> None:
     """Forward with hooks, abandoned as soon as the deepest requested site has been read."""
     try:
         bridge.run_with_hooks(rows, fwd_hooks=hooks, return_type=None)
+    except _StopForward:
+        pass
+
+
+def _run_fast(fast, rows: torch.Tensor, hooks: dict, deepest: int) -> None:
+    """The hook-free forward up to block ``deepest``, handing each requested site to its hook."""
+    h = fast.embed(rows)
+    try:
+        for i in range(deepest + 1):
+            captured: dict = {}
+            h = fast.block(i, h, capture=captured)
+            for name, value in captured.items():
+                if name in hooks:
+                    hooks[name](value)
     except _StopForward:
         pass
 

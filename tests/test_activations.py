@@ -155,3 +155,20 @@ def test_concurrent_writers_leave_one_valid_entry(tiny_model_dir, tiny_corpora, 
     entries = list(tmp_path.glob("*.safetensors"))
     assert len(entries) == 1 and not list(tmp_path.glob("*.tmp"))
     read_entry(entries[0])
+
+
+@pytest.mark.parametrize("site", [None, "blocks.{layer}.mlp.hook_post"])
+def test_the_hook_free_forward_collects_what_the_bridge_hooks_read(tiny_model, documents, site, monkeypatch):
+    from polytests.models.fast import fast_forward
+
+    tokens = tokenize_documents(tiny_model.tokenizer, documents[:12])
+    request = CollectionRequest(layers=(0, 1), neurons=(NeuronRef(1, 3),), site=site)
+    assert fast_forward(tiny_model) is not None
+    fast = collect(tiny_model, tokens, request, max_batch_tokens=256)
+    monkeypatch.setitem(tiny_model.extra, "fast_forward", None)  # the bridge with hooks
+    slow = collect(tiny_model, tokens, request, max_batch_tokens=256)
+    for layer in (0, 1):
+        np.testing.assert_allclose(fast.stats[layer].sum, slow.stats[layer].sum, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(fast.topk_values[layer], slow.topk_values[layer], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(fast.token_acts[NeuronRef(1, 3)], slow.token_acts[NeuronRef(1, 3)], rtol=1e-5,
+                               atol=1e-6)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from polytests.ablation import batched_delta_loss, fast_forward, naive_delta_loss
+from polytests.ablation import batched_delta_loss, naive_delta_loss
+from polytests.models.fast import fast_forward
 from polytests.corpora import load_corpora
 from polytests.models import load_model
 from polytests.models.fast import FastForward

@@ -132,8 +132,12 @@ class FastForward:
     def _norm(self, x, wb):
         return F.layer_norm(x, x.shape[-1:], wb[0], wb[1], self.eps)
 
-    def block(self, i: int, h: torch.Tensor, *, post: bool = False):
-        """Block ``i`` on the residual stream ``h``; with ``post``, also its MLP's hook_post values."""
+    def block(self, i: int, h: torch.Tensor, *, post: bool = False, capture: dict | None = None):
+        """Block ``i`` on the residual stream ``h``; with ``post``, also its MLP's hook_post values.
+
+        ``capture`` receives the MLP's activations under their hook names: ``blocks.{i}.mlp.hook_post``
+        (the input of the MLP's output matrix) and, for SoLU-LN, ``blocks.{i}.mlp.ln.hook_in``
+        (before that LayerNorm)."""
         b = self.blocks[i]
         x = self._norm(h, b.ln1)
         batch, seq, _ = x.shape
@@ -142,9 +146,19 @@ class FastForward:
         h = h + F.linear(z.transpose(1, 2).reshape(batch, seq, -1), *b.o)
         mid = self.act(F.linear(self._norm(h, b.ln2), *b.fc_in))
         if b.mlp_ln is not None:
+            if capture is not None:
+                capture[f"blocks.{i}.mlp.ln.hook_in"] = mid
             mid = self._norm(mid, b.mlp_ln)
+        if capture is not None:
+            capture[f"blocks.{i}.mlp.hook_post"] = mid
         out = h + F.linear(mid, *b.fc_out)
         return (out, mid) if post else out
+
+    SITES = ("blocks.{layer}.mlp.hook_post", "blocks.{layer}.mlp.ln.hook_in")
+
+    def covers(self, site: str) -> bool:
+        """Whether :meth:`block` can capture ``site`` (a hook name with ``{layer}``) in every layer."""
+        return site == self.SITES[0] or (site == self.SITES[1] and all(b.mlp_ln is not None for b in self.blocks))
 
     def run(self, h: torch.Tensor, first: int, last: int | None = None) -> torch.Tensor:
         """Blocks ``first`` .. ``last`` (default: the final block) on the residual stream ``h``."""
@@ -168,3 +182,14 @@ class FastForward:
             out[start : start + step] = (torch.logsumexp(z, dim=-1)
                                          - z.gather(-1, target[start : start + step, :, None])[..., 0])
         return out
+
+
+def fast_forward(model) -> FastForward | None:
+    """The model's hook-free forward, built and checked once per loaded model; None if the model
+    is outside what it covers."""
+    extra = getattr(model, "extra", None)
+    if extra is None:
+        return FastForward.of(model)
+    if "fast_forward" not in extra:
+        extra["fast_forward"] = FastForward.of(model)
+    return extra["fast_forward"]
