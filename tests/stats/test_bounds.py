@@ -99,3 +99,18 @@ def test_inputs_are_validated_with_the_argument_named():
         bound_test([1.0, 2.0], [0.0, 1.0], float("nan"))
     with pytest.raises(ValueError, match="n_resamples"):
         bound_test([1.0, 2.0], [0.0, 1.0], 0.0, n_resamples=0)
+
+
+@pytest.mark.parametrize("n_x, n_y, n_resamples", [(4, 5, 999), (12, 60, 999), (30, 40, 4999)])
+def test_the_lower_tail_read_from_one_null_equals_a_second_draw(n_x, n_y, n_resamples):
+    from polytests.stats.bounds import _other_tail
+    from polytests.stats.permutation import permutation_test, sign_flip_test
+
+    rng = np.random.default_rng(n_x)
+    x, y = rng.normal(0.3, 1, n_x), rng.normal(0, 2, n_y)
+    above = permutation_test(x, y, alternative="greater", n_resamples=n_resamples, seed=7)
+    below = permutation_test(x, y, alternative="less", n_resamples=n_resamples, seed=7)
+    assert _other_tail(above).pvalue == below.pvalue and _other_tail(above).alternative == "less"
+    up = sign_flip_test(x, alternative="greater", n_resamples=n_resamples, seed=7)
+    down = sign_flip_test(x, alternative="less", n_resamples=n_resamples, seed=7)
+    assert _other_tail(up).pvalue == down.pvalue
