@@ -57,6 +57,7 @@ class ClaimRunner:
         from polytests.models import load_model
 
         if spec not in self._models:
+            _share_cores_between_workers()
             self._models[spec] = load_model(spec, device=self.settings.device)
         return self._models[spec]
 
@@ -274,6 +275,17 @@ class ClaimRunner:
                 source=claim.source, line=claim.line, contexts=meta.get("contexts", {}),
             )
         return out
+
+
+def _share_cores_between_workers() -> None:
+    """Under pytest-xdist, each worker's torch uses its share of the cores, so n workers do not
+    run n times the cores' worth of threads (which made ``-n 2`` slower than serial)."""
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if count > 1 and os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        torch.set_num_threads(max(1, cores // count))
 
 
 def _worker_share_first(work: list) -> list:
