@@ -423,6 +423,22 @@ def _random_signs(
         yield np.where(rng.random((size, n)) < 0.5, -1.0, 1.0)
 
 
+def _signed_sums(data: np.ndarray, signs: np.ndarray) -> np.ndarray:
+    """``(k, size)`` sums of ``data`` (k, n) under each resample's signs (n, size), added
+    document by document in a fixed order (so never dependent on the chunk or on k)."""
+    out = np.zeros((data.shape[0], signs.shape[1]))
+    for c in range(data.shape[0]):
+        for i in range(data.shape[1]):
+            out[c] += signs[i] * data[c, i]
+    return out
+
+
+def _one_sample_t_from_sums(s1: np.ndarray, sum_sq: np.ndarray, n: int) -> np.ndarray:
+    mean = s1 / n
+    var = np.maximum(sum_sq[:, None] - s1 * mean, 0.0) / (n - 1)
+    return _safe_ratio(mean, np.sqrt(var / n))
+
+
 def sign_flip_test(
     d: npt.ArrayLike,
     *,
@@ -454,10 +470,17 @@ def sign_flip_test(
     )
     n, k = d_arr.shape
     data = np.ascontiguousarray(d_arr.T)  # (k, n)
-    observed = _one_sample_t(data)
     exact = n <= _MAX_EXACT_SIGN_FLIP_N and (1 << n) <= threshold
     chunk = _chunk_size(batch, n, k)
-    signs = _exact_signs(n, chunk) if exact else _random_signs(n, n_resamples, chunk, rng)
-    null = np.concatenate([_one_sample_t(data[:, None, :] * s) for s in signs], axis=1)
+    if exact:
+        observed = _one_sample_t(data)
+        null = np.concatenate([_one_sample_t(data[:, None, :] * s) for s in _exact_signs(n, chunk)], axis=1)
+    else:
+        # Monte Carlo: the sum of squares does not change under sign flips, so each
+        # resample needs only its signed sum; the observed t uses the same formula.
+        sum_sq = (data * data).sum(axis=1)
+        observed = _one_sample_t_from_sums(_signed_sums(data, np.ones((n, 1))), sum_sq, n)[:, 0]
+        null = np.concatenate([_one_sample_t_from_sums(_signed_sums(data, np.ascontiguousarray(s.T)), sum_sq, n)
+                               for s in _random_signs(n, n_resamples, chunk, rng)], axis=1)
     pvalues = _pvalues(null, observed, alternative, exact)
     return _package(observed, null, pvalues, exact, alternative, one_d)
