@@ -30,7 +30,8 @@ from polytests.tokenization import (
     TokenizedDocuments, batch_windows, make_windows, tokenize_documents, window_batch,
 )
 
-BESAG_CLIFFORD_H = 10  # stop sampling null neurons once this many beat the observed effect
+BESAG_CLIFFORD_H = 10
+_LSE_BLOCK = 256  # tokens per block of the last-layer shortcut's logsumexp  # stop sampling null neurons once this many beat the observed effect
 
 
 def _token_loss(logits: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
@@ -221,12 +222,18 @@ def _final_layer_losses(final: _FinalLayerNorm, resid, post, rows, neurons, valu
         cross = torch.einsum("btd,pd->pbt", xc, uc).reshape(len(part), -1) / xc.shape[-1]
         s_new = torch.sqrt(var.reshape(1, -1) + 2 * c * cross + c * c * uc.pow(2).mean(-1)[:, None] + final.eps)
         a, b = s.reshape(1, -1) / s_new, c / s_new  # [part, tokens]
+        lse = torch.empty_like(a)
+        # Token blocks of the centred logits small enough to stay in cache while every
+        # neuron of the part reuses them (the [tokens, vocab] passes were memory-bound).
+        for t0 in range(0, centred.shape[0], _LSE_BLOCK):
+            block = centred[t0 : t0 + _LSE_BLOCK]
+            for j in range(len(part)):
+                z = torch.addcmul(final.beta[None], a[j, t0 : t0 + _LSE_BLOCK, None], block)
+                z.addcmul_(b[j, t0 : t0 + _LSE_BLOCK, None], r[j][None])
+                lse[j, t0 : t0 + _LSE_BLOCK] = torch.logsumexp(z, dim=-1)
         for j in range(len(part)):
-            z = torch.addcmul(final.beta[None], a[j][:, None], centred)
-            z.addcmul_(b[j][:, None], r[j][None])
-            lse = torch.logsumexp(z, dim=-1)
             z_target = a[j] * centred_target + b[j] * r[j][target[:, 0]] + beta_target
-            yield (lse - z_target).reshape(n_rows, width)
+            yield (lse[j] - z_target).reshape(n_rows, width)
 
 
 def naive_delta_loss(model, tokens: TokenizedDocuments, layer: int, neuron: int, kind: str, *,
