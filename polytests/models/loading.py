@@ -555,7 +555,8 @@ def _local_candidates(spec: str, root: str | os.PathLike | None) -> list[Path]:
     path = Path(spec).expanduser()
     if path.is_absolute() or root is None:
         return [path]
-    return list(dict.fromkeys([Path(root) / path, path]))  # the project root first, then the cwd
+    candidates = {(Path(root) / path).absolute(): None, path.absolute(): None}  # the project root, then the cwd
+    return list(candidates)
 
 
 def _display_name(directory: Path, config: dict, form: str) -> str:
@@ -621,7 +622,7 @@ def load_model(spec: str | os.PathLike = "embedded", *, device: str | None = Non
         looked = ", ".join(str(p) for p in _local_candidates(spec_text, root))
         raise ModelLoadError(
             f"model path {spec_text} does not exist (looked at {looked}). Fix: pass an existing folder or "
-            f".gguf file, 'embedded', or an alias ({', '.join(SOLU_ALIASES)})"
+            ".gguf file, 'embedded', or an alias such as solu-4l (docs/models.md lists every form)"
         )
     elif spec_text.lower() in SOLU_ALIASES or _is_hub_id(spec_text):
         repo_id = SOLU_ALIASES.get(spec_text.lower(), spec_text)
@@ -632,7 +633,8 @@ def load_model(spec: str | os.PathLike = "embedded", *, device: str | None = Non
     else:
         raise ModelLoadError(
             f"model {spec_text!r} is neither 'embedded', an existing folder or .gguf file, a hub id "
-            f"(owner/name) nor a known alias ({', '.join(SOLU_ALIASES)}). Fix: pass one of those"
+            f"(owner/name) nor a known alias ({', '.join(SOLU_ALIASES)}). Fix: pass one of those "
+            "(docs/models.md lists every form)"
         )
     if device is not None and device != "cpu":
         loaded.bridge.to(device)
