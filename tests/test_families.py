@@ -11,6 +11,14 @@ import numpy as np
 import pytest
 import torch
 
+# pytester's in-process runs drop modules first imported inside a test: import what the plugin
+# uses up front, and the pytester tests below take the module-scoped ``models`` fixture so that
+# transformers and TransformerLens are imported before any run (a second import of `datasets`
+# fails in pyarrow).
+import polytests.reports  # noqa: F401
+import polytests.runner  # noqa: F401
+import rich.console  # noqa: F401
+import rich.table  # noqa: F401
 from polytests.ablation import batched_delta_loss, naive_delta_loss
 from polytests.activations import CollectionRequest, collect
 from polytests.cache import ActivationCache
@@ -241,3 +249,117 @@ def test_the_runner_loads_on_the_automatic_device(tiny_model_dir, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     model = ClaimRunner(Settings()).model(str(tiny_model_dir))
     assert next(model.bridge.parameters()).device.type == "cpu"
+
+
+# -- through the plugin -------------------------------------------------------------------------
+
+def _project(pytester, model_spec, claims: str):
+    pytester.makepyprojecttoml(f"""
+[tool.polytests]
+model = "{model_spec}"
+corpora = "{pytester.polytests_corpora}"
+resamples = 199
+cache_dir = "{pytester.path / 'cache'}"
+""")
+    (pytester.mkdir("hypotheses") / "claims.toml").write_text(claims)
+    return pytester
+
+
+def _claim(cid, neuron, predicate, extra=""):
+    return f'[[claim]]\nid = "{cid}"\nstatement = "{cid} in words"\nneuron = "{neuron}"\n{extra}\n' \
+           f'[[claim.predicate]]\n{predicate}\n\n'
+
+
+def _strongest_on_alpha(model, documents):
+    store = build_store(model, documents, "confirm", CollectionRequest(layers=(1,)))
+    means = store.collection.stats[1].mean
+    alpha = store.docs_of("alpha")
+    rest = np.setdiff1d(np.arange(len(means)), alpha)
+    return f"L1N{int(np.argmax(means[alpha].mean(0) - means[rest].mean(0)))}"
+
+
+def _claims_json(pytester):
+    data = json.loads((pytester.path / "reports" / "claims.json").read_text())
+    return {c["claim_id"]: c for c in data["claims"]}
+
+
+def test_an_encoder_ablation_claim_is_refused_before_any_activation_is_collected(
+        models, pytester, tiny_families, tiny_corpora, monkeypatch):
+    import polytests.runner
+    import polytests.store
+
+    bert = load_model(str(tiny_families["bert"]))
+    confirm = [d for c in load_corpora(tiny_corpora).values() for d in c.split("confirm")]
+    neuron = _strongest_on_alpha(bert, confirm)
+    pytester.polytests_corpora = tiny_corpora
+    _project(pytester, tiny_families["bert"],
+             # A random encoder's neurons respond weakly: the claim states a small smallest effect.
+             _claim("encoder-fires", neuron, 'kind = "fires_on"\ncorpus = "alpha"\nmin_effect = 0.002')
+             + _claim("encoder-ablation", neuron, 'kind = "ablation_hurts"\ncorpora = ["alpha"]'))
+    events = []
+    check, build = polytests.runner.ClaimRunner.check_claim, polytests.store.build_store
+
+    def spy_check(self, claim):
+        try:
+            return check(self, claim)
+        except Exception:
+            events.append(("refused", claim.id))
+            raise
+
+    def spy_build(*args, **kwargs):
+        events.append(("store", args[2]))
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(polytests.runner.ClaimRunner, "check_claim", spy_check)
+    monkeypatch.setattr(polytests.store, "build_store", spy_build)
+    result = pytester.runpytest("hypotheses", "-p", "no:cacheprovider", "-rA")
+    out = result.stdout.str()
+    assert ("refused", "encoder-ablation") in events
+    assert events.index(("refused", "encoder-ablation")) < next(i for i, e in enumerate(events) if e[0] == "store")
+    assert "refused before any activation was collected: encoder-ablation" in out
+    assert "has no causal language-model head, so ablation predicates (next-token loss) cannot be evaluated" in out
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed") == 1 and outcomes.get("passed") == 1, out
+    claims = _claims_json(pytester)
+    assert claims["encoder-fires"]["verdict"] == "confirmed"
+    assert claims["encoder-fires"]["family_size"] == 1  # the refused claim is no member of the family
+    assert claims["encoder-fires"]["provenance"]["model_digest"] == bert.digest
+
+
+@pytest.mark.parametrize("family", ["llama", "gguf"])
+def test_a_decoder_gets_the_whole_tool_and_its_second_run_reads_the_cache(models, pytester, tiny_families,
+                                                                          tiny_corpora, family):
+    model = load_model(str(tiny_families[family]))
+    confirm = [d for c in load_corpora(tiny_corpora).values() for d in c.split("confirm")]
+    neuron = _strongest_on_alpha(model, confirm)
+    pytester.polytests_corpora = tiny_corpora
+    _project(pytester, tiny_families[family],
+             _claim("decoder-fires", neuron, 'kind = "fires_on"\ncorpus = "alpha"')
+             + _claim("decoder-ablation", neuron, 'kind = "ablation_hurts"\ncorpora = ["alpha"]\nn_null = 19'))
+    first = pytester.runpytest("hypotheses", "-p", "no:cacheprovider")
+    assert "error" not in first.parseoutcomes(), first.stdout.str()
+    claims = _claims_json(pytester)
+    assert set(claims) == {"decoder-fires", "decoder-ablation"}
+    assert claims["decoder-ablation"]["predicates"][0]["numbers"]["n_null"] == 19
+    assert not claims["decoder-fires"]["provenance"]["from_cache"]
+    pytester.runpytest("hypotheses", "-p", "no:cacheprovider")
+    again = _claims_json(pytester)
+    assert all(c["provenance"]["from_cache"] for c in again.values())
+    assert {k: c["verdict"] for k, c in again.items()} == {k: c["verdict"] for k, c in claims.items()}
+    assert again["decoder-fires"]["provenance"]["model_digest"] == model.digest
+
+
+def test_claims_on_a_model_not_on_this_machine_are_skipped_and_left_out_of_the_family(
+        models, pytester, tiny_model_dir, tiny_model, tiny_corpora, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hub"))
+    confirm = [d for c in load_corpora(tiny_corpora).values() for d in c.split("confirm")]
+    neuron = _strongest_on_alpha(tiny_model, confirm)
+    pytester.polytests_corpora = tiny_corpora
+    _project(pytester, tiny_model_dir,
+             _claim("here", neuron, 'kind = "fires_on"\ncorpus = "alpha"')
+             + _claim("not-here", "L3N5", 'kind = "fires_on"\ncorpus = "alpha"', extra='model = "solu-4l"'))
+    result = pytester.runpytest("hypotheses", "-p", "no:cacheprovider", "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    out = result.stdout.str()
+    assert "model not on this machine" in out and "`hf download NeelNanda/SoLU_4L512W_C4_Code" in out
+    assert _claims_json(pytester)["here"]["family_size"] == 1
