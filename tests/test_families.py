@@ -204,15 +204,23 @@ def test_relative_paths_are_paths_read_from_the_project_root(tiny_families, tmp_
         load_model("missing.gguf", root=tmp_path)
 
 
-def test_a_hub_id_in_the_local_cache_keeps_its_id_as_name(tiny_families, tmp_path, monkeypatch):
-    snapshot = tmp_path / "hub" / "models--tiny-org--tiny-gpt2" / "snapshots" / ("1" * 40)
-    shutil.copytree(tiny_families["gpt2"], snapshot)
+def _cache(hub, repo_id, folder):
+    snapshot = hub / f"models--{repo_id.replace('/', '--')}" / "snapshots" / ("1" * 40)
+    shutil.copytree(folder, snapshot)
     (snapshot.parents[1] / "refs").mkdir()
     (snapshot.parents[1] / "refs" / "main").write_text("1" * 40)
+
+
+def test_a_hub_id_in_the_local_cache_keeps_its_id_as_name(tiny_families, tmp_path, monkeypatch):
+    _cache(tmp_path / "hub", "tiny-org/tiny-gpt2", tiny_families["gpt2"])
+    _cache(tmp_path / "hub", "tinygpt", tiny_families["gpt2"])  # a bare hub name, as gpt2 is
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     loaded = load_model("tiny-org/tiny-gpt2", root=tmp_path)
     assert loaded.name == "tiny-org/tiny-gpt2"
-    assert loaded.digest == load_model(str(tiny_families["gpt2"])).digest
+    assert loaded.digest == load_model(str(tiny_families["gpt2"])).digest == load_model("tinygpt").digest
+    assert load_model("tinygpt").name == "tinygpt"
+    with pytest.raises(ModelLoadError, match="no model of that name is in the local Hugging Face cache"):
+        load_model("tinygtp")
 
 
 def test_messages_name_the_command_that_works_today(tmp_path, monkeypatch):

@@ -13,8 +13,9 @@ Specs understood by :func:`load_model` (docs/models.md lists the command for eac
     ``TransformerBridge.boot_transformers``);
   * a ``.gguf`` file, or a folder holding exactly one: dequantized to float32 by
     transformers (which needs the ``gguf`` package) and booted from memory.
-- an alias such as ``solu-4l`` or ``gelu-2l``, or a hub id such as ``EleutherAI/pythia-70m``,
-  resolved only from the local Hugging Face cache: nothing here touches the network.
+- an alias such as ``solu-4l`` or ``gelu-2l``, or a hub id such as ``EleutherAI/pythia-70m`` (or a
+  bare one such as ``gpt2``), resolved only from the local Hugging Face cache: nothing here
+  touches the network.
 
 Every model carries a stable identity (``digest``): the digest of the weight files on
 disk for Hugging Face and GGUF models (a head that transformers initialises at random,
@@ -631,11 +632,16 @@ def load_model(spec: str | os.PathLike = "embedded", *, device: str | None = Non
             f"if you meant a folder, write ./{spec_text}")
         loaded = _load_directory(_resolve_from_hf_cache(repo_id, spec_text, also), spec_text, device, hub_id=repo_id)
     else:
-        raise ModelLoadError(
-            f"model {spec_text!r} is neither 'embedded', an existing folder or .gguf file, a hub id "
-            f"(owner/name) nor a known alias ({', '.join(SOLU_ALIASES)}). Fix: pass one of those "
-            "(docs/models.md lists every form)"
-        )
+        try:  # a bare hub name such as gpt2, if it is in the cache
+            directory = _resolve_from_hf_cache(spec_text, spec_text)
+        except ModelWeightsAbsent:
+            raise ModelLoadError(
+                f"model {spec_text!r} is neither 'embedded', an existing folder or .gguf file, a hub id "
+                f"(owner/name) nor a known alias ({', '.join(SOLU_ALIASES)}), and no model of that name is in "
+                f"the local Hugging Face cache ({_hf_cache_dir()}). Fix: pass one of those "
+                "(docs/models.md lists every form)"
+            ) from None
+        loaded = _load_directory(directory, spec_text, device, hub_id=spec_text)
     if device is not None and device != "cpu":
         loaded.bridge.to(device)
     return loaded
