@@ -27,6 +27,7 @@ tokens wrap each window, read from the model's own tokenizer and config.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import os
@@ -172,23 +173,23 @@ def state_dict_digest(state_dict: dict) -> str:
     return h.hexdigest()
 
 
-_FILE_DIGESTS: dict[tuple, str] = {}  # (path, size, mtime) -> digest: a file is read once per process
+@functools.lru_cache(maxsize=256)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    """SHA-256 of one file, read in 1 MiB blocks; (size, mtime) in the key: a changed file is reread."""
+    one = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            one.update(block)
+    return one.hexdigest()
 
 
 def files_digest(paths) -> str:
-    """SHA-256 over the bytes of ``paths`` (in file-name order, each preceded by its size), read in
-    1 MiB blocks. Names are not hashed: a renamed copy of the same weights is the same model."""
+    """SHA-256 over the bytes of ``paths`` (in file-name order, each with its size). Names are not
+    hashed: a renamed copy of the same weights is the same model."""
     h = hashlib.sha256()
     for path in sorted((Path(p) for p in paths), key=lambda p: p.name):
         stat = path.stat()
-        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-        if key not in _FILE_DIGESTS:
-            one = hashlib.sha256()
-            with open(path, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    one.update(block)
-            _FILE_DIGESTS[key] = one.hexdigest()
-        h.update(f"{stat.st_size}:{_FILE_DIGESTS[key]}\n".encode())
+        h.update(f"{stat.st_size}:{_file_sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)}\n".encode())
     return h.hexdigest()
 
 
@@ -420,7 +421,8 @@ def _hf_weight_files(directory: Path) -> list[Path]:
     return safetensors or sorted(directory.glob("*.bin"))
 
 
-def _boot_hf(spec: str, name: str, *, path: str | None = None, hf_model=None, tokenizer=None, device=None):
+def _boot_hf(spec: str, name: str, *, path: str | None = None, hf_model=None, tokenizer=None, device=None,
+             architecture: str = "?"):
     TransformerBridge, _ = _import_bridge()
     # The bridge normalises the tokenizer it is given in place (an encoder's missing BOS becomes
     # '<|endoftext|>', i.e. [UNK]); it gets a copy, polytests reads windows with the original.
@@ -430,10 +432,18 @@ def _boot_hf(spec: str, name: str, *, path: str | None = None, hf_model=None, to
     try:
         return TransformerBridge.boot_transformers(path or name, **kwargs)
     except Exception as exc:  # noqa: BLE001 - TransformerLens raises many kinds; one message names them
+        text = str(exc)
+        if "Could not determine supported architecture" in text:  # its message lists ~200 names
+            raise ModelLoadError(
+                f"{spec}: TransformerLens {_tl_version()} has no adapter for this architecture ({architecture}), so "
+                "polytests cannot read its neurons. Fix: use a model of a supported family (docs/models.md), "
+                "or a TransformerLens release that adds it"
+            ) from exc
+        first = text.splitlines()[0][:300] if text else ""
         raise ModelLoadError(
-            f"{spec}: TransformerLens {_tl_version()} could not boot {path or name}: "
-            f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}. Fix: check that "
-            "its architecture is one TransformerLens supports (docs/models.md lists the families tested)"
+            f"{spec}: TransformerLens {_tl_version()} could not boot {path or name} ({architecture}): "
+            f"{exc.__class__.__name__}: {first}. Fix: check that its architecture is one TransformerLens "
+            "supports (docs/models.md lists the families tested)"
         ) from exc
 
 
@@ -464,7 +474,8 @@ def _load_hf(directory: Path, config: dict, spec: str, name: str, device: str | 
     except Exception as exc:  # noqa: BLE001 - transformers raises OSError/ValueError variants
         raise ModelLoadError(f"{spec}: no usable tokenizer in {directory} ({exc.__class__.__name__}). Fix: save "
                              "the model's tokenizer into the folder (tokenizer.save_pretrained)") from exc
-    bridge = _boot_hf(spec, name, path=str(directory), tokenizer=tokenizer, device=device)
+    architecture = ", ".join(config.get("architectures") or []) or f"model_type {config.get('model_type')}"
+    bridge = _boot_hf(spec, name, path=str(directory), tokenizer=tokenizer, device=device, architecture=architecture)
     bridge.eval()
     n_ctx, vocab, bidirectional = _bridge_facts(bridge)
     inputs = model_input_format(tokenizer, config, n_ctx, vocab, bidirectional=bidirectional, spec=spec)
@@ -506,7 +517,8 @@ def _load_gguf(path: Path, spec: str, name: str | None, device: str | None) -> L
             "transformers reads from GGUF (llama, mistral, qwen2, gpt2, ...), or convert it to a Hugging Face folder"
         ) from exc
     hf_model.eval()
-    bridge = _boot_hf(spec, name, hf_model=hf_model, tokenizer=tokenizer, device=device)
+    bridge = _boot_hf(spec, name, hf_model=hf_model, tokenizer=tokenizer, device=device,
+                      architecture=type(hf_model).__name__)
     bridge.eval()
     n_ctx, vocab, bidirectional = _bridge_facts(bridge)
     config = {k: getattr(hf_model.config, k, None) for k in ("bos_token_id", "eos_token_id")}
