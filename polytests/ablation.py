@@ -7,6 +7,12 @@ linear in hook_post), so only blocks L+1.. and the unembedding run again, for
 many neurons at once stacked along the batch axis. The result is exactly what a
 full forward pass with a hook replacing ``post_n`` by ``v`` computes
 (:func:`naive_delta_loss` is that reference, used by the tests and the benchmark).
+Re-running blocks from a residual is exact for TransformerLens-native blocks; a
+Hugging Face block (rotary position embeddings, attention masks) needs what only
+the full forward gives it, so those models run the full forward with the neurons
+replaced at ``hook_post``, many neurons at once along the batch axis. The last
+layer of a LayerNorm model takes the closed form below either way. Weights are
+read through the bridge (``mlp.W_out``, ``unembed.W_U``), whatever the layout.
 
 Kinds of ablation: ``zero`` (v = 0), ``mean`` (v = the neuron's mean over the
 baseline documents of the explore split) and ``resample`` (v = the neuron's activation at the same
@@ -121,8 +127,16 @@ def batched_delta_loss(model, tokens: TokenizedDocuments, layer: int, neurons: l
     bos = model.bos_token_id
     n_layers = model.n_layers
     fast = fast_forward(model)
-    W_out = bridge.blocks[layer].mlp.out.weight.detach().T  # [d_mlp, d_model]
+    W_out = bridge.blocks[layer].mlp.W_out.detach()  # [d_mlp, d_model], whatever the layout on disk
     final = _FinalLayerNorm.of(model) if layer == n_layers - 1 else None
+    # Later blocks rerun on the residual stream: hook-free where the fast forward covers the model,
+    # through the bridge's blocks for other native ones, by full hooked forwards otherwise.
+    if fast is not None or _blocks_rerun_exactly(model):
+        def rerun(*args):
+            return _generic_losses(bridge, fast, *args)
+    else:
+        def rerun(*args):
+            return _hooked_losses(bridge, *args)
     sums = np.zeros((len(neurons), tokens.n_docs))
     counts = np.zeros(tokens.n_docs)
     with torch.inference_mode():
@@ -141,8 +155,7 @@ def batched_delta_loss(model, tokens: TokenizedDocuments, layer: int, neurons: l
             if final is not None:
                 ablated_losses = _final_layer_losses(final, resid, post, rows, neurons, values_for, W_out)
             else:
-                ablated_losses = _generic_losses(bridge, fast, layer, n_layers, resid, post, rows, neurons, chunk,
-                                                 values_for, W_out)
+                ablated_losses = rerun(layer, n_layers, resid, post, rows, neurons, chunk, values_for, W_out)
             for j, ablated in enumerate(ablated_losses):
                 per_row = ((ablated - clean) * valid).sum(-1).double().cpu().numpy()
                 np.add.at(sums[j], doc_of_row, per_row)
@@ -164,6 +177,30 @@ def _generic_losses(bridge, fast, layer, n_layers, resid, post, rows, neurons, c
                 x = _block_out(bridge.blocks[i](x))
             ablated = _token_loss(bridge.unembed(bridge.ln_final(x)), rows.repeat(len(part), 1))
         yield from ablated.reshape(len(part), rows.shape[0], -1)
+
+
+def _blocks_rerun_exactly(model) -> bool:
+    """Whether ``bridge.blocks[i](x)`` on a residual is the block of a full forward (native blocks)."""
+    return getattr(model, "form", "native") in ("native", "legacy")
+
+
+def _hooked_losses(bridge, layer, n_layers, resid, post, rows, neurons, chunk, values_for, W_out):
+    """Ablated token losses from full forwards: ``chunk`` copies of the batch, copy j with neuron
+    ``part[j]`` replaced at hook_post. Exact for any architecture the bridge runs."""
+    post_name = f"blocks.{layer}.mlp.hook_post"
+    for start in range(0, len(neurons), chunk):
+        part = neurons[start : start + chunk]
+        values = values_for(part)  # [part, batch, width]
+
+        def replace(tensor, hook=None, part=part, values=values):
+            tensor = tensor.clone()
+            view = tensor.view(len(part), rows.shape[0], *tensor.shape[1:])
+            for j, n in enumerate(part):
+                view[j, ..., n] = values[j].to(tensor.dtype)
+            return tensor
+
+        logits = bridge.run_with_hooks(rows.repeat(len(part), 1), fwd_hooks=[(post_name, replace)])
+        yield from _token_loss(logits, rows.repeat(len(part), 1)).reshape(len(part), rows.shape[0], -1)
 
 
 @dataclass
@@ -196,8 +233,8 @@ class _FinalLayerNorm:
         w, b = getattr(ln, "weight", None), getattr(ln, "bias", None)
         if w is None or b is None:
             return None
-        W_U = unembed.weight.detach().T
-        b_U = getattr(unembed, "bias", None)
+        W_U = unembed.W_U.detach()  # [d_model, vocab]
+        b_U = getattr(unembed, "b_U", None)
         beta = b.detach() @ W_U + (b_U.detach() if b_U is not None else 0.0)
         return cls(w.detach(), b.detach(), W_U, beta, float(cfg.eps))
 

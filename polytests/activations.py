@@ -1,7 +1,8 @@
 """The activation engine: one pass of a model over a corpus split.
 
-Documents are cut into BOS-prefixed windows that never cross a document
-boundary, windows of similar length are batched together, and forward hooks at
+Documents are cut into windows that never cross a document boundary, each
+wrapped in the special tokens the model expects (its ``input_format``: a BOS
+for decoders, ``[CLS]``/``[SEP]`` for encoders), windows of similar length are batched together, and forward hooks at
 the activation site of each requested layer feed two tiers of results:
 
 1. per-document sufficient statistics for every neuron of the layer
@@ -19,14 +20,14 @@ named neuron).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
 from polytests.aggregates import DocStats, DocStatsAccumulator, TopK
 from polytests.neurons import NeuronRef
-from polytests.tokenization import TokenizedDocuments, batch_windows, make_windows, window_batch
+from polytests.tokenization import InputFormat, TokenizedDocuments, batch_windows
 
 DEFAULT_THRESHOLDS = (0.0, 0.1, 0.5)
 
@@ -97,9 +98,7 @@ def collect(
         if not 0 <= layer < model.n_layers:
             raise ValueError(f"layer {layer} out of range: the model has {model.n_layers} layers")
     device = _device_of(bridge)
-    bos = bos_token_id if bos_token_id is not None else model.bos_token_id
-    if bos is None:
-        raise ValueError("the tokenizer has no BOS token; pass bos_token_id")
+    fmt = input_format_of(model, bos_token_id)
     d_mlp = model.d_mlp
     n_docs = tokens.n_docs
 
@@ -141,12 +140,12 @@ def collect(
 
     fast = fast_forward(model) if hasattr(model, "cfg") else None
     fast = fast if fast is not None and fast.covers(site) else None
-    batches = batch_windows(make_windows(tokens, model.n_ctx), max_batch_tokens)
+    batches = batch_windows(fmt.windows(tokens), max_batch_tokens)
     started = time.perf_counter()
     progress_bar = _progress(len(batches)) if progress else None
     with torch.inference_mode():
         for batch in batches:
-            wb = window_batch(tokens, batch, bos)
+            wb = fmt.batch(tokens, batch)
             valid = wb.doc.reshape(-1) >= 0
             current["valid"] = valid.to(device)
             current["doc"] = wb.doc.reshape(-1)[valid].to(device)
@@ -155,10 +154,11 @@ def collect(
             if masked:
                 current["keep"] = ~torch.isin(wb.rows.reshape(-1)[valid].to(device), excluded)
             done.clear()
-            if fast is not None:
+            mask = None if wb.attention_mask is None else wb.attention_mask.to(device)
+            if fast is not None and mask is None:
                 _run_fast(fast, wb.rows.to(device), dict(hooks), deepest)
             else:
-                _run(bridge, wb.rows.to(device), hooks)
+                _run(bridge, wb.rows.to(device), hooks, mask)
             if progress_bar is not None:
                 progress_bar.advance()
     if progress_bar is not None:
@@ -180,10 +180,11 @@ class _StopForward(Exception):
     """Raised by the deepest hook: the rest of the forward pass (unembedding included) is skipped."""
 
 
-def _run(bridge, rows: torch.Tensor, hooks) -> None:
+def _run(bridge, rows: torch.Tensor, hooks, attention_mask: torch.Tensor | None = None) -> None:
     """Forward with hooks, abandoned as soon as the deepest requested site has been read."""
+    kwargs = {} if attention_mask is None else {"attention_mask": attention_mask}
     try:
-        bridge.run_with_hooks(rows, fwd_hooks=hooks, return_type=None)
+        bridge.run_with_hooks(rows, fwd_hooks=hooks, return_type=None, **kwargs)
     except _StopForward:
         pass
 
@@ -200,6 +201,19 @@ def _run_fast(fast, rows: torch.Tensor, hooks: dict, deepest: int) -> None:
                     hooks[name](value)
     except _StopForward:
         pass
+
+
+def input_format_of(model, bos_token_id: int | None = None) -> InputFormat:
+    """The model's input format; ``bos_token_id`` replaces its prefix (for a caller that knows better)."""
+    fmt = getattr(model, "input_format", None)
+    if fmt is None:  # a duck-typed model (tests, benchmarks): one BOS before each window
+        bos = bos_token_id if bos_token_id is not None else model.bos_token_id
+        if bos is None:
+            raise ValueError("the tokenizer has no BOS token; pass bos_token_id")
+        return InputFormat((int(bos),), int(model.n_ctx))
+    if bos_token_id is not None:
+        return replace(fmt, prefix=(int(bos_token_id),))
+    return fmt
 
 
 class _progress:

@@ -52,6 +52,14 @@ class ModelLoadError(PolytestsError):
     """A model spec could not be turned into a ready TransformerBridge."""
 
 
+class ModelWeightsAbsent(ModelLoadError):
+    """A hub id or alias whose weights are not on this machine (polytests never downloads).
+
+    A claim that names such a model is skipped with this message, not failed: it cannot be
+    judged here, and it is no member of the family this run.
+    """
+
+
 class CacheError(PolytestsError):
     """A cache file is unreadable, truncated or does not match its key."""
 

@@ -18,7 +18,7 @@ import pytest
 
 from polytests.claims.model import Claim
 from polytests.claims.parse import read_claim_file
-from polytests.errors import ClaimCrashed, ClaimError, PolytestsError
+from polytests.errors import ClaimCrashed, ClaimError, ModelWeightsAbsent, PolytestsError
 from polytests.settings import CORRECTIONS, Settings, SettingsError, load_pyproject_settings, settings_from
 
 RESULT_PROPERTY = "polytests_result"
@@ -33,8 +33,11 @@ class PolytestsSession:
     family: dict[str, Claim] = field(default_factory=dict)
     invalid: dict[str, ClaimError] = field(default_factory=dict)
     duplicates: dict[tuple, ClaimError] = field(default_factory=dict)
+    # Claims whose model is not on this machine: skipped with the reason, not members of the family.
+    skipped: dict[str, str] = field(default_factory=dict)
     _runner: object = None
     _results: dict | None = None
+    _checked: bool = False
 
     @property
     def runner(self):
@@ -52,25 +55,47 @@ class PolytestsSession:
                 f"duplicate claim id {claim.id!r}, also used at {where}", path=claim.source, line=claim.line,
                 field="id", fix="give every claim of the hypothesis folders its own id")
 
-    def evaluate_all(self) -> None:
-        """Validate every claim of the family and judge the valid ones together (once).
+    def check_run_model(self, origin: str) -> None:
+        """Load the run's model if a claim of the family uses it; one error for the whole session
+        if it cannot be loaded (``origin`` says where the spec came from)."""
+        if not any(c.model is None for c in self.family.values()):
+            return
+        try:
+            self.runner.model(self.settings.model)
+        except PolytestsError as exc:
+            raise pytest.UsageError(
+                f"polytests: the run's model ({origin}) cannot be loaded, so no claim that uses it can be "
+                f"judged: {exc}") from None
+
+    def check_family(self) -> None:
+        """Validate every claim of the family against its model and the corpora (once), before any
+        activation is collected: a claim that cannot be judged (an unknown corpus or neuron, an
+        ablation predicate on an encoder, a bad site) is refused here, a claim whose model is not on
+        this machine is skipped, and neither is a member of the family that is judged.
 
         Whatever goes wrong with one claim (a ClaimError, or an exception nobody foresaw)
-        becomes that claim's error; the family is judged without it, and ``excluded``
-        records which claims it left out and why.
+        becomes that claim's error; ``excluded`` records which claims were left out and why.
         """
-        if self._results is not None:
+        if self._checked:
             return
-        valid = []
+        self._checked = True
         for c in self.family.values():
             try:
                 self.runner.check_claim(c)
                 self._check_site(c)
-                valid.append(c)
+            except ModelWeightsAbsent as exc:
+                self.skipped[c.id] = f"model not on this machine: {exc}"
             except PolytestsError as exc:  # a ClaimError, or e.g. corpora that cannot be read
                 self.invalid[c.id] = exc
             except Exception as exc:  # noqa: BLE001 - isolation: one claim's fault stays its own
                 self.invalid[c.id] = ClaimCrashed(c.id, exc, path=c.source, line=c.line)
+
+    def evaluate_all(self) -> None:
+        """Judge the family's valid claims together (once), after :meth:`check_family`."""
+        if self._results is not None:
+            return
+        self.check_family()
+        valid = [c for c in self.family.values() if c.id not in self.invalid and c.id not in self.skipped]
         self._results = self._judge_isolated(valid)
 
     def _check_site(self, claim: Claim) -> None:
@@ -127,6 +152,7 @@ class PolytestsSession:
     def excluded(self) -> dict[str, str]:
         """Claims of the family that were not judged with it, and the first line of why."""
         out = {cid: str(exc).splitlines()[0] for cid, exc in self.invalid.items()}
+        out.update({cid: why.splitlines()[0] for cid, why in self.skipped.items()})
         for where, exc in self.duplicates.items():
             out.setdefault(f"{where[2]} ({where[0]}:{where[1]})", str(exc))
         return dict(sorted(out.items()))
@@ -135,11 +161,16 @@ class PolytestsSession:
         if _where(claim) in self.duplicates:
             raise self.duplicates[_where(claim)]
         self.evaluate_all()
+        if claim.id in self.skipped:
+            pytest.skip(self.skipped[claim.id])
         if claim.id in self.invalid:
             raise self.invalid[claim.id]
         if claim.id not in self._results:
             # A claim outside the collected family (e.g. built inside a test): judged alone.
-            self.runner.check_claim(claim)
+            try:
+                self.runner.check_claim(claim)
+            except ModelWeightsAbsent as exc:
+                pytest.skip(f"model not on this machine: {exc}")
             try:
                 return self.runner.evaluate_family([claim])[claim.id]
             except PolytestsError:
@@ -196,7 +227,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--polytests-seed", help="seed for every resampling")
     group.addoption("--polytests-report-dir", help="where claims.json/.md/.html go (default reports/)")
     group.addoption("--polytests-cache-dir", help="activation cache folder (default .polytests_cache)")
-    group.addoption("--polytests-device", help="torch device, e.g. cuda (default: CPU)")
+    group.addoption("--polytests-device", help="torch device: auto, cpu, cuda (default auto: CUDA when present)")
     group.addoption("--polytests-strict-inconclusive", action="store_true", default=None,
                     help="fail inconclusive claims instead of skipping them")
     group.addoption("--polytests-recompute", action="store_true", default=None,
@@ -276,6 +307,35 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             if path.resolve() not in collected:
                 for claim in _claims_of_python_file(path):
                     state.add(claim)
+    if not config.option.collectonly and any(isinstance(item, ClaimItem) for item in items):
+        # Before any activation is collected: a bad run-wide model is one session error, and a
+        # claim that cannot be judged is refused now rather than after the family's evaluation.
+        state.check_run_model(_model_origin(config, state.settings))
+        state.check_family()
+        _announce_refusals(config, state)
+
+
+def _model_origin(config: pytest.Config, settings: Settings) -> str:
+    given = config.getoption("--polytests-model")
+    if given is not None:
+        return f"--polytests-model {given}"
+    if settings.model != "embedded":
+        return f"[tool.polytests] model = {settings.model!r} in {config.rootpath / 'pyproject.toml'}"
+    return "the default model 'embedded'"
+
+
+def _announce_refusals(config: pytest.Config, state: PolytestsSession) -> None:
+    """Say at collection which claims were refused or skipped (their items fail or skip with the reason)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or not (state.invalid or state.skipped):
+        return
+    if state.invalid:
+        reporter.write_line(f"polytests: {len(state.invalid)} claim(s) refused before any activation was "
+                            "collected: " + "; ".join(f"{cid}: {str(exc).splitlines()[0]}"
+                                                      for cid, exc in sorted(state.invalid.items())), red=True)
+    if state.skipped:
+        reporter.write_line(f"polytests: {len(state.skipped)} claim(s) will be skipped, their model is not on "
+                            "this machine: " + ", ".join(sorted(state.skipped)), yellow=True)
 
 
 def _claims_of_python_file(path: Path) -> list[Claim]:

@@ -22,7 +22,7 @@ from polytests.claims.evaluate import EvaluationContext, doc_means_by_corpus, ev
 from polytests.claims.model import Claim
 from polytests.claims.results import ClaimResult, PredicateResult
 from polytests.corpora import build_manifest, load_corpora
-from polytests.errors import AblationUnsupportedError, ClaimError, PolytestsError
+from polytests.errors import AblationUnsupportedError, ClaimError, ModelWeightsAbsent, PolytestsError
 from polytests.settings import Settings
 from polytests.stats import adjust_pvalues, resolution_ok
 
@@ -43,6 +43,7 @@ def library_versions() -> dict[str, str]:
 class ClaimRunner:
     settings: Settings
     _models: dict = field(default_factory=dict)
+    _model_errors: dict = field(default_factory=dict)
     _corpora: dict | None = None
     _corpus_hash: str | None = None
     _stores: dict = field(default_factory=dict)
@@ -54,11 +55,20 @@ class ClaimRunner:
 
     # -- resources, each built once -------------------------------------------------
     def model(self, spec: str):
+        """The model of ``spec`` (a relative path is read from the project root), loaded once; two
+        specs of the same weights share one model."""
         from polytests.models import load_model
 
+        if spec in self._model_errors:
+            raise self._model_errors[spec]  # tried once: every claim of this spec gets the same error
         if spec not in self._models:
             _share_cores_between_workers()
-            self._models[spec] = load_model(spec, device=self.settings.device)
+            try:
+                loaded = load_model(spec, device=self.settings.device, root=self.settings.root)
+            except PolytestsError as exc:
+                self._model_errors[spec] = exc
+                raise
+            self._models[spec] = next((m for m in self._models.values() if m.digest == loaded.digest), loaded)
         return self._models[spec]
 
     @property
@@ -74,10 +84,10 @@ class ClaimRunner:
         return self._corpus_hash
 
     def vocab(self, model) -> list[str]:
-        if model.name not in self._vocab:
+        if model.digest not in self._vocab:
             tok = model.tokenizer
-            self._vocab[model.name] = [tok.decode([i]) for i in range(int(model.cfg.d_vocab))]
-        return self._vocab[model.name]
+            self._vocab[model.digest] = [tok.decode([i]) for i in range(int(model.cfg.d_vocab))]
+        return self._vocab[model.digest]
 
     def _model_spec(self, claim: Claim) -> str:
         return claim.model if claim.model is not None else self.settings.model
@@ -94,6 +104,8 @@ class ClaimRunner:
                                   "use one of the known corpus names (folders of corpora/)")
         try:
             model = self.model(self._model_spec(claim))
+        except ModelWeightsAbsent:
+            raise  # not on this machine: the claim is skipped, not failed
         except PolytestsError as exc:
             raise claim.error(str(exc), "model") from exc  # the load error already says the fix
         try:
@@ -113,7 +125,7 @@ class ClaimRunner:
         from polytests.neurons import NeuronRef
         from polytests.store import build_store
 
-        key = (model.name, split, site)
+        key = (model.digest, split, site)  # the digest: two models may share a name
         neurons = tuple(sorted({n if isinstance(n, NeuronRef) else NeuronRef.parse(n) for n in neurons}))
         cached = self._stores.get(key)
         if cached is not None and set(neurons) <= set(cached.collection.token_acts):
@@ -128,7 +140,7 @@ class ClaimRunner:
     def _ablation_engine(self, model, store):
         from polytests.ablation import AblationEngine
 
-        key = (model.name, store.split)
+        key = (model.digest, store.split)
         if key not in self._ablation:
             docs = {s: [d for c in self.corpora.values() for d in c.split(s)] for s in ("explore", store.split)}
             cache = ActivationCache(self.settings.path(self.settings.cache_dir))

@@ -52,7 +52,8 @@ class Settings(BaseModel):
     strict_inconclusive: bool = Field(False, examples=[True])
     # Ignore per-claim results cached by earlier runs (they are still written for the next).
     recompute: bool = Field(False, examples=[True])
-    device: _Text | None = Field(None, examples=["cuda"])
+    # "auto": CUDA when torch sees a GPU, else the CPU (polytests.models.loading.resolve_device).
+    device: _Text | None = Field("auto", examples=["cuda"])
     root: str = "."
 
     def path(self, value: str) -> Path:
@@ -116,19 +117,19 @@ def check_given(settings: Settings, given: set[str], spell) -> None:
         if existing is not None and not os.access(existing, os.W_OK):
             raise SettingsError(f"{spell('report_dir', settings.report_dir)}: {existing} is not writable. "
                                 "Fix: give a writable folder, or pass --polytests-no-reports")
-    if "device" in given and settings.device is not None:
+    if "device" in given and settings.device not in (None, "auto"):
         import torch
 
         try:
             device = torch.device(settings.device)
         except (RuntimeError, ValueError):
             raise SettingsError(f"{spell('device', settings.device)}: not a torch device. "
-                                "Fix: e.g. --polytests-device cpu or --polytests-device cuda") from None
+                                "Fix: e.g. --polytests-device cpu, cuda or auto") from None
         available = {"cpu": True, "cuda": torch.cuda.is_available(),
                      "mps": bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()}
         if not available.get(device.type, False):
             raise SettingsError(f"{spell('device', settings.device)}: no {device.type} device on this machine. "
-                                "Fix: leave the option out to run on the CPU")
+                                "Fix: leave the option out (auto: CUDA when present, else the CPU)")
 
 
 def load_pyproject_settings(root: str | Path) -> Settings:

@@ -1,7 +1,8 @@
 """The ActivationStore: activations of one model over one corpus split, cached.
 
 :func:`build_store` tokenizes the split, looks for a cache entry whose key
-matches (model digest, site, token stream, split, dtype, options), and only
+matches (model digest, site, token stream, the model's input format, split,
+dtype, options), and only
 runs the activation engine on a miss. The store then answers the questions
 statistics ask: which documents belong to a corpus, per-document means of a
 neuron (optionally without some token ids), per-token activations.
@@ -14,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from polytests.activations import Collection, CollectionRequest, collect, resolve_site
+from polytests.activations import Collection, CollectionRequest, collect, input_format_of, resolve_site
 from polytests.aggregates import DocStats
 from polytests.cache import ActivationCache, cache_key, write_entry
 from polytests.neurons import NeuronRef
@@ -132,7 +133,8 @@ def build_store(
     site = resolve_site(model, request)
     stream = hashlib.sha256(tokens.token_ids.tobytes() + tokens.offsets.tobytes()).hexdigest()
     key = cache_key(
-        model=model.digest, site=site, tokens=stream, doc_ids=list(tokens.doc_ids), split=split,
+        model=model.digest, site=site, tokens=stream, inputs=input_format_of(model).key(),
+        doc_ids=list(tokens.doc_ids), split=split,
         dtype=str(next(model.bridge.parameters()).dtype), layers=request.all_layers(),
         thresholds=request.thresholds, top_k=request.top_k, exclude=sorted(request.exclude_token_ids),
     )

@@ -1,9 +1,12 @@
 """Turning documents into model inputs.
 
-A document becomes one or more *windows*: rows that start with the BOS token
-and hold at most ``n_ctx - 1`` of the document's tokens. Windows never cross
-document boundaries, so no token ever attends to another document. The BOS
-position is never recorded as a document token.
+A document becomes one or more *windows*: rows that hold at most a model's
+context of the document's tokens, wrapped in the special tokens the model was
+trained with (its :class:`InputFormat`: ``<|endoftext|>`` or ``<s>`` before a
+decoder's window, ``[CLS]`` ... ``[SEP]`` around an encoder's). Windows never
+cross document boundaries, so no token ever attends to another document, and
+they do not overlap (the stride is the window's length). Special positions are
+never recorded as document tokens.
 """
 
 from __future__ import annotations
@@ -74,19 +77,58 @@ def tokenize_documents(tokenizer, documents) -> TokenizedDocuments:
 
 
 @dataclass(frozen=True)
+class InputFormat:
+    """How one model reads a window: the tokens before (``prefix``) and after (``suffix``) the
+    document's tokens, the context length, and how a batch is padded.
+
+    ``bidirectional`` models (encoders) see padding unless it is masked, so their batches carry
+    an attention mask and are padded with ``pad``; a causal model's padding sits after every
+    real token and changes nothing, so it is padded with its first prefix token, unmasked.
+    """
+
+    prefix: tuple[int, ...]
+    n_ctx: int
+    suffix: tuple[int, ...] = ()
+    pad: int | None = None
+    bidirectional: bool = False
+
+    def __post_init__(self) -> None:
+        if self.window_size < 1:
+            raise ValueError(f"a context of {self.n_ctx} tokens leaves no room for a document token "
+                             f"after {len(self.prefix) + len(self.suffix)} special tokens")
+
+    @property
+    def window_size(self) -> int:
+        """Document tokens per window (and the stride between windows)."""
+        return self.n_ctx - len(self.prefix) - len(self.suffix)
+
+    def windows(self, tokens: "TokenizedDocuments") -> list["Window"]:
+        return make_windows(tokens, self.n_ctx, reserved=len(self.prefix) + len(self.suffix))
+
+    def batch(self, tokens: "TokenizedDocuments", batch: list["Window"]) -> "WindowBatch":
+        return window_batch(tokens, batch, fmt=self)
+
+    def key(self) -> dict:
+        """What a cache key needs to tell inputs of two formats apart."""
+        return {"prefix": list(self.prefix), "suffix": list(self.suffix), "n_ctx": self.n_ctx,
+                "pad": self.pad, "bidirectional": self.bidirectional}
+
+
+@dataclass(frozen=True)
 class Window:
-    """``length`` tokens of document ``doc`` starting at token ``start`` (BOS not counted)."""
+    """``length`` tokens of document ``doc`` starting at token ``start`` (special tokens not counted)."""
 
     doc: int
     start: int
     length: int
 
 
-def make_windows(tokens: TokenizedDocuments, n_ctx: int) -> list[Window]:
-    """Cut every document into windows of at most ``n_ctx - 1`` tokens."""
-    if n_ctx < 2:
-        raise ValueError(f"n_ctx must be at least 2, got {n_ctx}")
-    size = n_ctx - 1
+def make_windows(tokens: TokenizedDocuments, n_ctx: int, reserved: int = 1) -> list[Window]:
+    """Cut every document into windows of at most ``n_ctx - reserved`` tokens (``reserved``: the
+    special tokens each window carries; one BOS by default)."""
+    if n_ctx < reserved + 1:
+        raise ValueError(f"n_ctx must be at least {reserved + 1}, got {n_ctx}")
+    size = n_ctx - reserved
     windows = []
     for doc in range(tokens.n_docs):
         n = int(tokens.offsets[doc + 1] - tokens.offsets[doc])
@@ -98,7 +140,8 @@ def make_windows(tokens: TokenizedDocuments, n_ctx: int) -> list[Window]:
 def batch_windows(windows: list[Window], max_tokens: int) -> list[list[Window]]:
     """Group windows of similar length into batches of at most ``max_tokens`` padded tokens.
 
-    Sorting by length keeps padding small; each batch is padded to its longest row.
+    Sorting by length keeps padding small; each batch is padded to its longest row. The
+    budget counts one special token per row (a BOS): exact for decoders, one short for encoders.
     """
     order = sorted(windows, key=lambda w: (w.length, w.doc, w.start))
     batches: list[list[Window]] = []
@@ -116,23 +159,42 @@ def batch_windows(windows: list[Window], max_tokens: int) -> list[list[Window]]:
 
 @dataclass(frozen=True)
 class WindowBatch:
-    """A padded batch of windows: ``rows`` [batch, width] start with BOS; ``doc`` and
-    ``flat`` give each position's document and flat token index (-1 for BOS and padding)."""
+    """A padded batch of windows: ``rows`` [batch, width] start with the format's prefix (a
+    BOS); ``doc`` and ``flat`` give each position's document and flat token index (-1 for
+    special tokens and padding); ``attention_mask`` (1 = real, 0 = padding) is set for
+    bidirectional models only."""
 
     rows: torch.Tensor
     doc: torch.Tensor
     flat: torch.Tensor
     windows: tuple[Window, ...]
+    attention_mask: torch.Tensor | None = None
 
 
-def window_batch(tokens: TokenizedDocuments, batch: list[Window], bos: int) -> WindowBatch:
-    width = max(w.length for w in batch) + 1
-    rows = torch.full((len(batch), width), bos, dtype=torch.long)
+def window_batch(tokens: TokenizedDocuments, batch: list[Window], bos: int | None = None, *,
+                 fmt: InputFormat | None = None) -> WindowBatch:
+    """Rows of ``batch``: ``bos`` + tokens (a decoder), or ``fmt``'s prefix + tokens + suffix."""
+    if fmt is None:
+        if bos is None:
+            raise ValueError("window_batch needs bos or fmt")
+        prefix, suffix, pad, masked = (int(bos),), (), int(bos), False
+    else:
+        prefix, suffix, masked = fmt.prefix, fmt.suffix, fmt.bidirectional
+        pad = fmt.pad if fmt.pad is not None else prefix[0]
+    p, s = len(prefix), len(suffix)
+    width = max(w.length for w in batch) + p + s
+    rows = torch.full((len(batch), width), pad, dtype=torch.long)
     doc = torch.full((len(batch), width), -1, dtype=torch.long)
     flat = torch.full((len(batch), width), -1, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long) if masked else None
     for r, w in enumerate(batch):
         start = int(tokens.offsets[w.doc]) + w.start
-        rows[r, 1 : 1 + w.length] = torch.from_numpy(tokens.token_ids[start : start + w.length].astype(np.int64))
-        doc[r, 1 : 1 + w.length] = w.doc
-        flat[r, 1 : 1 + w.length] = torch.arange(start, start + w.length)
-    return WindowBatch(rows, doc, flat, tuple(batch))
+        rows[r, :p] = torch.tensor(prefix, dtype=torch.long)
+        rows[r, p : p + w.length] = torch.from_numpy(tokens.token_ids[start : start + w.length].astype(np.int64))
+        if s:
+            rows[r, p + w.length : p + w.length + s] = torch.tensor(suffix, dtype=torch.long)
+        doc[r, p : p + w.length] = w.doc
+        flat[r, p : p + w.length] = torch.arange(start, start + w.length)
+        if mask is not None:
+            mask[r, : p + w.length + s] = 1
+    return WindowBatch(rows, doc, flat, tuple(batch), mask)

@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny corpora and a tiny random SoLU model, built once per session."""
+"""Shared fixtures: tiny corpora, a tiny random SoLU model and tiny models of each family
+(tests/families.py), built once per session."""
 
 from __future__ import annotations
 
@@ -24,3 +25,11 @@ def tiny_model(tiny_model_dir):
     from polytests.models import load_model
 
     return load_model(str(tiny_model_dir))
+
+
+@pytest.fixture(scope="session")
+def tiny_families(tmp_path_factory, tiny_corpora):
+    """{family: spec} for GPT-2, GPT-NeoX, Llama, BERT and a GGUF llama (tests/families.py)."""
+    from tests.families import write_families
+
+    return write_families(tmp_path_factory.mktemp("families"), tiny_corpora)

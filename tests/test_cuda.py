@@ -1,7 +1,8 @@
-"""On a machine with CUDA: collection and ablation on the GPU agree with the CPU.
+"""On a machine with CUDA: collection and ablation on the GPU agree with the CPU, for the
+embedded model and each family of tests/families.py, and ``device = "auto"`` picks the GPU.
 
 Skipped where there is no GPU (CI has none); run on a GPU machine with
-``pytest tests/test_cuda.py``.
+``pytest tests/test_cuda.py`` (docs/models.md records where it last ran).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 
 @pytest.fixture(scope="module")
 def models():
-    return load_model("embedded"), load_model("embedded", device="cuda")
+    return load_model("embedded", device="cpu"), load_model("embedded", device="cuda")
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +57,22 @@ def test_ablation_on_cuda_matches_cpu_and_naive(models, tokens, layer, kind):
     naive = np.stack([naive_delta_loss(models[1], tokens, layer, n, kind, **extra) for n in (5, 72)])
     np.testing.assert_allclose(gpu, cpu, rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(gpu, naive, rtol=1e-3, atol=1e-4)
+
+
+def test_auto_picks_the_gpu(tiny_model_dir):
+    model = load_model(str(tiny_model_dir), device="auto")
+    assert next(model.bridge.parameters()).device.type == "cuda"
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama", "gguf", "bert"])
+def test_each_family_on_cuda_matches_cpu(tiny_families, tiny_corpora, family):
+    """The models of tests/families.py: activations (and a decoder's ablation) on the GPU agree with the CPU."""
+    docs = [d for c in load_corpora(tiny_corpora).values() for d in c.split("confirm")][::3]
+    cpu, gpu = (load_model(str(tiny_families[family]), device=d) for d in ("cpu", "cuda"))
+    toks = tokenize_documents(cpu.tokenizer, docs)
+    request = CollectionRequest(layers=(0, 1), neurons=(NeuronRef(1, 5),))
+    a, b = collect(cpu, toks, request), collect(gpu, toks, request)
+    np.testing.assert_allclose(a.token_acts[NeuronRef(1, 5)], b.token_acts[NeuronRef(1, 5)], rtol=1e-3, atol=1e-4)
+    if cpu.is_causal_lm:
+        np.testing.assert_allclose(batched_delta_loss(gpu, toks, 0, [3, 7], "zero"),
+                                   batched_delta_loss(cpu, toks, 0, [3, 7], "zero"), rtol=1e-3, atol=1e-5)

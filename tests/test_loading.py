@@ -79,7 +79,7 @@ def test_legacy_transformerlens_directory(tiny_model_dir, tmp_path):
 
 def test_legacy_directory_without_weights_says_what_was_looked_for(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"d_model": 8}))
-    with pytest.raises(ModelLoadError, match=r"final\.pth.*huggingface-cli download"):
+    with pytest.raises(ModelLoadError, match=r"final\.pth.*`hf download "):
         load_model(str(tmp_path))
 
 

@@ -234,11 +234,24 @@ def test_options_are_validated_in_one_line(project, args, words):
     assert words in err and "Fix:" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
-def test_missing_model_fails_each_claim_with_the_reason(project, tmp_path):
+def test_a_bad_run_wide_model_is_one_session_error_not_one_per_claim(project, tmp_path):
     result = run(project, "--polytests-model", str(tmp_path / "nowhere"))
-    result.assert_outcomes(failed=6)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.assert_outcomes()  # nothing ran: no claim blames its own `model` field
+    err = result.stderr.str()
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert f"--polytests-model {tmp_path / 'nowhere'}" in err and "nowhere does not exist" in err and "Fix:" in err
+
+
+def test_a_claims_own_bad_model_fails_only_that_claim(project, neurons, tmp_path):
+    (project.path / "hypotheses" / "elsewhere.toml").write_text(
+        claim_toml("elsewhere", neurons[0], ['kind = "fires_on"\ncorpus = "alpha"'],
+                   extra=f'model = "{tmp_path / "nowhere"}"'))
+    result = run(project)
+    result.assert_outcomes(passed=4, failed=3)  # alpha-wrong, the broken file and this claim
     out = result.stdout.str()
     assert "field 'model'" in out and "nowhere does not exist" in out
+    assert "refused before any activation was collected: elsewhere:" in out
 
 
 def test_duplicate_ids_across_files_fail_the_second_claim(project, neurons):
