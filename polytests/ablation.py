@@ -262,15 +262,37 @@ def _final_layer_losses(final: _FinalLayerNorm, resid, post, rows, neurons, valu
         lse = torch.empty_like(a)
         # Token blocks of the centred logits small enough to stay in cache while every
         # neuron of the part reuses them (the [tokens, vocab] passes were memory-bound).
-        for t0 in range(0, centred.shape[0], _LSE_BLOCK):
-            block = centred[t0 : t0 + _LSE_BLOCK]
-            for j in range(len(part)):
-                z = torch.addcmul(final.beta[None], a[j, t0 : t0 + _LSE_BLOCK, None], block)
-                z.addcmul_(b[j, t0 : t0 + _LSE_BLOCK, None], r[j][None])
-                lse[j, t0 : t0 + _LSE_BLOCK] = torch.logsumexp(z, dim=-1)
+        # Each block's exponentials are taken against the clean logits' maximum, which an
+        # ablation moves little; a block where that over- or underflows is redone with logsumexp.
+        with _one_thread():  # small ops: thread hand-offs cost more than they save on a busy machine
+            for t0 in range(0, centred.shape[0], _LSE_BLOCK):
+                block = centred[t0 : t0 + _LSE_BLOCK]
+                top = (block + final.beta[None]).amax(-1)
+                shifted_beta = final.beta[None] - top[:, None]
+                for j in range(len(part)):
+                    a_j, b_j = a[j, t0 : t0 + _LSE_BLOCK, None], b[j, t0 : t0 + _LSE_BLOCK, None]
+                    z = torch.addcmul(shifted_beta, a_j, block)
+                    z.addcmul_(b_j, r[j][None])
+                    total = z.exp_().sum(-1)
+                    if not bool(torch.isfinite(total.log()).all()):
+                        z = torch.addcmul(final.beta[None], a_j, block).addcmul_(b_j, r[j][None])
+                        lse[j, t0 : t0 + _LSE_BLOCK] = torch.logsumexp(z, dim=-1)
+                    else:
+                        lse[j, t0 : t0 + _LSE_BLOCK] = total.log_() + top
         for j in range(len(part)):
             z_target = a[j] * centred_target + b[j] * r[j][target[:, 0]] + beta_target
             yield (lse[j] - z_target).reshape(n_rows, width)
+
+
+class _one_thread:
+    """torch on one thread inside the block (restored after)."""
+
+    def __enter__(self):
+        self.threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+
+    def __exit__(self, *exc):
+        torch.set_num_threads(self.threads)
 
 
 def naive_delta_loss(model, tokens: TokenizedDocuments, layer: int, neuron: int, kind: str, *,

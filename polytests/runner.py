@@ -176,7 +176,8 @@ class ClaimRunner:
         hit = self._results_cache().load(path)
         if hit is not None:
             results, meta = hit
-            hit = (results, {**meta, "result_from_cache": True})
+            # Nothing was collected or computed for it this run: both caches served it.
+            hit = (results, {**meta, "result_from_cache": True, "from_cache": True})
         return hit
 
     def _group_context(self, group: tuple, members: list[Claim]) -> EvaluationContext:
