@@ -518,7 +518,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
         if config.getoption("--polytests-no-reports"):
             written = detect_flips(results, report_dir)
         else:
-            written = write_reports(results, report_dir)
+            written = write_reports(results, report_dir,
+                                    figure_cache=state.settings.path(state.settings.cache_dir) / "figures")
     except OSError as exc:
         # The verdicts stand (they are the test outcomes); only the files are missing.
         config.stash[REPORT_ERROR_KEY] = (

@@ -179,3 +179,23 @@ def test_p_values_at_the_design_floor_read_as_at_most_the_floor():
     confirmed = {"verdict": "confirmed", "pvalue": 1e-4, "pvalue_refute": 1.0, "predicates": [{"min_pvalue": 1e-4}]}
     refuted = {"verdict": "refuted", "pvalue": 1.0, "pvalue_refute": 0.002, "predicates": [{"min_pvalue": 1e-4}]}
     assert fmt_claim_p(confirmed) == "<= 1.0e-04 (above)" and fmt_claim_p(refuted) == "0.002 (below)"
+
+
+def test_figures_are_reused_by_content_and_redrawn_when_it_changes(tmp_path, monkeypatch):
+    from polytests.reports import figures as figs
+
+    drawn = []
+    real = figs.strip_plot
+    monkeypatch.setattr(figs, "strip_plot", lambda r: drawn.append(r["claim_id"]) or real(r))
+    cache = tmp_path / "figures"
+    first = write_reports([result()], tmp_path / "a", figure_cache=cache)
+    again = write_reports([result()], tmp_path / "b", figure_cache=cache)
+    assert len(drawn) == 1  # the second run read the figure
+    png = [p for p in first.paths if p.suffix == ".png"]
+    assert png and png[0].read_bytes() == [p for p in again.paths if p.suffix == ".png"][0].read_bytes()
+    write_reports([result("confirmed")], tmp_path / "c", figure_cache=cache)
+    assert len(drawn) == 2  # a changed verdict is a new figure
+    for entry in cache.glob("strip-*.png"):
+        entry.write_bytes(b"not a png")  # damaged: not read, drawn again
+    write_reports([result()], tmp_path / "d", figure_cache=cache)
+    assert len(drawn) == 3

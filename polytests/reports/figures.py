@@ -28,6 +28,38 @@ def _png(fig) -> bytes:
     return buffer.getvalue()
 
 
+def memoised(kind: str, draw, r: dict, cache_dir=None) -> bytes | None:
+    """``draw(r)``, or the same PNG drawn by an earlier run from the same result.
+
+    The key is a digest of the figure's kind, the result without its provenance (which
+    says where numbers came from, not what they are) and this module's source; an entry
+    is named by its key and the digest of its bytes, and read only when both match.
+    """
+    if cache_dir is None:
+        return draw(r)
+    import hashlib
+    import json
+    from pathlib import Path
+
+    from polytests.reports.atomic import atomic_write_bytes
+
+    content = {k: v for k, v in r.items() if k not in ("provenance", "family_excluded")}
+    key = hashlib.sha256(json.dumps([kind, content, Path(__file__).read_text()], sort_keys=True,
+                                    default=str).encode()).hexdigest()[:32]
+    folder = Path(cache_dir)
+    for path in folder.glob(f"{kind}-{key}-*.png"):
+        data = path.read_bytes()
+        if path.stem.rsplit("-", 1)[-1] == hashlib.sha256(data).hexdigest()[:16]:
+            return data
+    data = draw(r)
+    if data is not None:
+        try:
+            atomic_write_bytes(folder / f"{kind}-{key}-{hashlib.sha256(data).hexdigest()[:16]}.png", data)
+        except OSError:
+            pass  # a figure cache that cannot be written only costs the reuse
+    return data
+
+
 def strip_plot(r: dict) -> bytes | None:
     """The neuron's per-document mean activation by corpus, claimed corpora in red."""
     doc_means = r.get("doc_means") or {}

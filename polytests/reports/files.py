@@ -67,8 +67,12 @@ def detect_flips(results: list[dict], report_dir: str | Path) -> WrittenReports:
     return out
 
 
-def write_reports(results: list[dict], report_dir: str | Path, *, stamp: str | None = None) -> WrittenReports:
-    """Append this run to the ledger and write every report file; returns paths, flips, warnings."""
+def write_reports(results: list[dict], report_dir: str | Path, *, stamp: str | None = None,
+                  figure_cache: str | Path | None = None) -> WrittenReports:
+    """Append this run to the ledger and write every report file; returns paths, flips, warnings.
+
+    ``figure_cache``: a folder where per-claim figures are kept by content, so a rerun whose
+    results did not change does not draw them again (the history figure is always drawn)."""
     folder = Path(report_dir)
     folder.mkdir(parents=True, exist_ok=True)
     stamp = stamp or _now()
@@ -88,7 +92,8 @@ def write_reports(results: list[dict], report_dir: str | Path, *, stamp: str | N
         figure_names: dict[str, str] = {}
         for r in results:
             cid = r["claim_id"]
-            figures[cid] = {"strip": figs.strip_plot(r), "null": figs.null_plot(r),
+            figures[cid] = {"strip": figs.memoised("strip", figs.strip_plot, r, figure_cache),
+                            "null": figs.memoised("null", figs.null_plot, r, figure_cache),
                             "history": figs.history_plot(cid, claim_history(entries, cid))}
             if figures[cid]["strip"]:
                 out.paths.append(atomic_write_bytes(folder / f"{cid}.png", figures[cid]["strip"]))
