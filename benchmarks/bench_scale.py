@@ -1,0 +1,310 @@
+"""Scale: the hunt over every neuron of a solu-4l-shaped model, against the floor, as tokens and neurons grow.
+
+The model has solu-4l's shape (4 layers, d_model 512, d_mlp 2048 = 8,192 neurons, vocab 48,262,
+n_ctx 1024) with seeded random weights, built as in benchmarks/bench_collection.py; the text is
+generated token ids (Zipf-distributed, documents of 100 to 2,000 tokens) spread over 11
+pseudo-corpora that prefer different token ids, so that neurons respond to some of them.
+
+What the hunt does over every neuron (``polytests hunt``, stage 1), each part timed and its
+peak resident memory sampled every 20 ms, in a fresh process per size:
+
+1. collection: one pass over the corpus recording tier 1 (per-document count, sum, sum of
+   squares, max, counts above 3 thresholds) for every neuron of every layer, and the running
+   top-k activations of every neuron with ``k = scale_top_k(tokens)`` (the neuron scale, the
+   99.9th percentile, is read from them); the pass stops at the last layer's activation site,
+   so the last layer's W_out and the unembedding never run;
+2. scan (``polytests.hunt.scan.scan_responses``): for every neuron, the corpora it responds to
+   (bound tests of every top-m set of corpora against the rest, BH over the scan).
+
+Stage 2 (the controls of the top 15 candidates) costs one more collection pass with per-token
+activations of those neurons plus their permutation tests; it does not depend on the number
+of neurons and is not measured here. Writing the activation cache entry is not timed either.
+
+The floors, so the reader sees how far from the limit each figure is:
+
+* time: the forward FLOPs up to the last recorded site (per window of W tokens and layer:
+  Q, K, V and O projections 8 W d^2, causal attention scores and weighted sum 2 W (W+1) d,
+  MLP 4 W d d_mlp, the last layer only its W_in; matmuls only, LayerNorms, softmax and the
+  embedding left out), divided by this CPU's float32 matmul rate measured in the same run
+  with torch.matmul on the model's shapes (each op type at its own measured rate);
+* memory: the bytes of the outputs kept (tier-1 arrays and top-k values and indices), against
+  the growth of resident memory over the process's memory before collection (which holds the
+  model, 121 MiB of float32 weights here, and the tokens).
+
+Growth with tokens: sizes up to ``--tokens`` (default 250,000; each size a fresh process), a
+least-squares line through time and memory, and its value at 1M tokens; ``--full`` measures
+125k, 250k, 500k and 1M instead (about half an hour). Growth with neurons: d_mlp 512, 1,024
+and 2,048 (2,048 to 8,192 neurons) at ``--neuron-tokens`` tokens.
+
+Usage: python benchmarks/bench_scale.py [--tokens 250000] [--neuron-tokens 62500] [--full]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+SHAPE = dict(d_model=512, n_layers=4, d_mlp=2048, d_head=64, n_heads=8, n_ctx=1024, d_vocab=48262,
+             act_fn="solu_ln", normalization_type="LN")
+N_CORPORA = 11
+MAX_BATCH_TOKENS = 8192
+
+
+class _Tokenizer:
+    bos_token_id = 0
+
+
+def build_model(d_mlp: int):
+    from polytests.models.loading import LoadedModel, _import_bridge
+
+    TransformerBridge, TransformerBridgeConfig = _import_bridge()
+    bridge = TransformerBridge.boot_native(TransformerBridgeConfig(**{**SHAPE, "d_mlp": d_mlp}, seed=0))
+    bridge.eval()
+    return LoadedModel(bridge, f"random-solu-4l-shape-{d_mlp}", "random", "memory", _Tokenizer())
+
+
+def generated_tokens(n_tokens: int, seed: int = 0):
+    """Zipf token ids, documents of 100-2,000 tokens, document i in pseudo-corpus i mod 11 (fewer
+    corpora below 22 documents), each corpus with its own most frequent ids (the Zipf ranks
+    shifted by a corpus offset)."""
+    from polytests.tokenization import TokenizedDocuments
+
+    rng = np.random.default_rng(seed)
+    lengths = []
+    while sum(lengths) < n_tokens:
+        lengths.append(int(rng.integers(100, 2001)))
+    lengths[-1] -= sum(lengths) - n_tokens
+    if len(lengths) < 4:
+        raise SystemExit(f"{n_tokens:,} tokens make {len(lengths)} documents; the scan needs 2 corpora of 2 "
+                         "documents at least: give 10,000 tokens or more")
+    n_corpora = min(N_CORPORA, len(lengths) // 2)  # fewer only for tiny corpora: 2 documents each
+    corpus = np.arange(len(lengths)) % n_corpora
+    offset = np.repeat(corpus * 97, lengths)
+    ids = ((rng.zipf(1.2, size=n_tokens) + offset) % (SHAPE["d_vocab"] - 1) + 1).astype(np.int32)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    n = len(lengths)
+    return TokenizedDocuments(tuple(f"c{corpus[i]}/{i}" for i in range(n)), tuple(f"c{c:02d}" for c in corpus),
+                              ids, offsets)
+
+
+def forward_flops(tokens, d_mlp: int) -> dict[str, float]:
+    """Matmul FLOPs of the forward pass up to the last layer's activation site, by op type."""
+    from polytests.tokenization import make_windows
+
+    d, L = SHAPE["d_model"], SHAPE["n_layers"]
+    W = np.array([w.length + 1 for w in make_windows(tokens, SHAPE["n_ctx"])], dtype=np.float64)  # + BOS
+    return {"projections": L * 8 * W.sum() * d * d,
+            "attention": L * 2 * (W * (W + 1)).sum() * d,
+            "mlp_in": L * 2 * W.sum() * d * d_mlp,
+            "mlp_out": (L - 1) * 2 * W.sum() * d_mlp * d}
+
+
+def matmul_rates(d_mlp: int = SHAPE["d_mlp"], repeats: int = 10) -> dict[str, float]:
+    """This CPU's float32 torch.matmul rate (FLOP/s, best of ``repeats``) on the model's shapes."""
+    import torch
+
+    d, T, W, H = SHAPE["d_model"], MAX_BATCH_TOKENS, SHAPE["n_ctx"], SHAPE["n_heads"]
+    dh = SHAPE["d_head"]
+    g = torch.Generator().manual_seed(0)
+
+    def r(*shape):
+        return torch.randn(*shape, generator=g)
+
+    ops = {"projections": (r(T, d), r(d, d), 2 * T * d * d),
+           "attention": (r(T // W * H, W, dh), r(T // W * H, dh, W), 2 * (T // W) * H * W * W * dh),
+           "mlp_in": (r(T, d), r(d, d_mlp), 2 * T * d * d_mlp),
+           "mlp_out": (r(T, d_mlp), r(d_mlp, d), 2 * T * d_mlp * d)}
+    rates = {}
+    with torch.inference_mode():
+        for name, (a, b, flops) in ops.items():
+            torch.matmul(a, b)
+            best = math.inf
+            for _ in range(repeats):
+                t = time.perf_counter()
+                torch.matmul(a, b)
+                best = min(best, time.perf_counter() - t)
+            rates[name] = flops / best
+    return rates
+
+
+def kept_bytes(n_docs: int, d_mlp: int, top_k: int, n_thresholds: int = 3) -> int:
+    """Bytes of the outputs a hunt keeps: tier 1 (count; sum, sumsq, max; above) and top-k, all layers."""
+    per_layer = n_docs * 8 + 3 * n_docs * d_mlp * 8 + n_thresholds * n_docs * d_mlp * 8 + top_k * d_mlp * (4 + 8)
+    return SHAPE["n_layers"] * per_layer
+
+
+class _RssSampler:
+    """Samples this process's resident memory every 20 ms in a thread; keeps the maximum."""
+
+    def __init__(self) -> None:
+        import threading
+
+        import psutil
+
+        self._process = psutil.Process()
+        self.peak = self._process.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, self._process.memory_info().rss)
+
+    def __enter__(self) -> "_RssSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._process.memory_info().rss)
+
+
+def child(n_tokens: int, d_mlp: int) -> dict:
+    import gc
+
+    import psutil
+
+    from polytests.activations import CollectionRequest, collect
+    from polytests.hunt.scan import scale_top_k, scan_responses
+    from polytests.store import ActivationStore
+
+    model = build_model(d_mlp)
+    tokens = generated_tokens(n_tokens)
+    layers = tuple(range(SHAPE["n_layers"]))
+    top_k = max(20, scale_top_k(n_tokens))  # as `polytests hunt` asks for
+    gc.collect()
+    before = psutil.Process().memory_info().rss
+    t = time.perf_counter()
+    with _RssSampler() as during_collection:
+        col = collect(model, tokens, CollectionRequest(layers=layers, top_k=top_k), max_batch_tokens=MAX_BATCH_TOKENS)
+    t_collect = time.perf_counter() - t
+    store = ActivationStore(model.name, model.digest, "explore", tokens, col)
+    t = time.perf_counter()
+    with _RssSampler() as during_scan:
+        responses = scan_responses(store, layers, min_effect=0.1, q=0.05, n_resamples=999, seed=0)
+    t_scan = time.perf_counter() - t
+    kept = sum(getattr(s, f).nbytes for s in col.stats.values() for f in ("count", "sum", "sumsq", "max", "above"))
+    kept += sum(v.nbytes for v in col.topk_values.values()) + sum(v.nbytes for v in col.topk_index.values())
+    counts = responses.counts()
+    return {"tokens": n_tokens, "d_mlp": d_mlp, "corpora": len(store.corpora), "neurons": d_mlp * len(layers), "documents": tokens.n_docs,
+            "top_k": top_k, "collect_s": t_collect, "scan_s": t_scan, "rss_before_mib": before / 2**20,
+            "peak_collect_mib": during_collection.peak / 2**20, "peak_scan_mib": during_scan.peak / 2**20,
+            "kept_mib": kept / 2**20, "kept_formula_mib": kept_bytes(tokens.n_docs, d_mlp, top_k) / 2**20,
+            "flops": forward_flops(tokens, d_mlp), "responding": sum(v for m, v in counts.items() if m),
+            "threads": __import__("torch").get_num_threads()}
+
+
+_RESULTS: dict[tuple[int, int], dict] = {}
+
+
+def run_child(n_tokens: int, d_mlp: int) -> dict:
+    """One size in a fresh process (a size already measured in this run is reused)."""
+    if (n_tokens, d_mlp) in _RESULTS:
+        return dict(_RESULTS[(n_tokens, d_mlp)])
+    out = subprocess.run([sys.executable, __file__, "--child", f"{n_tokens},{d_mlp}"], capture_output=True,
+                         text=True)
+    if out.returncode != 0:
+        sys.stdout.write(out.stdout[-3000:] + out.stderr[-3000:])
+        raise SystemExit(f"the child for {n_tokens:,} tokens, d_mlp {d_mlp} failed")
+    _RESULTS[(n_tokens, d_mlp)] = json.loads(out.stdout.strip().splitlines()[-1])
+    return dict(_RESULTS[(n_tokens, d_mlp)])
+
+
+def floor_seconds(flops: dict, rates: dict) -> float:
+    return sum(flops[k] / rates[k] for k in flops)
+
+
+def fit(x, y) -> tuple[float, float, float]:
+    """Least-squares line y = a + b x, and the largest deviation from it relative to y."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    b, a = np.polyfit(x, y, 1)
+    return float(a), float(b), float(np.max(np.abs(a + b * x - y) / np.abs(y)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tokens", type=int, default=250_000, help="largest corpus measured (default 250,000)")
+    parser.add_argument("--steps", type=int, default=4, help="token sizes: --tokens halved this many times - 1")
+    parser.add_argument("--neuron-tokens", type=int, default=62_500, help="tokens for the growth with neurons")
+    parser.add_argument("--full", action="store_true", help="token sizes 125k, 250k, 500k, 1M")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        n, d_mlp = (int(v) for v in args.child.split(","))
+        print(json.dumps(child(n, d_mlp)))
+        return
+    import torch
+
+    top = 1_000_000 if args.full else args.tokens
+    sizes = [top // 2**i for i in reversed(range(args.steps))]
+    widths = (512, 1024, SHAPE["d_mlp"])
+    rates_of = {d_mlp: matmul_rates(d_mlp) for d_mlp in widths}
+    rates = rates_of[SHAPE["d_mlp"]]
+    total_rate = None
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads. float32 torch.matmul on the model's shapes "
+          f"(best of 10): " + ", ".join(f"{k} {v / 1e9:.0f} GFLOP/s" for k, v in rates.items())
+          + f" (d_mlp {SHAPE['d_mlp']}; the MLP shapes of d_mlp 512 and 1024 measured too)\n")
+
+    print("Growth with tokens (8,192 neurons; each row a fresh process):\n")
+    print("| tokens | documents | corpora | top-k | collection (s) | floor (s) | collection / floor | scan (s) "
+          "| RSS before (MiB) | peak growth, collection (MiB) | peak growth, scan (MiB) | outputs kept (MiB) "
+          "| growth / kept |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    rows = []
+    for n in sizes:
+        r = run_child(n, SHAPE["d_mlp"])
+        r["floor_s"] = floor_seconds(r["flops"], rates)
+        total_rate = sum(r["flops"].values()) / r["floor_s"]
+        growth_c = r["peak_collect_mib"] - r["rss_before_mib"]
+        growth_s = r["peak_scan_mib"] - r["rss_before_mib"]
+        rows.append(r)
+        print(f"| {n:,} | {r['documents']} | {r['corpora']} | {r['top_k']} | {r['collect_s']:.1f} | {r['floor_s']:.1f} | "
+              f"{r['collect_s'] / r['floor_s']:.1f}x | {r['scan_s']:.2f} | {r['rss_before_mib']:,.0f} | "
+              f"{growth_c:,.0f} | {growth_s:,.0f} | {r['kept_mib']:.1f} | {growth_c / r['kept_mib']:.1f}x |", flush=True)
+
+    x = [r["tokens"] for r in rows]
+    a_t, b_t, e_t = fit(x, [r["collect_s"] for r in rows])
+    a_s, b_s, e_s = fit(x, [r["scan_s"] for r in rows])
+    a_m, b_m, e_m = fit(x, [r["peak_collect_mib"] - r["rss_before_mib"] for r in rows])
+    a_k, b_k, _ = fit(x, [r["kept_mib"] for r in rows])
+    a_f, b_f, _ = fit(x, [r["floor_s"] for r in rows])
+    M = 1_000_000
+    print(f"\nLeast-squares lines over these {len(rows)} sizes (seconds or MiB = a + b x tokens), at 1M tokens"
+          + (" (measured above)" if top >= M else " (extrapolated)") + ":\n")
+    print("| figure | a | b per 1M tokens | largest deviation from the line | at 1M tokens | floor at 1M tokens "
+          "| figure / floor |")
+    print("|---|---|---|---|---|---|---|")
+    floor_1m = a_f + b_f * M
+    kept_1m = a_k + b_k * M
+    print(f"| collection (s) | {a_t:.1f} | {b_t * M:.0f} | {e_t:.0%} | {a_t + b_t * M:.0f} | {floor_1m:.0f} | "
+          f"{(a_t + b_t * M) / floor_1m:.1f}x |")
+    print(f"| scan (s) | {a_s:.2f} | {b_s * M:.1f} | {e_s:.0%} | {a_s + b_s * M:.1f} | | |")
+    print(f"| peak memory growth, collection (MiB) | {a_m:.0f} | {b_m * M:.0f} | {e_m:.0%} | {a_m + b_m * M:,.0f} | "
+          f"{kept_1m:,.0f} (outputs kept) | {(a_m + b_m * M) / kept_1m:.1f}x |")
+    print(f"\nThe time floor assumes {total_rate / 1e9:.0f} GFLOP/s on average (each op type at its measured rate); "
+          f"a forward pass to the last layer's activation site is {sum(rows[-1]['flops'].values()) / rows[-1]['tokens'] / 1e6:.1f} "
+          f"MFLOP per token here. Tokens per second at the largest size: collection "
+          f"{rows[-1]['tokens'] / rows[-1]['collect_s']:,.0f}, floor {rows[-1]['tokens'] / rows[-1]['floor_s']:,.0f}.")
+    print(f"Neurons responding to at least one pseudo-corpus in the scan at the largest size: {rows[-1]['responding']:,}.")
+
+    print(f"\nGrowth with neurons ({args.neuron_tokens:,} tokens, 4 layers, d_mlp varied; fresh processes):\n")
+    print("| neurons | d_mlp | collection (s) | floor (s) | collection / floor | scan (s) | peak growth, collection "
+          "(MiB) | outputs kept (MiB) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for d_mlp in widths:
+        r = run_child(args.neuron_tokens, d_mlp)
+        r["floor_s"] = floor_seconds(r["flops"], rates_of[d_mlp])
+        print(f"| {r['neurons']:,} | {d_mlp} | {r['collect_s']:.1f} | {r['floor_s']:.1f} | "
+              f"{r['collect_s'] / r['floor_s']:.1f}x | {r['scan_s']:.2f} | "
+              f"{r['peak_collect_mib'] - r['rss_before_mib']:,.0f} | {r['kept_mib']:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
