@@ -150,21 +150,27 @@ def claim_toml(claim) -> str:
     return "\n".join(lines) + "\n"
 
 
-def polytests_settings() -> dict:
-    """The repository's [tool.polytests] settings with every default filled in."""
+def polytests_settings(model: str | None, corpora: str | None) -> dict:
+    """The repository's [tool.polytests] settings with every default filled in, the model and the
+    corpora as given (paths made absolute: the scratch project lives elsewhere)."""
     from polytests.settings import load_pyproject_settings
 
-    return load_pyproject_settings(REPO).model_dump()
+    settings = load_pyproject_settings(REPO).model_dump()
+    if model is not None:
+        settings["model"] = str(Path(model).resolve()) if Path(model).is_dir() else model
+    elif Path(REPO / settings["model"]).is_dir():
+        settings["model"] = str((REPO / settings["model"]).resolve())
+    settings["corpora"] = str(Path(corpora).resolve() if corpora else (REPO / settings["corpora"]).resolve())
+    return settings
 
 
 def write_project(folder: Path, claims: list, settings: dict) -> None:
-    """A scratch project: pyproject.toml ([tool.polytests] = the repository's, corpora absolute)
-    and hypotheses/claims.toml with ``claims``."""
+    """A scratch project: pyproject.toml ([tool.polytests] = ``settings``, paths absolute) and
+    hypotheses/claims.toml with ``claims``."""
     from polytests.claims.diagnose import toml_literal
 
     table = {k: v for k, v in settings.items() if k not in ("root", "hypotheses", "device", "report_dir",
                                                            "cache_dir") and v is not None}
-    table["corpora"] = str((REPO / settings["corpora"]).resolve())
     table["report_dir"] = "reports"
     (folder / "hypotheses").mkdir(parents=True)
     (folder / "pyproject.toml").write_text(
@@ -226,7 +232,7 @@ def notebook(spec: dict) -> dict:
     seed, alpha = spec["seed"], spec["alpha"]
     R, min_effect, min_effect_loss = spec["resamples"], spec["min_effect"], spec["min_effect_loss"]
 
-    model = load_model("embedded")
+    model = load_model(spec["model"])
     bridge, tok = model.bridge, model.tokenizer
     bos, n_ctx = tok.bos_token_id, model.n_ctx
     vocab = [tok.decode([i]) for i in range(int(model.cfg.d_vocab))]
@@ -588,7 +594,9 @@ def main() -> int:
                         "(default: [tool.polytests] resamples, 9999)")
     parser.add_argument("--repeats", type=int, default=3, help="cold + warm pytest runs (median of each)")
     parser.add_argument("--notebook-repeats", type=int, default=1, help="notebook runs (median)")
-    parser.add_argument("--hypotheses", default=str(REPO / "hypotheses"))
+    parser.add_argument("--hypotheses", default=str(REPO / "hypotheses"), help="where the claims are read")
+    parser.add_argument("--model", help="model spec (default: [tool.polytests] model, the embedded model)")
+    parser.add_argument("--corpora", help="corpora folder (default: [tool.polytests] corpora)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch project (its path is printed)")
     parser.add_argument("--notebook-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -598,23 +606,27 @@ def main() -> int:
     if args.n_null and args.n_null < 19:
         parser.error("--n-null must be at least 19 (the claim schema's minimum) or 0 (unchanged)")
 
-    settings = polytests_settings()
+    settings = polytests_settings(args.model, args.corpora)
     resamples = args.resamples or settings["resamples"]
     claims = [with_n_null(c, args.n_null) for c in select_claims(hypothesis_claims(Path(args.hypotheses)),
                                                                   args.claims)]
+    odd = [c.id for c in claims if c.split != "confirm" or c.model is not None or c.site is not None]
+    if odd:
+        raise SystemExit(f"the notebook side reproduces claims on the run's model, the confirm split and the "
+                         f"default activation site only; these state another: {odd}")
     kinds = sorted({p.kind for c in claims for p in c.predicates})
     ablation = [c.id for c in claims if any(p.kind.startswith("ablation") for p in c.predicates)]
     print(f"{len(claims)} claims (family of {len(claims)}, holm), predicate kinds: {', '.join(kinds)}; "
           f"resamples {resamples}; n_null of ablation claims: "
           f"{args.n_null if args.n_null else 'as written'}{' (none selected)' if not ablation else ''}; "
-          f"seed {settings['seed']}; embedded model, confirm split; torch threads "
+          f"seed {settings['seed']}; model {settings['model']}, split confirm; OMP_NUM_THREADS "
           f"{os.environ.get('OMP_NUM_THREADS', 'default')}\n", flush=True)
 
     scratch = Path(tempfile.mkdtemp(prefix="polytests-bench-notebook-"))
     try:
         write_project(scratch / "project", claims, settings)
         spec = {"claims_file": str(scratch / "project" / "hypotheses" / "claims.toml"),
-                "corpora": str((REPO / settings["corpora"]).resolve()), "seed": settings["seed"],
+                "corpora": settings["corpora"], "model": settings["model"], "seed": settings["seed"],
                 "alpha": settings["alpha"], "resamples": resamples, "min_effect": settings["min_effect"],
                 "min_effect_loss": settings["min_effect_loss"]}
         if settings["correction"] != "holm":
