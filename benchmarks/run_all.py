@@ -1,0 +1,111 @@
+"""Run every benchmark in benchmarks/ and collect their outputs in one Markdown file.
+
+Each benchmark runs in its own process, one after the other, with the sizes below; each
+section of the output starts with the command that produced it, so docs/benchmarks.md can be
+assembled from it. A benchmark that exits non-zero (a target it checks for correctness
+failed, e.g. verdicts or p-values that differ) is reported and the others still run; the
+exit code is then 1. A ``bench_*.py`` not listed here runs with its own defaults.
+
+Budget: all together under 20 minutes on a fresh clone on the development machine (2 cores)
+when it is quiet. Per benchmark, at the sizes run here (estimates from runs at small sizes,
+scaled up; the figure after each run says what it took):
+
+=====================  ====================================================  =========
+benchmark              sizes here                                            budget
+=====================  ====================================================  =========
+bench_load.py          3 fresh processes                                     0.5 min
+bench_permutation.py   15 tests x 9,999 resamples, 3 repeats, scipy loop     1.5 min
+bench_ablation.py      16 neurons, 60 documents (its defaults)               2.5 min
+bench_collection.py    --tokens 120000 --throughput-tokens 16000 (its        4.5 min
+                       defaults, 1M and 60k, take about 25 minutes alone)
+bench_scale.py         --tokens 160000 --neuron-tokens 40000 (default        5 min
+                       250,000 and 62,500, about 8 minutes; --full 1M)
+bench_notebook.py      its default claims, n_null 39, --repeats 2            5.5 min
+=====================  ====================================================  =========
+
+Usage: python benchmarks/run_all.py [--out docs/benchmarks-output.md] [--only bench_load.py ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+# name -> (arguments, budget in seconds on a quiet development machine)
+PLAN: dict[str, tuple[list[str], int]] = {
+    "bench_load.py": ([], 30),
+    "bench_permutation.py": ([], 90),
+    "bench_ablation.py": ([], 150),
+    "bench_collection.py": (["--tokens", "120000", "--throughput-tokens", "16000"], 270),
+    "bench_scale.py": (["--tokens", "160000", "--neuron-tokens", "40000"], 300),
+    "bench_notebook.py": (["--repeats", "2"], 330),
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default=str(REPO / "docs" / "benchmarks-output.md"),
+                        help="the Markdown file written (default docs/benchmarks-output.md)")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks (file names)")
+    args = parser.parse_args()
+    found = sorted(p.name for p in HERE.glob("bench_*.py"))
+    names = [n for n in PLAN if n in found] + [n for n in found if n not in PLAN]
+    if args.only:
+        unknown = [n for n in args.only if n not in found]
+        if unknown:
+            parser.error(f"no benchmark {unknown[0]} in {HERE} (found: {', '.join(found)})")
+        names = [n for n in names if n in args.only]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    head = (f"# Benchmark output\n\n`python benchmarks/run_all.py` on {platform.node()} "
+            f"({os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.platform()}), started "
+            f"{datetime.datetime.now().isoformat(timespec='minutes')}, commit {_commit()}.\n")
+    out.write_text(head, encoding="utf-8")
+    print(head, flush=True)
+    failed, total = [], 0.0
+    for name in names:
+        extra, budget = PLAN.get(name, ([], None))
+        command = " ".join(["python", f"benchmarks/{name}", *extra])
+        t = time.perf_counter()
+        proc = subprocess.run([sys.executable, str(HERE / name), *extra], cwd=REPO, env=env, capture_output=True,
+                              text=True)
+        seconds = time.perf_counter() - t
+        total += seconds
+        budget_words = f"budget {budget / 60:.1f} min" if budget else "no budget stated in run_all.py"
+        status = "" if proc.returncode == 0 else f"; **exit code {proc.returncode}**"
+        section = (f"\n## {name}\n\n    {command}\n\n{proc.stdout.rstrip()}\n\n"
+                   f"({seconds / 60:.1f} min, {budget_words}{status})\n")
+        if proc.returncode != 0:
+            failed.append(name)
+            section += "\nstderr (last lines):\n\n" + "\n".join(
+                "    " + line for line in proc.stderr.rstrip().splitlines()[-30:]) + "\n"
+        with out.open("a", encoding="utf-8") as f:
+            f.write(section)
+        print(section, flush=True)
+    tail = (f"\nAll {len(names)} benchmarks: {total / 60:.1f} min"
+            + (f"; failed: {', '.join(failed)}" if failed else "") + ".\n")
+    with out.open("a", encoding="utf-8") as f:
+        f.write(tail)
+    print(tail + f"written to {out}")
+    return 1 if failed else 0
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
