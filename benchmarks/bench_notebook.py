@@ -116,8 +116,6 @@ def select_claims(claims: list, wanted: list[str]) -> list:
         if path.suffix in (".toml", ".py") and path.exists():
             source = path.resolve()
             found = [c for c in claims if c.source and Path(c.source).resolve() == source]
-            if path.suffix == ".py":  # runpy-loaded claims carry the file's path as source
-                found = [c for c in claims if c.source and Path(c.source).resolve() == source]
             if not found:
                 raise SystemExit(f"--claims {w}: no claims found in that file")
             chosen.update((c.id, c) for c in found)

@@ -8,20 +8,27 @@ exit code is then 1. A ``bench_*.py`` not listed here runs with its own defaults
 
 Budget: all together under 20 minutes on a fresh clone on the development machine (2 cores)
 when it is quiet. Per benchmark, at the sizes run here (estimates from runs at small sizes,
-scaled up; the figure after each run says what it took):
+scaled up; each section ends with what it took):
 
-=====================  ====================================================  =========
-benchmark              sizes here                                            budget
-=====================  ====================================================  =========
-bench_load.py          3 fresh processes                                     0.5 min
-bench_permutation.py   15 tests x 9,999 resamples, 3 repeats, scipy loop     1.5 min
-bench_ablation.py      16 neurons, 60 documents (its defaults)               2.5 min
-bench_collection.py    --tokens 120000 --throughput-tokens 16000 (its        4.5 min
-                       defaults, 1M and 60k, take about 25 minutes alone)
-bench_scale.py         --tokens 160000 --neuron-tokens 40000 (default        5 min
+=====================  ======================================================  =======
+benchmark              sizes here                                              budget
+=====================  ======================================================  =======
+bench_load.py          3 fresh processes (its default)                         0.5 min
+bench_permutation.py   15 tests x 9,999 resamples, 3 repeats (its default)     1 min
+bench_ablation.py      16 neurons, 60 documents (its default)                  2.5 min
+bench_collection.py    --tokens 100000 --throughput-tokens 12000 (its          4 min
+                       defaults, 1M and 60,000, take about 25 minutes)
+bench_scale.py         --tokens 100000 --neuron-tokens 25000 (its defaults,    4.5 min
                        250,000 and 62,500, about 8 minutes; --full 1M)
-bench_notebook.py      its default claims, n_null 39, --repeats 2            5.5 min
-=====================  ====================================================  =========
+bench_notebook.py      its 8 default claims, --n-null 19 --repeats 2 (its      6 min
+                       defaults, n_null 39 and 3 repeats, about 8 minutes)
+=====================  ======================================================  =======
+
+Together 18.5 minutes. The estimates come from runs at these or smaller sizes on the
+development machine while two other people used it (1 thread, timings 2 to 5 times slower
+than quiet: importing TransformerLens took 22 s instead of 4), scaled by the quiet figures of
+docs/benchmarks.md (about 1,500 tokens/s for collection); pytest's share of bench_notebook
+shrinks as the per-claim result cache lands.
 
 Usage: python benchmarks/run_all.py [--out docs/benchmarks-output.md] [--only bench_load.py ...]
 """
@@ -42,11 +49,11 @@ REPO = HERE.parent
 # name -> (arguments, budget in seconds on a quiet development machine)
 PLAN: dict[str, tuple[list[str], int]] = {
     "bench_load.py": ([], 30),
-    "bench_permutation.py": ([], 90),
+    "bench_permutation.py": ([], 60),
     "bench_ablation.py": ([], 150),
-    "bench_collection.py": (["--tokens", "120000", "--throughput-tokens", "16000"], 270),
-    "bench_scale.py": (["--tokens", "160000", "--neuron-tokens", "40000"], 300),
-    "bench_notebook.py": (["--repeats", "2"], 330),
+    "bench_collection.py": (["--tokens", "100000", "--throughput-tokens", "12000"], 240),
+    "bench_scale.py": (["--tokens", "100000", "--neuron-tokens", "25000"], 270),
+    "bench_notebook.py": (["--n-null", "19", "--repeats", "2"], 360),
 }
 
 
