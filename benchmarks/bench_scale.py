@@ -34,7 +34,10 @@ The floors, so the reader sees how far from the limit each figure is:
 Growth with tokens: sizes up to ``--tokens`` (default 250,000; each size a fresh process), a
 least-squares line through time, and memory as the batch working set (which does not grow
 with the corpus) plus the outputs kept at 1M tokens (computed from their shapes);
-``--full`` measures 125k, 250k, 500k and 1M instead (about half an hour). Growth with neurons: d_mlp 512, 1,024
+``--full`` measures 125k, 250k, 500k and 1M instead (about half an hour). The running top-k
+grows with the corpus (k is 0.1% of the tokens), so the line is also given corrected by the
+measured extra cost of one top-k update at 1M's k over the largest size's, times the number of
+batches and layers at 1M. Growth with neurons: d_mlp 512, 1,024
 and 2,048 (2,048 to 8,192 neurons) at ``--neuron-tokens`` tokens.
 
 Usage: python benchmarks/bench_scale.py [--tokens 250000] [--neuron-tokens 62500] [--full]
@@ -132,6 +135,32 @@ def matmul_rates(d_mlp: int = SHAPE["d_mlp"], repeats: int = 10) -> dict[str, fl
                 best = min(best, time.perf_counter() - t)
             rates[name] = flops / best
     return rates
+
+
+def topk_seconds(k: int, d_mlp: int = SHAPE["d_mlp"], repeats: int = 3) -> float:
+    """Median time of one running top-k update (polytests.aggregates.TopK.add) on a full batch of one layer."""
+    import statistics
+
+    import torch
+
+    from polytests.aggregates import TopK
+
+    acts = torch.randn(MAX_BATCH_TOKENS, d_mlp, generator=torch.Generator().manual_seed(0))
+    flat = torch.arange(MAX_BATCH_TOKENS)
+    top = TopK(k, d_mlp, "cpu")
+    top.add(acts, flat)  # holds k values already, as after the first batch
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        top.add(acts, flat)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def n_batches(tokens) -> int:
+    from polytests.tokenization import batch_windows, make_windows
+
+    return len(batch_windows(make_windows(tokens, SHAPE["n_ctx"]), MAX_BATCH_TOKENS))
 
 
 def kept_bytes(n_docs: int, d_mlp: int, top_k: int, n_thresholds: int = 3) -> int:
@@ -278,7 +307,8 @@ def main() -> None:
     M = 1_000_000
     from polytests.hunt.scan import scale_top_k
 
-    docs_1m = generated_tokens(M).n_docs
+    tokens_1m = generated_tokens(M)
+    docs_1m = tokens_1m.n_docs
     kept_1m = kept_bytes(docs_1m, SHAPE["d_mlp"], max(20, scale_top_k(M))) / 2**20
     working = max(r["peak_collect_mib"] - r["rss_before_mib"] - r["kept_mib"] for r in rows)
     where = "measured above" if top >= M else "extrapolated"
@@ -286,20 +316,32 @@ def main() -> None:
           "tokens. Memory: the working set of a batch (peak growth minus the outputs kept; it does not grow with "
           "the corpus, so the largest seen is taken) plus the outputs kept at 1M tokens, computed from their shapes "
           f"({docs_1m} documents, top-{max(20, scale_top_k(M))}).\n")
+    k_top, k_1m = rows[-1]["top_k"], max(20, scale_top_k(M))
+    t_k = {k: topk_seconds(k) for k in sorted({20, k_top, k_1m})}
+    batches_1m = n_batches(tokens_1m)
+    topk_extra = batches_1m * SHAPE["n_layers"] * (t_k[k_1m] - t_k[k_top])
+    line_1m = a_t + b_t * M
     print("| figure | how | at 1M tokens | floor at 1M tokens | figure / floor |")
     print("|---|---|---|---|---|")
     floor_1m = a_f + b_f * M
     print(f"| collection (s) | {a_t:.1f} + {b_t * M:.0f} per 1M tokens (largest deviation from the line "
-          f"{e_t:.0%}) | {a_t + b_t * M:,.0f} | {floor_1m:,.0f} | {(a_t + b_t * M) / floor_1m:.1f}x |")
+          f"{e_t:.0%}) | {line_1m:,.0f} | {floor_1m:,.0f} | {line_1m / floor_1m:.1f}x |")
+    if top < M:
+        print(f"| collection (s), with the top-{k_1m} | the line + {batches_1m} batches x {SHAPE['n_layers']} layers x "
+              f"({t_k[k_1m]:.2f} - {t_k[k_top]:.2f} s per top-k update) | {line_1m + topk_extra:,.0f} | "
+              f"{floor_1m:,.0f} | {(line_1m + topk_extra) / floor_1m:.1f}x |")
     print(f"| scan (s) | {a_s:.2f} + {b_s * M:.1f} per 1M tokens (largest deviation {e_s:.0%}) | {a_s + b_s * M:.1f} "
           "| | |")
     print(f"| peak memory growth, collection (MiB) | working set {working:,.0f} + outputs kept {kept_1m:,.0f} | "
           f"{working + kept_1m:,.0f} | {kept_1m:,.0f} (outputs kept) | {(working + kept_1m) / kept_1m:.1f}x |")
+    print("\nThe running top-k of every neuron (k = 0.1% of the tokens: the neuron scale is read from it) costs per "
+          "batch and layer: " + ", ".join(f"k={k}: {v:.2f} s" for k, v in t_k.items())
+          + f" (TopK.add on {MAX_BATCH_TOKENS:,} tokens x {SHAPE['d_mlp']:,} neurons, median of 3), against "
+          f"{floor_seconds(forward_flops(tokens_1m, SHAPE['d_mlp']), rates) / batches_1m:.2f} s for the forward "
+          "floor of a whole batch.")
     off = [r["tokens"] for r in rows if abs(r["kept_mib"] - r["kept_formula_mib"]) > 0.01 * r["kept_mib"]]
     if off:
         print(f"\nWARNING: the outputs kept differ from their formula at {off} tokens; the 1M figure is off too.")
-    print("\nThe top-k kept per neuron is 0.1% of the tokens (the neuron scale is read from it), so its cost per "
-          "token rises with the corpus; a line fitted at smaller sizes can underestimate 1M tokens (--full measures it).")
     print(f"\nThe time floor assumes {total_rate / 1e9:.0f} GFLOP/s on average (each op type at its measured rate); "
           f"a forward pass to the last layer's activation site is {sum(rows[-1]['flops'].values()) / rows[-1]['tokens'] / 1e6:.1f} "
           f"MFLOP per token here. Tokens per second at the largest size: collection "
