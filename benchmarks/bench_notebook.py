@@ -581,6 +581,10 @@ def _p(value) -> str:
     return f"{value:.2g}" if value >= 1e-3 else f"{value:.1e}"
 
 
+def _ratio(value: float) -> str:
+    return f"{value:.2f}x" if value < 10 else f"{value:.0f}x"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--claims", nargs="+", default=list(DEFAULT_CLAIMS),
@@ -601,6 +605,8 @@ def main() -> int:
     if args.notebook_child:
         print(json.dumps(notebook(json.loads(Path(args.notebook_child).read_text()))))
         return 0
+    if args.repeats < 1 or args.notebook_repeats < 1:
+        parser.error("--repeats and --notebook-repeats must be at least 1")
     if args.n_null and args.n_null < 19:
         parser.error("--n-null must be at least 19 (the claim schema's minimum) or 0 (unchanged)")
 
@@ -682,8 +688,8 @@ def main() -> int:
     print(f"\n| way | seconds (median of {args.repeats}; notebook {args.notebook_repeats}) | notebook / way |")
     print("|---|---|---|")
     print(f"| notebook (run_with_cache per window, scipy, hooked forward per ablated neuron) | {t_nb:.1f} | 1.0x |")
-    print(f"| polytests cold (pytest, fresh activation cache) | {t_cold:.1f} | {t_nb / t_cold:.1f}x |")
-    print(f"| polytests warm (pytest, same cache dir again) | {t_warm:.1f} | {t_nb / t_warm:.1f}x |")
+    print(f"| polytests cold (pytest, fresh activation cache) | {t_cold:.1f} | {_ratio(t_nb / t_cold)} |")
+    print(f"| polytests warm (pytest, same cache dir again) | {t_warm:.1f} | {_ratio(t_nb / t_warm)} |")
     print(f"\nTargets: warm at least 20x faster than the notebook ({'met' if t_nb / t_warm >= 20 else 'NOT met'}), "
           f"cold at least 3x ({'met' if t_nb / t_cold >= 3 else 'NOT met'}).")
     if unstable:
