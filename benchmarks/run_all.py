@@ -1,0 +1,118 @@
+"""Run every benchmark in benchmarks/ and collect their outputs in one Markdown file.
+
+Each benchmark runs in its own process, one after the other, with the sizes below; each
+section of the output starts with the command that produced it, so docs/benchmarks.md can be
+assembled from it. A benchmark that exits non-zero (a target it checks for correctness
+failed, e.g. verdicts or p-values that differ) is reported and the others still run; the
+exit code is then 1. A ``bench_*.py`` not listed here runs with its own defaults.
+
+Budget: all together under 20 minutes on a fresh clone on the development machine (2 cores)
+when it is quiet. Per benchmark, at the sizes run here (estimates from runs at small sizes,
+scaled up; each section ends with what it took):
+
+=====================  ======================================================  =======
+benchmark              sizes here                                              budget
+=====================  ======================================================  =======
+bench_load.py          3 fresh processes (its default)                         0.5 min
+bench_permutation.py   15 tests x 9,999 resamples, 3 repeats (its default)     1 min
+bench_ablation.py      16 neurons, 60 documents (its default)                  2.5 min
+bench_collection.py    --tokens 100000 --throughput-tokens 12000 (its          4 min
+                       defaults, 1M and 60,000, take about 25 minutes)
+bench_scale.py         --tokens 100000 --neuron-tokens 25000 (its defaults,    4.5 min
+                       250,000 and 62,500, about 8 minutes; --full 1M)
+bench_notebook.py      its 8 default claims, --n-null 19 --repeats 2 (its      6 min
+                       defaults, n_null 39 and 3 repeats, about 8 minutes)
+=====================  ======================================================  =======
+
+Together 18.5 minutes. The estimates come from runs at these or smaller sizes on the
+development machine while two other people used it (1 thread, timings 2 to 5 times slower
+than quiet: importing TransformerLens took 22 s instead of 4), scaled by the quiet figures of
+docs/benchmarks.md (about 1,500 tokens/s for collection); pytest's share of bench_notebook
+shrinks as the per-claim result cache lands.
+
+Usage: python benchmarks/run_all.py [--out docs/benchmarks-output.md] [--only bench_load.py ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+# name -> (arguments, budget in seconds on a quiet development machine)
+PLAN: dict[str, tuple[list[str], int]] = {
+    "bench_load.py": ([], 30),
+    "bench_permutation.py": ([], 60),
+    "bench_ablation.py": ([], 150),
+    "bench_collection.py": (["--tokens", "100000", "--throughput-tokens", "12000"], 240),
+    "bench_scale.py": (["--tokens", "100000", "--neuron-tokens", "25000"], 270),
+    "bench_notebook.py": (["--n-null", "19", "--repeats", "2"], 360),
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default=str(REPO / "docs" / "benchmarks-output.md"),
+                        help="the Markdown file written (default docs/benchmarks-output.md)")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks (file names)")
+    args = parser.parse_args()
+    found = sorted(p.name for p in HERE.glob("bench_*.py"))
+    names = [n for n in PLAN if n in found] + [n for n in found if n not in PLAN]
+    if args.only:
+        unknown = [n for n in args.only if n not in found]
+        if unknown:
+            parser.error(f"no benchmark {unknown[0]} in {HERE} (found: {', '.join(found)})")
+        names = [n for n in names if n in args.only]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    head = (f"# Benchmark output\n\n`python benchmarks/run_all.py` on {platform.node()} "
+            f"({os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.platform()}), started "
+            f"{datetime.datetime.now().isoformat(timespec='minutes')}, commit {_commit()}.\n")
+    out.write_text(head, encoding="utf-8")
+    print(head, flush=True)
+    failed, total = [], 0.0
+    for name in names:
+        extra, budget = PLAN.get(name, ([], None))
+        command = " ".join(["python", f"benchmarks/{name}", *extra])
+        t = time.perf_counter()
+        proc = subprocess.run([sys.executable, str(HERE / name), *extra], cwd=REPO, env=env, capture_output=True,
+                              text=True)
+        seconds = time.perf_counter() - t
+        total += seconds
+        budget_words = f"budget {budget / 60:.1f} min" if budget else "no budget stated in run_all.py"
+        status = "" if proc.returncode == 0 else f"; **exit code {proc.returncode}**"
+        section = (f"\n## {name}\n\n    {command}\n\n{proc.stdout.rstrip()}\n\n"
+                   f"({seconds / 60:.1f} min, {budget_words}{status})\n")
+        if proc.returncode != 0:
+            failed.append(name)
+            section += "\nstderr (last lines):\n\n" + "\n".join(
+                "    " + line for line in proc.stderr.rstrip().splitlines()[-30:]) + "\n"
+        with out.open("a", encoding="utf-8") as f:
+            f.write(section)
+        print(section, flush=True)
+    tail = (f"\nAll {len(names)} benchmarks: {total / 60:.1f} min"
+            + (f"; failed: {', '.join(failed)}" if failed else "") + ".\n")
+    with out.open("a", encoding="utf-8") as f:
+        f.write(tail)
+    print(tail + f"written to {out}")
+    return 1 if failed else 0
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
