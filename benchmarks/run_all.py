@@ -15,16 +15,20 @@ benchmark              sizes here                                              b
 =====================  ======================================================  =======
 bench_load.py          3 fresh processes (its default)                         0.5 min
 bench_permutation.py   15 tests x 9,999 resamples, 3 repeats (its default)     1 min
-bench_ablation.py      16 neurons, 60 documents (its default)                  2.5 min
+bench_ablation.py      8 neurons, 40 documents, every layer, plus one         4 min
+                       real-effect claim with 499 null neurons (its defaults)
 bench_collection.py    --tokens 100000 --throughput-tokens 12000 (its          4 min
                        defaults, 1M and 60,000, take about 25 minutes)
 bench_scale.py         --tokens 100000 --neuron-tokens 25000 (its defaults,    4.5 min
                        250,000 and 62,500, about 8 minutes; --full 1M)
 bench_notebook.py      its 8 default claims, --n-null 19 --repeats 2 (its      6 min
                        defaults, n_null 39 and 3 repeats, about 8 minutes)
+bench_profile.py       cold and warm under cProfile, then serial and -n 2      12 min
+                       cold (its defaults)
 =====================  ======================================================  =======
 
-Together 18.5 minutes. The estimates come from runs at these or smaller sizes on the
+Together about 32 minutes: over the 20-minute target, because bench_profile runs the claims
+cold three times (profiled, serial, -n 2) and bench_notebook twice more. The estimates come from runs at these or smaller sizes on the
 development machine while two other people used it (1 thread, timings 2 to 5 times slower
 than quiet: importing TransformerLens took 22 s instead of 4), scaled by the quiet figures of
 docs/benchmarks.md (about 1,500 tokens/s for collection); pytest's share of bench_notebook
@@ -50,10 +54,11 @@ REPO = HERE.parent
 PLAN: dict[str, tuple[list[str], int]] = {
     "bench_load.py": ([], 30),
     "bench_permutation.py": ([], 60),
-    "bench_ablation.py": ([], 150),
+    "bench_ablation.py": (["--neurons", "8", "--documents", "40"], 240),
     "bench_collection.py": (["--tokens", "100000", "--throughput-tokens", "12000"], 240),
     "bench_scale.py": (["--tokens", "100000", "--neuron-tokens", "25000"], 270),
     "bench_notebook.py": (["--n-null", "19", "--repeats", "2"], 360),
+    "bench_profile.py": ([], 720),
 }
 
 
