@@ -97,18 +97,21 @@ def main() -> int:
         for a, alternative in enumerate(ALTERNATIVES):
             seed = 1000 * c + a
             if kind == "two-sample":
-                ours_fn = lambda: permutation_test(*data, alternative=alternative, n_resamples=B, seed=seed)  # noqa: E731
+                engine = permutation_test
                 stat, alt = (abs_welch_t, "greater") if alternative == "two-sided" else (welch_t, alternative)
                 ptype = "independent"
                 n_arrangements = math.comb(len(data[0]) + len(data[1]), len(data[0]))
             else:
-                ours_fn = lambda: sign_flip_test(*data, alternative=alternative, n_resamples=B, seed=seed)  # noqa: E731
+                engine = sign_flip_test
                 stat, alt = ((abs_one_sample_t, "greater") if alternative == "two-sided"
                              else (one_sample_t, alternative))
                 ptype = "samples"
                 n_arrangements = 2 ** len(data[0])
 
-            def scipy_fn(vectorized=True, stat=stat, alt=alt, ptype=ptype, seed=seed):
+            def ours_fn(engine=engine, data=data, alternative=alternative, seed=seed):
+                return engine(*data, alternative=alternative, n_resamples=B, seed=seed)
+
+            def scipy_fn(vectorized=True, data=data, stat=stat, alt=alt, ptype=ptype, seed=seed):
                 return stats.permutation_test(data, stat, permutation_type=ptype, vectorized=vectorized,
                                               n_resamples=B, alternative=alt, rng=seed)
 

@@ -80,13 +80,18 @@ def main() -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     head = (f"# Benchmark output\n\n`python benchmarks/run_all.py` on {platform.node()} "
             f"({os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.platform()}), started "
-            f"{datetime.datetime.now().isoformat(timespec='minutes')}, commit {_commit()}.\n")
+            f"{datetime.datetime.now().isoformat(timespec='minutes')}, commit {_commit()}, OMP_NUM_THREADS "
+            f"{os.environ.get('OMP_NUM_THREADS', 'unset')}. Each section ends with the 1-minute load average before "
+            "and after it. A benchmark adds about 1 itself (2 with torch's 2 threads); beyond that, other work shared "
+            "the 2 CPUs and the times are inflated, several-fold with torch's default threads (bench_ablation's naive "
+            "way once took 448 s instead of 35 s at load 3.5).\n")
     out.write_text(head, encoding="utf-8")
     print(head, flush=True)
     failed, total = [], 0.0
     for name in names:
         extra, budget = PLAN.get(name, ([], None))
         command = " ".join(["python", f"benchmarks/{name}", *extra])
+        load_before = _load()
         t = time.perf_counter()
         proc = subprocess.run([sys.executable, str(HERE / name), *extra], cwd=REPO, env=env, capture_output=True,
                               text=True)
@@ -95,7 +100,8 @@ def main() -> int:
         budget_words = f"budget {budget / 60:.1f} min" if budget else "no budget stated in run_all.py"
         status = "" if proc.returncode == 0 else f"; **exit code {proc.returncode}**"
         section = (f"\n## {name}\n\n    {command}\n\n{proc.stdout.rstrip()}\n\n"
-                   f"({seconds / 60:.1f} min, {budget_words}{status})\n")
+                   f"({seconds / 60:.1f} min, {budget_words}; load average {load_before} before, {_load()} after"
+                   f"{status})\n")
         if proc.returncode != 0:
             failed.append(name)
             section += "\nstderr (last lines):\n\n" + "\n".join(
@@ -109,6 +115,13 @@ def main() -> int:
         f.write(tail)
     print(tail + f"written to {out}")
     return 1 if failed else 0
+
+
+def _load() -> str:
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:  # not available on this platform
+        return "n/a"
 
 
 def _commit() -> str:
