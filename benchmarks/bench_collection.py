@@ -26,6 +26,7 @@ import time
 
 import numpy as np
 import torch
+from _rss import RssSampler  # benchmarks/ is the script's folder, first on sys.path
 
 SHAPE = dict(d_model=512, n_layers=4, d_mlp=2048, d_head=64, n_heads=8, n_ctx=1024, d_vocab=48262,
              act_fn="solu_ln", normalization_type="LN")
@@ -103,32 +104,6 @@ def throughput(n_tokens: int, repeats: int) -> dict:
             "ratio": med["collection (hooks, 4 layers)"] / med["bare forward (logits)"]}
 
 
-class _RssSampler:
-    """Samples this process's resident memory every 20 ms in a thread; keeps the maximum."""
-
-    def __init__(self) -> None:
-        import threading
-
-        import psutil
-
-        self._process = psutil.Process()
-        self.peak = self._process.memory_info().rss
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.02):
-            self.peak = max(self.peak, self._process.memory_info().rss)
-
-    def __enter__(self) -> "_RssSampler":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 def memory_child(n_tokens: int) -> None:
     import gc
 
@@ -141,7 +116,7 @@ def memory_child(n_tokens: int) -> None:
     gc.collect()
     before = psutil.Process().memory_info().rss
     t = time.perf_counter()
-    with _RssSampler() as sampler:
+    with RssSampler() as sampler:
         col = collect(model, tokens, _request(), max_batch_tokens=8192)
     elapsed = time.perf_counter() - t
     tier1 = sum(getattr(s, f).nbytes for s in col.stats.values() for f in ("count", "sum", "sumsq", "max", "above"))

@@ -53,6 +53,7 @@ import sys
 import time
 
 import numpy as np
+from _rss import RssSampler  # benchmarks/ is the script's folder, first on sys.path
 
 SHAPE = dict(d_model=512, n_layers=4, d_mlp=2048, d_head=64, n_heads=8, n_ctx=1024, d_vocab=48262,
              act_fn="solu_ln", normalization_type="LN")
@@ -169,33 +170,6 @@ def kept_bytes(n_docs: int, d_mlp: int, top_k: int, n_thresholds: int = 3) -> in
     return SHAPE["n_layers"] * per_layer
 
 
-class _RssSampler:
-    """Samples this process's resident memory every 20 ms in a thread; keeps the maximum."""
-
-    def __init__(self) -> None:
-        import threading
-
-        import psutil
-
-        self._process = psutil.Process()
-        self.peak = self._process.memory_info().rss
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.02):
-            self.peak = max(self.peak, self._process.memory_info().rss)
-
-    def __enter__(self) -> "_RssSampler":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self._process.memory_info().rss)
-
-
 def child(n_tokens: int, d_mlp: int) -> dict:
     import gc
 
@@ -212,12 +186,12 @@ def child(n_tokens: int, d_mlp: int) -> dict:
     gc.collect()
     before = psutil.Process().memory_info().rss
     t = time.perf_counter()
-    with _RssSampler() as during_collection:
+    with RssSampler() as during_collection:
         col = collect(model, tokens, CollectionRequest(layers=layers, top_k=top_k), max_batch_tokens=MAX_BATCH_TOKENS)
     t_collect = time.perf_counter() - t
     store = ActivationStore(model.name, model.digest, "explore", tokens, col)
     t = time.perf_counter()
-    with _RssSampler() as during_scan:
+    with RssSampler() as during_scan:
         responses = scan_responses(store, layers, min_effect=0.1, q=0.05, n_resamples=999, seed=0)
     t_scan = time.perf_counter() - t
     kept = sum(getattr(s, f).nbytes for s in col.stats.values() for f in ("count", "sum", "sumsq", "max", "above"))
