@@ -9,8 +9,8 @@ it. The key is a digest of all of these:
   files does not recompute it);
 - the model's digest and the corpus manifest hash;
 - seed, resamples, min_effect, min_effect_loss and the run's default alpha;
-- the versions of polytests, numpy, scipy and torch, and a digest of polytests'
-  own source files, so an edited statistic never reads an old number.
+- the library versions reports record (polytests, torch, TransformerLens, numpy,
+  scipy, Python) and a digest of polytests' own source files, so an edited statistic never reads an old number.
 
 The family correction is never cached: it runs over every claim on every run, so a
 changed claim changes the others' adjusted p-values as it should.
@@ -52,14 +52,11 @@ def source_digest() -> str:
 
 @lru_cache(maxsize=1)
 def code_versions() -> dict[str, str]:
-    import numpy
-    import scipy
-    import torch
+    """The library versions every report records (TransformerLens included: it runs the model),
+    plus the digest of polytests' own source."""
+    from polytests.runner import library_versions
 
-    import polytests
-
-    return {"polytests": polytests.__version__, "polytests_source": source_digest(), "numpy": numpy.__version__,
-            "scipy": scipy.__version__, "torch": torch.__version__}
+    return {**library_versions(), "polytests_source": source_digest()}
 
 
 def result_key(claim, *, model_digest: str, corpus_hash: str, settings: dict[str, Any]) -> str:
