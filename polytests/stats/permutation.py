@@ -25,7 +25,6 @@ Conventions (see ``docs/statistics.md``):
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +32,14 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from polytests.stats._kernels import (
+    all_subset_sums,
+    byte_tables,
+    random_words,
+    signed_sums,
+    subset_sums,
+    words_per_subset,
+)
 from polytests.stats._validation import (
     SeedLike,
     check_choice,
@@ -129,28 +136,13 @@ def min_attainable_pvalue(
 
 def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """``num / den`` with ``den == 0`` mapped to +inf, -inf or 0 by sign(num)."""
-    out = np.where(num > 0, np.inf, np.where(num < 0, -np.inf, 0.0))
-    np.divide(num, den, out=out, where=den > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.asarray(num / den, dtype=float)
+    degenerate = ~(den > 0)
+    if degenerate.any():
+        num_d = np.broadcast_to(num, out.shape)[degenerate]
+        out[degenerate] = np.where(num_d > 0, np.inf, np.where(num_d < 0, -np.inf, 0.0))
     return out
-
-
-def _welch_t(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Welch's t of ``a`` vs ``b`` along the last axis (ddof=1 variances)."""
-    n_a, n_b = a.shape[-1], b.shape[-1]
-    num = a.mean(axis=-1) - b.mean(axis=-1)
-    se2 = a.var(axis=-1, ddof=1) / n_a + b.var(axis=-1, ddof=1) / n_b
-    return _safe_ratio(num, np.sqrt(se2))
-
-
-def _one_sample_t(d: np.ndarray) -> np.ndarray:
-    """One-sample t of ``d`` against 0 along the last axis (ddof=1)."""
-    n = d.shape[-1]
-    return _safe_ratio(d.mean(axis=-1), np.sqrt(d.var(axis=-1, ddof=1) / n))
-
-
-# --------------------------------------------------------------------------
-# p-values
-# --------------------------------------------------------------------------
 
 
 def _pvalues(null: np.ndarray, observed: np.ndarray, alternative: str, exact: bool) -> np.ndarray:
@@ -234,59 +226,21 @@ def _permutation_test_iv(
     return x_arr, y_arr, alternative, n_resamples, rng, threshold, batch, one_d
 
 
-def _exact_partitions(n_x: int, n: int, chunk: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield (x-indices, y-indices) for every split of ``range(n)``, in chunks.
-
-    The first split is the observed one (x = the first ``n_x`` positions).
-    """
-    combos = itertools.combinations(range(n), n_x)
-    while True:
-        block = list(itertools.islice(combos, chunk))
-        if not block:
-            return
-        x_idx = np.array(block, dtype=np.intp).reshape(len(block), n_x)
-        mask = np.ones((len(block), n), dtype=bool)
-        mask[np.arange(len(block))[:, None], x_idx] = False
-        y_idx = np.nonzero(mask)[1].reshape(len(block), n - n_x)
-        yield x_idx, y_idx
-
-
-def _random_subsets(n: int, m: int, n_resamples: int, chunk: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
-    """Yield chunks of uniformly random ``m``-subsets of ``range(n)``, as arrays ``(m, size)``.
-
-    A partial Fisher-Yates shuffle, ``m`` swap steps vectorised across the resamples
-    (one per column), each driven by one uniform draw per resample. The draws are
-    taken ``m`` per resample in resample order, so the subsets do not depend on ``chunk``.
-    """
-    dtype = np.int16 if n < 2**15 else np.int32 if n < 2**31 else np.int64
+def _random_subset_words(n: int, m: int, n_resamples: int, chunk: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Yield chunks of random words, ``words_per_subset(n, m)`` per resample (each serves a group
+    of steps of the partial Fisher-Yates shuffle that picks the resample's m-subset; see
+    :mod:`polytests.stats._kernels`). Drawn in resample order: the subsets do not depend on ``chunk``."""
     for start in range(0, n_resamples, chunk):
-        size = min(chunk, n_resamples - start)
-        u = np.ascontiguousarray(rng.random((size, m)).T)  # (m, size): step-major, drawn resample-major
-        perm = np.empty((n, size), dtype=dtype)
-        perm[:] = np.arange(n, dtype=dtype)[:, None]
-        flat = perm.reshape(-1)
-        columns = np.arange(size, dtype=np.intp)
-        for i in range(m):
-            j = np.minimum(i + (u[i] * (n - i)).astype(np.intp), n - 1)  # u < 1; guard the product
-            where = j * size + columns
-            held = perm[i].copy()
-            perm[i] = flat.take(where)
-            flat.put(where, held)
-        yield perm[:m]
+        yield random_words(rng, (min(chunk, n_resamples - start), words_per_subset(n, m)))
 
 
-def _subset_sums(data: np.ndarray, squares: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per column of ``data`` (k, n), the sums of values and squares over each subset ``idx`` (m, size)."""
-    s1 = np.empty((data.shape[0], idx.shape[1]))
-    s2 = np.empty_like(s1)
-    for c in range(data.shape[0]):  # column by column: a column's numbers never depend on k
-        # Added member by member in a fixed order, so a resample's sums never depend on the chunk.
-        values, sq = data[c].take(idx), squares[c].take(idx)
-        s1[c], s2[c] = values[0], sq[0]
-        for r in range(1, idx.shape[0]):
-            s1[c] += values[r]
-            s2[c] += sq[r]
-    return s1, s2
+def _observed_sums(data: np.ndarray, squares: np.ndarray, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sums of :func:`subset_sums` for one fixed subset, added member by member in the same order."""
+    s1, s2 = data[:, members[0]].copy(), squares[:, members[0]].copy()
+    for i in members[1:]:
+        s1 += data[:, i]
+        s2 += squares[:, i]
+    return s1[:, None], s2[:, None]
 
 
 def _welch_t_from_sums(s1_a, s2_a, n_a, s1_b, s2_b, n_b) -> np.ndarray:
@@ -342,38 +296,31 @@ def permutation_test(
 
     exact = math.comb(n, n_x) <= threshold
     chunk = _chunk_size(batch, n, k)
+    # Every arrangement's t comes from one group's sums of values and squares (the other
+    # group's follow from the totals); the observed t by the same formula, so ties are
+    # judged alike.
+    squares = data * data
+    total1, total2 = data.sum(axis=1), squares.sum(axis=1)
+    # Exact: every x-group, in lexicographic order (the first is the observed one).
+    # Monte Carlo: only the smaller group is drawn (a random subset), O(min(n_x, n_y)) each.
+    group_is_x = exact or n_x <= n_y
+    m = n_x if group_is_x else n_y
+
+    def from_group(s1, s2):
+        o1, o2 = total1[:, None] - s1, total2[:, None] - s2
+        if group_is_x:
+            return _welch_t_from_sums(s1, s2, n_x, o1, o2, n_y)
+        return _welch_t_from_sums(o1, o2, n_x, s1, s2, n_y)
+
+    first = np.arange(n_x) if group_is_x else np.arange(n_x, n)
     if exact:
-        observed = _welch_t(data[:, :n_x], data[:, n_x:])
-        # np.take along axis 1 returns a C-contiguous (k, chunk, n_group) array, so
-        # every row is reduced by the same code path whatever k is.
-        null = np.concatenate(
-            [
-                _welch_t(np.take(data, x_idx, axis=1), np.take(data, y_idx, axis=1))
-                for x_idx, y_idx in _exact_partitions(n_x, n, chunk)
-            ],
-            axis=1,
-        )
+        sums = [_observed_sums(data, squares, first), all_subset_sums(data, squares, n_x)]
     else:
-        # Monte Carlo: only the smaller group is drawn (a random subset); the other
-        # group's sums follow from the totals, so each resample costs O(min(n_x, n_y)).
-        # The observed t is computed by the same formula, so ties are judged alike.
-        squares = data * data
-        total1, total2 = data.sum(axis=1), squares.sum(axis=1)
-        small_is_x = n_x <= n_y
-        m = n_x if small_is_x else n_y
-
-        def from_small(s1, s2):
-            o1, o2 = total1[:, None] - s1, total2[:, None] - s2
-            if small_is_x:
-                return _welch_t_from_sums(s1, s2, n_x, o1, o2, n_y)
-            return _welch_t_from_sums(o1, o2, n_x, s1, s2, n_y)
-
-        first = np.arange(n_x) if small_is_x else np.arange(n_x, n)
-        observed = from_small(*_subset_sums(data, squares, first[:, None]))[:, 0]
-        null = np.concatenate(
-            [from_small(*_subset_sums(data, squares, idx)) for idx in _random_subsets(n, m, n_resamples, chunk, rng)],
-            axis=1,
-        )
+        sums = [_observed_sums(data, squares, first)] + [
+            subset_sums(data, squares, words, n, m) for words in _random_subset_words(n, m, n_resamples, chunk, rng)]
+    # One elementwise pass over [observed | null]: each column's t is what it would be alone.
+    t = from_group(np.concatenate([a for a, _ in sums], axis=1), np.concatenate([b for _, b in sums], axis=1))
+    observed, null = t[:, 0], t[:, 1:]
     pvalues = _pvalues(null, observed, alternative, exact)
     return _package(observed, null, pvalues, exact, alternative, one_d)
 
@@ -405,32 +352,11 @@ def _sign_flip_test_iv(
     return d_arr, alternative, n_resamples, rng, threshold, batch, one_d
 
 
-def _exact_signs(n: int, chunk: int) -> Iterator[np.ndarray]:
-    """Yield all ``2**n`` sign vectors in chunks; row 0 is all +1 (observed)."""
-    bits = np.arange(n, dtype=np.int64)
-    total = 1 << n
-    for start in range(0, total, chunk):
-        codes = np.arange(start, min(start + chunk, total), dtype=np.int64)
-        yield 1.0 - 2.0 * ((codes[:, None] >> bits) & 1)
-
-
-def _random_signs(
-    n: int, n_resamples: int, chunk: int, rng: np.random.Generator
-) -> Iterator[np.ndarray]:
-    """Yield random sign vectors in chunks (independent of ``chunk``)."""
+def _random_sign_words(n: int, n_resamples: int, chunk: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Yield chunks of random words, ``ceil(n / 64)`` per resample, one bit per document's sign
+    (independent of ``chunk``)."""
     for start in range(0, n_resamples, chunk):
-        size = min(chunk, n_resamples - start)
-        yield np.where(rng.random((size, n)) < 0.5, -1.0, 1.0)
-
-
-def _signed_sums(data: np.ndarray, signs: np.ndarray) -> np.ndarray:
-    """``(k, size)`` sums of ``data`` (k, n) under each resample's signs (n, size), added
-    document by document in a fixed order (so never dependent on the chunk or on k)."""
-    out = np.zeros((data.shape[0], signs.shape[1]))
-    for c in range(data.shape[0]):
-        for i in range(data.shape[1]):
-            out[c] += signs[i] * data[c, i]
-    return out
+        yield random_words(rng, (min(chunk, n_resamples - start), -(-n // 64)))
 
 
 def _one_sample_t_from_sums(s1: np.ndarray, sum_sq: np.ndarray, n: int) -> np.ndarray:
@@ -472,15 +398,17 @@ def sign_flip_test(
     data = np.ascontiguousarray(d_arr.T)  # (k, n)
     exact = n <= _MAX_EXACT_SIGN_FLIP_N and (1 << n) <= threshold
     chunk = _chunk_size(batch, n, k)
-    if exact:
-        observed = _one_sample_t(data)
-        null = np.concatenate([_one_sample_t(data[:, None, :] * s) for s in _exact_signs(n, chunk)], axis=1)
+    # The sum of squares does not change under sign flips, so each arrangement needs only its
+    # signed sum; the observed t comes from the same formula (no flips), so ties are judged alike.
+    sum_sq = (data * data).sum(axis=1)
+    tables = byte_tables(data)
+    no_flips = np.zeros((1, -(-n // 64)), dtype=np.uint64)
+    if exact:  # arrangement c flips the documents whose bits are set in c; c = 0 is the observed one
+        chunks = [no_flips, np.arange(1 << n, dtype=np.uint64)[:, None]]
     else:
-        # Monte Carlo: the sum of squares does not change under sign flips, so each
-        # resample needs only its signed sum; the observed t uses the same formula.
-        sum_sq = (data * data).sum(axis=1)
-        observed = _one_sample_t_from_sums(_signed_sums(data, np.ones((n, 1))), sum_sq, n)[:, 0]
-        null = np.concatenate([_one_sample_t_from_sums(_signed_sums(data, np.ascontiguousarray(s.T)), sum_sq, n)
-                               for s in _random_signs(n, n_resamples, chunk, rng)], axis=1)
+        chunks = [no_flips, *_random_sign_words(n, n_resamples, chunk, rng)]
+    # One elementwise pass over [observed | null]: each column's t is what it would be alone.
+    t = _one_sample_t_from_sums(np.concatenate([signed_sums(data, w, tables) for w in chunks], axis=1), sum_sq, n)
+    observed, null = t[:, 0], t[:, 1:]
     pvalues = _pvalues(null, observed, alternative, exact)
     return _package(observed, null, pvalues, exact, alternative, one_d)
