@@ -146,3 +146,48 @@ def test_subset_of_documents_gives_the_same_deltas(tiny_model, docs):
         some = engine.deltas(1, [4, 8], kind, seed=5, claimed=("beta",), docs=subset)
         np.testing.assert_allclose(some[:, subset], everything[:, subset], rtol=1e-4, atol=1e-6)
         assert np.isnan(np.delete(some, subset, axis=1)).all()
+
+
+def test_clean_passes_are_kept_between_chunks_and_change_nothing(tiny_model, docs, monkeypatch):
+    """Null neurons come chunk by chunk: the clean pass of each batch runs once per (layer,
+    documents), and the deltas equal those computed with nothing kept."""
+    import polytests.ablation as ablation
+
+    tokens = tokenize_documents(tiny_model.tokenizer, docs["confirm"][:10])
+    fresh = np.vstack([batched_delta_loss(tiny_model, tokens, 1, part, "zero", max_batch_tokens=128)
+                       for part in ([2, 5], [9])])
+    calls = []
+    real = ablation._clean_pass
+    monkeypatch.setattr(ablation, "_clean_pass", lambda *a: calls.append(1) or real(*a))
+    kept = ablation.CleanPasses()
+    first = batched_delta_loss(tiny_model, tokens, 1, [2, 5], "zero", max_batch_tokens=128, clean_passes=kept)
+    n_batches = len(calls)
+    assert n_batches > 1
+    second = batched_delta_loss(tiny_model, tokens, 1, [9], "zero", max_batch_tokens=128, clean_passes=kept)
+    assert len(calls) == n_batches  # the second call ran no clean pass
+    np.testing.assert_array_equal(np.vstack([first, second]), fresh)
+    # With no room to keep them, every call recomputes; the numbers are the same.
+    calls.clear()
+    tight = ablation.CleanPasses(max_bytes=0)
+    again = batched_delta_loss(tiny_model, tokens, 1, [9], "zero", max_batch_tokens=128, clean_passes=tight)
+    batched_delta_loss(tiny_model, tokens, 1, [9], "zero", max_batch_tokens=128, clean_passes=tight)
+    assert len(calls) == 2 * n_batches
+    np.testing.assert_array_equal(again, second)
+
+
+def test_engine_keeps_clean_passes_only_for_the_latest_layer_and_documents(tiny_model, docs, monkeypatch):
+    import polytests.ablation as ablation
+
+    engine = _engine(tiny_model, docs)
+    calls = []
+    real = ablation._clean_pass
+    monkeypatch.setattr(ablation, "_clean_pass", lambda *a: calls.append(a[3]) or real(*a))
+    subset = engine.docs_of(["beta"])
+    engine.deltas(1, [1, 2], "zero", seed=0, docs=subset)
+    n = len(calls)
+    engine.deltas(1, [3, 4], "zero", seed=0, docs=subset)
+    assert len(calls) == n
+    engine.deltas(0, [3], "zero", seed=0, docs=subset)  # another layer: computed, and now the kept one
+    assert len(calls) == 2 * n and set(calls[n:]) == {0}
+    engine.deltas(1, [5], "zero", seed=0, docs=subset)
+    assert len(calls) == 3 * n

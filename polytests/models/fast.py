@@ -29,6 +29,7 @@ ACTIVATIONS = {
     "relu": F.relu,
 }
 CHECK_TOLERANCE = 1e-4  # relative to the logits' scale
+LOSS_BLOCK = 256  # tokens per block of the loss's [tokens, vocab] logits
 
 
 def _orig(module):
@@ -172,16 +173,18 @@ class FastForward:
     def token_loss(self, h: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         """Next-token loss of rows[:, 1:] from the final residual stream ``h``: [batch, width - 1].
 
-        Row by row, so the [tokens, vocab] logits never exceed one row's worth at a time.
+        In blocks of ``LOSS_BLOCK`` tokens, so each block's [tokens, vocab] logits stay in cache
+        through the log-sum-exp (whole rows at a time, 64 MB of logits per pass, measured 2.2x
+        slower on this model).
         """
-        target = rows[:, 1:]
+        target = rows[:, 1:].reshape(-1)
+        flat = h[:, :-1].reshape(-1, h.shape[-1])
         out = torch.empty(target.shape, dtype=torch.float32, device=h.device)
-        step = max(1, 8192 // max(1, h.shape[1]))
-        for start in range(0, h.shape[0], step):
-            z = self.logits(h[start : start + step, :-1]).float()
-            out[start : start + step] = (torch.logsumexp(z, dim=-1)
-                                         - z.gather(-1, target[start : start + step, :, None])[..., 0])
-        return out
+        for start in range(0, flat.shape[0], LOSS_BLOCK):
+            z = self.logits(flat[start : start + LOSS_BLOCK]).float()
+            out[start : start + LOSS_BLOCK] = (torch.logsumexp(z, dim=-1)
+                                               - z.gather(-1, target[start : start + LOSS_BLOCK, None])[:, 0])
+        return out.view(rows.shape[0], -1)
 
 
 def fast_forward(model) -> FastForward | None:
