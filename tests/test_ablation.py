@@ -151,7 +151,7 @@ def test_subset_of_documents_gives_the_same_deltas(tiny_model, docs):
 def test_clean_passes_are_kept_between_chunks_and_change_nothing(tiny_model, docs, monkeypatch):
     """Null neurons come chunk by chunk: the clean pass of each batch runs once per (layer,
     documents), and the deltas equal those computed with nothing kept."""
-    import polytests.ablation as ablation
+    from polytests import ablation
 
     tokens = tokenize_documents(tiny_model.tokenizer, docs["confirm"][:10])
     fresh = np.vstack([batched_delta_loss(tiny_model, tokens, 1, part, "zero", max_batch_tokens=128)
@@ -176,7 +176,7 @@ def test_clean_passes_are_kept_between_chunks_and_change_nothing(tiny_model, doc
 
 
 def test_engine_keeps_clean_passes_only_for_the_latest_layer_and_documents(tiny_model, docs, monkeypatch):
-    import polytests.ablation as ablation
+    from polytests import ablation
 
     engine = _engine(tiny_model, docs)
     calls = []
