@@ -199,3 +199,13 @@ def test_figures_are_reused_by_content_and_redrawn_when_it_changes(tmp_path, mon
         entry.write_bytes(b"not a png")  # damaged: not read, drawn again
     write_reports([result()], tmp_path / "d", figure_cache=cache)
     assert len(drawn) == 3
+
+
+def test_each_recorded_null_is_one_panel_under_its_most_specific_label():
+    from polytests.reports.format import null_of
+
+    decisive = {"statistic": "t", "observed": 2.0, "n": 99, "edges": [0.0, 1.0, 2.0], "counts": [50, 49]}
+    other = {**decisive, "observed": 0.5}
+    pred = {"numbers": {"null": decisive, "per_kind": {"zero": {"null": dict(decisive)}, "mean": {"null": other}}}}
+    assert null_of(pred) == [("zero", decisive), ("mean", other)]
+    assert null_of({"numbers": {"null": decisive}}) == [("", decisive)]

@@ -95,11 +95,11 @@ def null_plot(r: dict) -> bytes | None:
     fig, axes = plt.subplots(len(panels), 1, figsize=(7, 1.9 * len(panels) + 0.4), dpi=100, squeeze=False)
     for ax, (kind, label, null) in zip(axes[:, 0], panels, strict=True):
         edges, counts = null["edges"], null["counts"]
-        widths = [b - a for a, b in zip(edges[:-1], edges[1:], strict=True)]
         ablation = kind.startswith("ablation_hurts")
-        ax.bar(edges[:-1], counts, width=widths, align="edge", color="#9ecae1" if not ablation else "#c6dbef",
-               edgecolor="#6baed6", lw=0.4,
-               label="matched random neurons" if ablation else f"null ({null['n']:,} resamples)")
+        # One stepped patch, not a bar per bin: the same histogram, a fraction of the drawing time.
+        ax.stairs(counts, edges, fill=True, color="#9ecae1" if not ablation else "#c6dbef",
+                  label="matched random neurons" if ablation else f"null ({null['n']:,} resamples)")
+        ax.stairs(counts, edges, color="#6baed6", lw=0.6)
         ax.axvline(null["observed"], color=CLAIMED, lw=2,
                    label=f"{'claimed neuron' if ablation else 'observed'} {fmt_signed(null['observed'], 4)}")
         ax.set_title(f"{kind}{' ' + label if label else ''}: {null['statistic']}", fontsize=8.5)

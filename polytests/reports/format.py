@@ -177,4 +177,13 @@ def null_of(pred: dict) -> list[tuple[str, dict]]:
                     walk(sub, label if key in ("per_corpus", "per_kind") else f"{label} {key}".strip())
 
     walk(pred.get("numbers") or {}, "")
-    return found
+    # A predicate often records its decisive null twice (at the top and under its kind or
+    # corpus): one panel each, under the more specific label.
+    unique: list[tuple[str, dict]] = []
+    for label, null in found:
+        same = next((i for i, (_, seen) in enumerate(unique) if seen == null), None)
+        if same is None:
+            unique.append((label, null))
+        elif len(label) > len(unique[same][0]):
+            unique[same] = (label, null)
+    return unique
