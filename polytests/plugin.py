@@ -437,6 +437,24 @@ class BrokenClaimFile(pytest.Item):
         return self.path, (getattr(self.error, "line", None) or 1) - 1, f"claim file {self.path.name}"
 
 
+def _draw_figures_ahead(config: pytest.Config, state, result: dict) -> None:
+    """Under pytest-xdist, the worker that judged a claim draws its figures into the figure
+    cache (keyed by content), so the controller, which writes the reports alone at the end,
+    reads them instead of drawing every claim's figures itself. ``result`` is the dictionary
+    exactly as the controller will receive it. Nothing here can fail the claim: a figure that
+    could not be drawn is drawn (or its error reported) by the controller."""
+    if config.getoption("--polytests-no-reports"):
+        return
+    from polytests.reports import figures
+
+    cache = state.settings.path(state.settings.cache_dir) / "figures"
+    try:
+        figures.memoised("strip", figures.strip_plot, result, cache)
+        figures.memoised("null", figures.null_plot, result, cache)
+    except Exception:  # noqa: BLE001, S110 - an optimisation only; the controller draws what is missing
+        pass
+
+
 class ClaimFailed(Exception):
     def __init__(self, result: dict) -> None:
         super().__init__(result["reason"])
@@ -458,8 +476,11 @@ class ClaimItem(pytest.Item):
             data[EXCLUDED_KEY] = state.excluded
             self.add_report_section("call", "polytests", "judged in a family without these claims, which could "
                                     "not be judged: " + "; ".join(f"{k}: {v}" for k, v in state.excluded.items()))
-        self.user_properties.append((RESULT_PROPERTY, json.dumps(data)))
+        text = json.dumps(data)
+        self.user_properties.append((RESULT_PROPERTY, text))
         self.user_properties.append(("polytests_verdict", result.verdict))
+        if hasattr(self.config, "workerinput"):
+            _draw_figures_ahead(self.config, state, json.loads(text))
         if result.verdict == "inconclusive":
             if state.settings.strict_inconclusive:
                 raise ClaimFailed(data)

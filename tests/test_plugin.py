@@ -192,6 +192,11 @@ def test_cold_runs_and_two_workers_give_identical_results(project):
     assert runs[0] == runs[1], "two cold serial runs differ"
     assert runs[0] == runs[2], "a run on two xdist workers differs from the serial run"
     assert "alpha-ablation" in runs[2]
+    # The workers drew the figures (into the figure cache, read by the controller): the same
+    # figures, byte for byte, as the serial run's (entries are named by key and content digest).
+    serial = sorted(p.name for p in (project.path / "cache0" / "figures").glob("*.png"))
+    workers = sorted(p.name for p in (project.path / "cache2" / "figures").glob("*.png"))
+    assert serial and workers == serial
 
 
 def test_unknown_corpus_and_neuron_fail_only_their_claim(project):

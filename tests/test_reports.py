@@ -209,3 +209,30 @@ def test_each_recorded_null_is_one_panel_under_its_most_specific_label():
     pred = {"numbers": {"null": decisive, "per_kind": {"zero": {"null": dict(decisive)}, "mean": {"null": other}}}}
     assert null_of(pred) == [("zero", decisive), ("mean", other)]
     assert null_of({"numbers": {"null": decisive}}) == [("", decisive)]
+
+
+def test_figures_drawn_ahead_by_a_worker_are_the_ones_the_reports_use(tmp_path, monkeypatch):
+    """Under xdist a worker draws its claims' figures into the figure cache; the controller's
+    write_reports then draws none of them."""
+    import json
+    from types import SimpleNamespace
+
+    from polytests.plugin import _draw_figures_ahead
+    from polytests.reports import figures as figs
+
+    state = SimpleNamespace(settings=SimpleNamespace(cache_dir="cache", path=lambda p: tmp_path / p))
+    config = SimpleNamespace(getoption=lambda name: False)
+    r = json.loads(json.dumps(result()))  # as the controller receives it
+    _draw_figures_ahead(config, state, r)
+    assert sorted(p.name.split("-")[0] for p in (tmp_path / "cache" / "figures").glob("*.png")) == ["null", "strip"]
+
+    def no_drawing(r):
+        raise AssertionError("the controller drew a figure the worker had drawn")
+
+    monkeypatch.setattr(figs, "strip_plot", no_drawing)
+    monkeypatch.setattr(figs, "null_plot", no_drawing)
+    written = write_reports([r], tmp_path / "reports", figure_cache=tmp_path / "cache" / "figures")
+    assert any(p.suffix == ".png" for p in written.paths)
+    # With reports switched off the worker draws nothing.
+    _draw_figures_ahead(SimpleNamespace(getoption=lambda name: True), state, json.loads(json.dumps(result("confirmed"))))
+    assert len(list((tmp_path / "cache" / "figures").glob("strip-*.png"))) == 1
