@@ -14,6 +14,7 @@ Table 2 (parallel, unless --skip-parallel): cold runs without the profiler, seri
 p-values of both runs are compared and the script fails if any differ.
 
 Usage: python benchmarks/bench_profile.py [--hypotheses hypotheses] [--workers 2] [--skip-parallel]
+       [--skip-profile]
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ def main() -> None:
     parser.add_argument("--hypotheses", default="hypotheses")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--skip-parallel", action="store_true")
+    parser.add_argument("--skip-profile", action="store_true", help="only table 2 (serial against -n WORKERS)")
     args = parser.parse_args()
     root = Path(__file__).resolve().parent.parent
     common = [args.hypotheses, "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
@@ -95,10 +97,12 @@ def main() -> None:
         tmp = Path(tmp)
         cache = tmp / "cache"
         runs = {}
-        for name in ("cold", "warm"):
+        for name in () if args.skip_profile else ("cold", "warm"):
             wall, _ = _pytest(common + [f"--polytests-cache-dir={cache}", f"--polytests-report-dir={tmp / name}"],
                               root, tmp / f"{name}.prof")
             runs[name] = (wall, phases(tmp / f"{name}.prof"))
+        if args.skip_profile:
+            return _parallel(args, common, tmp, root)
         print(f"`pytest {args.hypotheses}/`, {len(claims_numbers(tmp / 'cold'))} claims, under cProfile "
               "(one fresh process each)\n")
         print("| phase | cold (s) | cold share | warm (s) | warm share |")
@@ -116,22 +120,26 @@ def main() -> None:
         print(f"cold and warm verdicts and p-values identical: {same}")
         if not same:
             raise SystemExit("warm results differ from cold ones")
-        if args.skip_parallel:
-            return
-        timings = {}
-        for name, extra in (("serial", []), (f"-n {args.workers}", ["-n", str(args.workers)])):
-            wall, _ = _pytest(common + extra + [f"--polytests-cache-dir={tmp / ('cache-' + name)}",
-                                                f"--polytests-report-dir={tmp / ('rep-' + name)}"], root)
-            timings[name] = wall
-        print(f"\nCold runs without the profiler, each with an empty cache folder, back to back\n")
-        print("| run | wall time (s) | vs serial |")
-        print("|---|---|---|")
-        for name, wall in timings.items():
-            print(f"| {name} | {wall:.1f} | {timings['serial'] / wall:.2f}x |")
-        same = claims_numbers(tmp / "rep-serial") == claims_numbers(tmp / f"rep--n {args.workers}")
-        print(f"\nserial and -n {args.workers} verdicts and p-values identical: {same}")
-        if not same:
-            raise SystemExit("parallel results differ from serial ones")
+        if not args.skip_parallel:
+            _parallel(args, common, tmp, root)
+
+
+def _parallel(args, common: list[str], tmp: Path, root: Path) -> None:
+    """Table 2: cold serial and cold ``-n WORKERS`` runs, back to back, their results compared."""
+    timings = {}
+    for name, extra in (("serial", []), (f"-n {args.workers}", ["-n", str(args.workers)])):
+        wall, _ = _pytest(common + extra + [f"--polytests-cache-dir={tmp / ('cache-' + name)}",
+                                            f"--polytests-report-dir={tmp / ('rep-' + name)}"], root)
+        timings[name] = wall
+    print("\nCold runs without the profiler, each with an empty cache folder, back to back\n")
+    print("| run | wall time (s) | vs serial |")
+    print("|---|---|---|")
+    for name, wall in timings.items():
+        print(f"| {name} | {wall:.1f} | {timings['serial'] / wall:.2f}x |")
+    same = claims_numbers(tmp / "rep-serial") == claims_numbers(tmp / f"rep--n {args.workers}")
+    print(f"\nserial and -n {args.workers} verdicts and p-values identical: {same}")
+    if not same:
+        raise SystemExit("parallel results differ from serial ones")
 
 
 if __name__ == "__main__":
