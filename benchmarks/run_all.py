@@ -53,12 +53,12 @@ REPO = HERE.parent
 # name -> (arguments, budget in seconds on a quiet development machine)
 PLAN: dict[str, tuple[list[str], int]] = {
     "bench_load.py": ([], 30),
-    "bench_permutation.py": ([], 60),
-    "bench_ablation.py": (["--neurons", "8", "--documents", "40"], 240),
-    "bench_collection.py": (["--tokens", "100000", "--throughput-tokens", "12000"], 240),
-    "bench_scale.py": (["--tokens", "100000", "--neuron-tokens", "25000"], 270),
-    "bench_notebook.py": (["--n-null", "19", "--repeats", "2"], 360),
-    "bench_profile.py": ([], 720),
+    "bench_permutation.py": ([], 45),
+    "bench_ablation.py": (["--neurons", "8", "--documents", "24"], 180),
+    "bench_collection.py": (["--tokens", "50000", "--throughput-tokens", "12000"], 150),
+    "bench_scale.py": (["--tokens", "50000", "--neuron-tokens", "12500"], 150),
+    "bench_notebook.py": (["--n-null", "9", "--repeats", "1"], 420),
+    "bench_profile.py": ([], 480),
 }
 
 
