@@ -1,8 +1,9 @@
 """Run every benchmark in benchmarks/ and collect their outputs in one Markdown file.
 
 Each benchmark runs in its own process, one after the other, with the sizes below; each
-section of the output starts with the command that produced it, so docs/benchmarks.md can be
-assembled from it. A benchmark that exits non-zero (a target it checks for correctness
+section of the output starts with the command that produced it. A complete run (no --only, the
+default --out) also copies the output into docs/benchmarks.md between its markers, so the
+document's figures are those of the last run (tests/test_benchmarks.py holds the two equal). A benchmark that exits non-zero (a target it checks for correctness
 failed, e.g. verdicts or p-values that differ) is reported and the others still run; the
 exit code is then 1. A ``bench_*.py`` not listed here runs with its own defaults.
 
@@ -46,6 +47,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+DEFAULT_OUT = REPO / "docs" / "benchmarks-output.md"
+DOC = REPO / "docs" / "benchmarks.md"
 # Not run by run_all, with the reason (each still runs alone with its own defaults).
 SKIPPED = {
     "bench_collection.py": "superseded by bench_scale.py, which times the same collection pass and its peak "
@@ -65,7 +68,7 @@ PLAN: dict[str, tuple[list[str], int]] = {
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default=str(REPO / "docs" / "benchmarks-output.md"),
+    parser.add_argument("--out", default=str(DEFAULT_OUT),
                         help="the Markdown file written (default docs/benchmarks-output.md)")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks (file names)")
     args = parser.parse_args()
@@ -117,7 +120,24 @@ def main() -> int:
     with out.open("a", encoding="utf-8") as f:
         f.write(tail)
     print(tail + f"written to {out}")
+    if not args.only and out.resolve() == DEFAULT_OUT.resolve():
+        embed_output(DOC, out.read_text(encoding="utf-8"))
+        print(f"and copied into {DOC} between its markers")
     return 1 if failed else 0
+
+
+BEGIN, END = "<!-- run_all output: begin -->", "<!-- run_all output: end -->"
+
+
+def embed_output(doc: Path, output: str) -> None:
+    """Put ``output`` between the markers of ``doc`` (docs/benchmarks.md), so the figures the
+    document discusses are those of the last complete run; headings move down two levels."""
+    text = doc.read_text(encoding="utf-8")
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"{doc} has no {BEGIN} ... {END} markers to hold the output")
+    body = "\n".join(("##" + line) if line.startswith("#") else line for line in output.strip().splitlines())
+    head, rest = text.split(BEGIN, 1)
+    doc.write_text(f"{head}{BEGIN}\n\n{body}\n\n{END}{rest.split(END, 1)[1]}", encoding="utf-8")
 
 
 def _load() -> str:

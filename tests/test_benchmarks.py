@@ -42,3 +42,35 @@ def test_bench_notebook_gives_the_same_verdict_on_a_tiny_claim(tmp_path, tiny_mo
     assert "| tiny-alpha |" in proc.stdout and "| tiny-beta-silent |" in proc.stdout
     assert "| polytests warm (pytest, same cache dir again) |" in proc.stdout
     assert "All 2 verdicts agree." in proc.stdout
+
+
+def test_benchmarks_doc_holds_the_last_run_all_output():
+    """docs/benchmarks.md embeds docs/benchmarks-output.md verbatim (headings two levels down),
+    as run_all.py writes it: no figure in the document can drift from the command's output."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import run_all
+    finally:
+        sys.path.pop(0)
+    doc = (REPO / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    output = (REPO / "docs" / "benchmarks-output.md").read_text(encoding="utf-8")
+    assert run_all.BEGIN in doc and run_all.END in doc
+    embedded = doc.split(run_all.BEGIN, 1)[1].split(run_all.END, 1)[0].strip()
+    expected = "\n".join(("##" + line) if line.startswith("#") else line for line in output.strip().splitlines())
+    assert embedded == expected
+
+
+def test_embed_output_replaces_only_the_marked_section(tmp_path):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import run_all
+    finally:
+        sys.path.pop(0)
+    doc = tmp_path / "doc.md"
+    doc.write_text(f"# Title\n\nnarrative\n\n{run_all.BEGIN}\nold\n{run_all.END}\n\nafter\n")
+    run_all.embed_output(doc, "# Benchmark output\n\n## bench_x.py\n\n| a |\n")
+    assert doc.read_text() == (f"# Title\n\nnarrative\n\n{run_all.BEGIN}\n\n### Benchmark output\n\n#### bench_x.py"
+                               f"\n\n| a |\n\n{run_all.END}\n\nafter\n")
+    doc.write_text("no markers")
+    with pytest.raises(SystemExit, match="markers"):
+        run_all.embed_output(doc, "x")
