@@ -18,18 +18,19 @@ bench_load.py          3 fresh processes (its default)                         0
 bench_permutation.py   15 tests x 9,999 resamples, 5 repeats (its default)     0.8 min
 bench_ablation.py      8 neurons, 16 documents, every layer, plus one          2 min
                        real-effect claim with 499 null neurons
-bench_scale.py         --tokens 25000 --neuron-tokens 6250 (its defaults,      1.7 min
-                       250,000 and 62,500, about 8 minutes; --full 1M)
-bench_notebook.py      its 8 default claims, --n-null 19, 1 repeat (its        8 min
+bench_scale.py         --tokens 50000 --neuron-tokens 12500 (the smallest      3.3 min
+                       that gives the scan 2 corpora of 2 documents at its
+                       smallest size; its defaults, 250,000 and 62,500,
+                       take about 8 minutes; --full 1M)
+bench_notebook.py      its 8 default claims, --n-null 19, 1 repeat (its        3 min
                        defaults: 3 repeats of the pytest runs)
 bench_profile.py       cold and warm under cProfile, then serial and -n 2      8 min
                        cold (its defaults)
 =====================  ======================================================  =======
 
-Together about 21 minutes. Most of it is two benchmarks that must run whole jobs: the notebook
-way is slow by design (a hooked, fully cached forward pass per window), and bench_profile
-runs ``pytest hypotheses/`` four times (cold and warm under the profiler, then serial and
-``-n 2`` cold). bench_collection.py is not run here (see SKIPPED).
+Together about 17 minutes; bench_profile is half of it, running ``pytest hypotheses/`` four
+times (cold and warm under the profiler, then serial and ``-n 2`` cold). bench_collection.py
+is not run here (see SKIPPED).
 
 Usage: python benchmarks/run_all.py [--out docs/benchmarks-output.md] [--only bench_load.py ...]
 """
@@ -60,8 +61,8 @@ PLAN: dict[str, tuple[list[str], int]] = {
     "bench_load.py": ([], 30),
     "bench_permutation.py": ([], 45),
     "bench_ablation.py": (["--neurons", "8", "--documents", "16"], 120),
-    "bench_scale.py": (["--tokens", "25000", "--neuron-tokens", "6250"], 100),
-    "bench_notebook.py": (["--n-null", "19", "--repeats", "1"], 480),
+    "bench_scale.py": (["--tokens", "50000", "--neuron-tokens", "12500"], 200),
+    "bench_notebook.py": (["--n-null", "19", "--repeats", "1"], 180),
     "bench_profile.py": ([], 480),
 }
 
