@@ -191,3 +191,34 @@ def test_engine_keeps_clean_passes_only_for_the_latest_layer_and_documents(tiny_
     assert len(calls) == 2 * n and set(calls[n:]) == {0}
     engine.deltas(1, [5], "zero", seed=0, docs=subset)
     assert len(calls) == 3 * n
+
+
+def test_last_layer_shortcut_falls_back_to_logsumexp_where_exponentials_overflow(monkeypatch):
+    """Exponentials are taken against the clean logits' maximum; an ablation that moves a logit
+    far above it overflows float32, and that block is redone with logsumexp. Checked against the
+    loss computed directly in float64 (LayerNorm, unembedding, log-sum-exp)."""
+    from polytests import ablation
+
+    gen = torch.Generator().manual_seed(3)
+    d_model, vocab, width, n_neurons = 4, 7, 6, 3
+    W_U = torch.randn(d_model, vocab, generator=gen) * 300.0  # logits in the hundreds
+    W_out = torch.randn(n_neurons, d_model, generator=gen) * 5.0
+    resid = torch.randn(2, width, d_model, generator=gen)
+    post = torch.randn(2, width, n_neurons, generator=gen) * 4.0
+    rows = torch.randint(0, vocab, (2, width), generator=gen)
+    final = ablation._FinalLayerNorm(torch.ones(d_model), torch.zeros(d_model), W_U, torch.zeros(vocab), 1e-5)
+    calls = []
+    real = torch.logsumexp
+    monkeypatch.setattr(torch, "logsumexp", lambda *a, **k: calls.append(1) or real(*a, **k))
+
+    def values_for(part):
+        return torch.zeros(len(part), *post.shape[:2])
+
+    got = list(ablation._final_layer_losses(final, resid, post, rows, [0, 1, 2], values_for, W_out))
+    assert calls, "no block overflowed: the test does not reach the fallback"
+    for n, losses in enumerate(got):
+        x = (resid + (0.0 - post[..., n : n + 1]) * W_out[n]).double()
+        logits = torch.nn.functional.layer_norm(x, (d_model,), eps=1e-5) @ W_U.double()
+        expected = real(logits[:, :-1], dim=-1) - logits[:, :-1].gather(-1, rows[:, 1:, None])[..., 0]
+        assert torch.isfinite(losses).all()
+        np.testing.assert_allclose(losses.double().numpy(), expected.numpy(), rtol=1e-4, atol=1e-2)
