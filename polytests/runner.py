@@ -27,16 +27,23 @@ from polytests.settings import Settings
 from polytests.stats import adjust_pvalues, resolution_ok
 
 
+# Report key -> installed distribution whose version it records.
+_DISTRIBUTIONS = {"polytests": "polytests", "torch": "torch", "transformer_lens": "transformer-lens",
+                  "numpy": "numpy", "scipy": "scipy"}
+
+
 def library_versions() -> dict[str, str]:
-    import scipy
-    import torch
-    import transformer_lens
+    """The versions of the libraries that make the numbers, as installed (read from package
+    metadata: TransformerLens 4 has no ``__version__``, and nothing needs importing)."""
+    from importlib import metadata
 
-    import polytests
-
-    return {"polytests": polytests.__version__, "torch": torch.__version__,
-            "transformer_lens": getattr(transformer_lens, "__version__", "?"), "numpy": np.__version__,
-            "scipy": scipy.__version__, "python": platform.python_version()}
+    versions = {}
+    for key, dist in _DISTRIBUTIONS.items():
+        try:
+            versions[key] = metadata.version(dist)
+        except metadata.PackageNotFoundError:  # e.g. run from a source tree that is not installed
+            versions[key] = "not installed"
+    return {**versions, "python": platform.python_version()}
 
 
 @dataclass

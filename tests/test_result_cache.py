@@ -78,3 +78,24 @@ def test_a_held_lock_is_not_taken_without_waiting(tmp_path):
     second = cache.lock(path, wait=False)
     assert second is not None
     second.release()
+
+
+def test_the_key_covers_the_version_of_every_library_that_makes_the_numbers(monkeypatch):
+    """TransformerLens 4 has no __version__: the version comes from the installed distribution,
+    so upgrading it (or torch, numpy, scipy) changes the key instead of reading old results."""
+    from importlib import metadata
+
+    import polytests.result_cache as rc
+    from polytests.runner import library_versions
+
+    versions = library_versions()
+    assert versions["transformer_lens"] == metadata.version("transformer-lens")
+    assert set(versions) >= {"polytests", "torch", "transformer_lens", "numpy", "scipy", "python"}
+    base = _key()
+    real = metadata.version
+    monkeypatch.setattr(metadata, "version", lambda d: "9.9.9" if d == "transformer-lens" else real(d))
+    rc.code_versions.cache_clear()
+    try:
+        assert _key() != base
+    finally:
+        rc.code_versions.cache_clear()
