@@ -39,7 +39,8 @@ import numpy as np
 # test (every result cached) should not pay. Without numba the NumPy loops run (same numbers).
 _numba_spec = importlib.util.find_spec("numba")
 
-__all__ = ["all_subset_sums", "byte_tables", "jit_enabled", "random_words", "signed_sums", "subset_sums", "words_per_subset"]
+__all__ = ["all_subset_sums", "byte_tables", "jit_enabled", "random_words", "signed_sums", "subset_sums", "sums_over",
+           "words_per_subset"]
 
 _LOW32 = np.uint64(0xFFFFFFFF)
 _SHIFT32 = np.uint64(32)
@@ -48,6 +49,11 @@ _SHIFT32 = np.uint64(32)
 def jit_enabled() -> bool:
     """Whether the compiled loops are used (numba installed and ``POLYTESTS_JIT`` not ``0``)."""
     return _numba_spec is not None and os.environ.get("POLYTESTS_JIT", "1") != "0"
+
+
+def _use_jit(jit: bool | None) -> bool:
+    """``jit`` when given (the tests compare both versions), else :func:`jit_enabled`."""
+    return jit_enabled() if jit is None else jit
 
 
 def random_words(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
@@ -65,7 +71,7 @@ def _scaled(words: np.ndarray, bound: np.uint64) -> np.ndarray:
 
 def subset_word_plan(n: int, m: int) -> np.ndarray:
     """For each of the m steps of an m-subset of ``range(n)``, the index of the word it reads:
-    steps are grouped while the product of their ranges ``n - i`` stays within ``2**24``."""
+    steps are grouped while the product of their ranges ``n - i`` stays within ``_GROUP_RANGE``."""
     plan = np.empty(m, dtype=np.int64)
     word, product = -1, _GROUP_RANGE + 1
     for i in range(m):
@@ -109,11 +115,13 @@ def subset_indices_numpy(words: np.ndarray, n: int, m: int) -> np.ndarray:
     return perm[:m]
 
 
-def _subset_sums_numpy(data, squares, words, n, m):
-    idx = subset_indices_numpy(words, n, m)
+def sums_over(data: np.ndarray, squares: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column of ``data`` (k, n), the sums of values and of squares over the subsets ``idx``
+    (m, size), added member by member in the order of ``idx``'s rows, as the compiled loops
+    add them (the NumPy reference for every subset sum, the observed one included)."""
     s1 = np.empty((data.shape[0], idx.shape[1]))
     s2 = np.empty_like(s1)
-    for c in range(data.shape[0]):
+    for c in range(data.shape[0]):  # column by column: a column's numbers never depend on k
         values, sq = data[c].take(idx), squares[c].take(idx)
         s1[c], s2[c] = values[0], sq[0]
         for r in range(1, idx.shape[0]):
@@ -151,7 +159,7 @@ def signed_sums(data: np.ndarray, words: np.ndarray, tables: np.ndarray | None =
     ``tables``: :func:`byte_tables` of ``data``, if the caller keeps them between chunks."""
     tables = byte_tables(data) if tables is None else tables
     byte_rows = np.ascontiguousarray(words, dtype="<u8").view(np.uint8).reshape(words.shape[0], -1)
-    if jit_enabled() if jit is None else jit:
+    if _use_jit(jit):
         return _compiled()[1](np.ascontiguousarray(tables), byte_rows)
     out = np.zeros((data.shape[0], words.shape[0]))
     for g in range(tables.shape[1]):
@@ -283,15 +291,15 @@ def subset_sums(data: np.ndarray, squares: np.ndarray, words: np.ndarray, n: int
     """Per column of ``data`` (k, n), the sum of values and of squares over each resample's
     random m-subset (``words``: (size, words_per_subset(n, m)), one row per resample):
     two (k, size) arrays, added member by member."""
-    if jit_enabled() if jit is None else jit:
+    if _use_jit(jit):
         plan = subset_word_plan(n, m)
         fresh = np.ones(m, dtype=np.bool_)
         fresh[1:] = plan[1:] != plan[:-1]
         perm = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
         return _compiled()[0](np.ascontiguousarray(data, dtype=np.float64),
-                                np.ascontiguousarray(squares, dtype=np.float64),
-                                np.ascontiguousarray(words), perm, plan, fresh)
-    return _subset_sums_numpy(data, squares, words, n, m)
+                              np.ascontiguousarray(squares, dtype=np.float64),
+                              np.ascontiguousarray(words), perm, plan, fresh)
+    return sums_over(data, squares, subset_indices_numpy(words, n, m))
 
 
 def all_subset_sums(data: np.ndarray, squares: np.ndarray, m: int, *, jit: bool | None = None
@@ -300,15 +308,7 @@ def all_subset_sums(data: np.ndarray, squares: np.ndarray, m: int, *, jit: bool 
     order of :func:`itertools.combinations` (the first is ``range(m)``): two (k, C(n, m)) arrays."""
     n = data.shape[1]
     total = math.comb(n, m)
-    if jit_enabled() if jit is None else jit:
+    if _use_jit(jit):
         return _compiled()[2](np.ascontiguousarray(data, dtype=np.float64),
-                                    np.ascontiguousarray(squares, dtype=np.float64), n, m, total)
-    idx = np.array(list(itertools.combinations(range(n), m)), dtype=np.intp).reshape(total, m).T
-    s1, s2 = np.empty((data.shape[0], total)), np.empty((data.shape[0], total))
-    for c in range(data.shape[0]):
-        values, sq = data[c].take(idx), squares[c].take(idx)
-        s1[c], s2[c] = values[0], sq[0]
-        for r in range(1, m):
-            s1[c] += values[r]
-            s2[c] += sq[r]
-    return s1, s2
+                              np.ascontiguousarray(squares, dtype=np.float64), n, m, total)
+    return sums_over(data, squares, np.array(list(itertools.combinations(range(n), m)), dtype=np.intp).reshape(total, m).T)

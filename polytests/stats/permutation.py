@@ -38,6 +38,7 @@ from polytests.stats._kernels import (
     random_words,
     signed_sums,
     subset_sums,
+    sums_over,
     words_per_subset,
 )
 from polytests.stats._validation import (
@@ -234,15 +235,6 @@ def _random_subset_words(n: int, m: int, n_resamples: int, chunk: int, rng: np.r
         yield random_words(rng, (min(chunk, n_resamples - start), words_per_subset(n, m)))
 
 
-def _observed_sums(data: np.ndarray, squares: np.ndarray, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The sums of :func:`subset_sums` for one fixed subset, added member by member in the same order."""
-    s1, s2 = data[:, members[0]].copy(), squares[:, members[0]].copy()
-    for i in members[1:]:
-        s1 += data[:, i]
-        s2 += squares[:, i]
-    return s1[:, None], s2[:, None]
-
-
 def _welch_t_from_sums(s1_a, s2_a, n_a, s1_b, s2_b, n_b) -> np.ndarray:
     """Welch's t from each group's sum and sum of squares (variances clipped at 0)."""
     mean_a, mean_b = s1_a / n_a, s1_b / n_b
@@ -314,9 +306,9 @@ def permutation_test(
 
     first = np.arange(n_x) if group_is_x else np.arange(n_x, n)
     if exact:
-        sums = [_observed_sums(data, squares, first), all_subset_sums(data, squares, n_x)]
+        sums = [sums_over(data, squares, first[:, None]), all_subset_sums(data, squares, n_x)]
     else:
-        sums = [_observed_sums(data, squares, first)] + [
+        sums = [sums_over(data, squares, first[:, None])] + [
             subset_sums(data, squares, words, n, m) for words in _random_subset_words(n, m, n_resamples, chunk, rng)]
     # One elementwise pass over [observed | null]: each column's t is what it would be alone.
     t = from_group(np.concatenate([a for a, _ in sums], axis=1), np.concatenate([b for _, b in sums], axis=1))
