@@ -192,8 +192,9 @@ def test_cold_runs_and_two_workers_give_identical_results(project):
     assert runs[0] == runs[1], "two cold serial runs differ"
     assert runs[0] == runs[2], "a run on two xdist workers differs from the serial run"
     assert "alpha-ablation" in runs[2]
-    # The workers drew the figures (into the figure cache, read by the controller): the same
-    # figures, byte for byte, as the serial run's (entries are named by key and content digest).
+    # The -n 2 run's figure cache (its workers draw into it: tests/test_reports.py checks that the
+    # reports then draw nothing) holds the serial run's figures byte for byte (entries are named
+    # by key and content digest).
     serial = sorted(p.name for p in (project.path / "cache0" / "figures").glob("*.png"))
     workers = sorted(p.name for p in (project.path / "cache2" / "figures").glob("*.png"))
     assert serial and workers == serial

@@ -4,6 +4,8 @@ verdict history. The HTML report embeds them as data URIs, so it opens from disk
 from __future__ import annotations
 
 import io
+from functools import cache
+from pathlib import Path
 
 from polytests.reports.format import fmt_signed, null_of
 
@@ -28,6 +30,18 @@ def _png(fig) -> bytes:
     return buffer.getvalue()
 
 
+@cache
+def _source() -> str:
+    """This module's source: a figure drawn by other code is another figure."""
+    return Path(__file__).read_text(encoding="utf-8")
+
+
+def claim_figures(r: dict, cache_dir=None) -> dict[str, bytes | None]:
+    """A claim's per-result figures (strip plot, null distributions), read from ``cache_dir``
+    where an earlier run, or an xdist worker of this one, drew them from the same result."""
+    return {"strip": memoised("strip", strip_plot, r, cache_dir), "null": memoised("null", null_plot, r, cache_dir)}
+
+
 def memoised(kind: str, draw, r: dict, cache_dir=None) -> bytes | None:
     """``draw(r)``, or the same PNG drawn by an earlier run from the same result.
 
@@ -39,12 +53,11 @@ def memoised(kind: str, draw, r: dict, cache_dir=None) -> bytes | None:
         return draw(r)
     import hashlib
     import json
-    from pathlib import Path
 
     from polytests.reports.atomic import atomic_write_bytes
 
     content = {k: v for k, v in r.items() if k not in ("provenance", "family_excluded")}
-    key = hashlib.sha256(json.dumps([kind, content, Path(__file__).read_text()], sort_keys=True,
+    key = hashlib.sha256(json.dumps([kind, content, _source()], sort_keys=True,
                                     default=str).encode()).hexdigest()[:32]
     folder = Path(cache_dir)
     for path in folder.glob(f"{kind}-{key}-*.png"):

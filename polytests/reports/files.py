@@ -92,8 +92,7 @@ def write_reports(results: list[dict], report_dir: str | Path, *, stamp: str | N
         figure_names: dict[str, str] = {}
         for r in results:
             cid = r["claim_id"]
-            figures[cid] = {"strip": figs.memoised("strip", figs.strip_plot, r, figure_cache),
-                            "null": figs.memoised("null", figs.null_plot, r, figure_cache),
+            figures[cid] = {**figs.claim_figures(r, figure_cache),
                             "history": figs.history_plot(cid, claim_history(entries, cid))}
             if figures[cid]["strip"]:
                 out.paths.append(atomic_write_bytes(folder / f"{cid}.png", figures[cid]["strip"]))
