@@ -152,14 +152,14 @@ def batched_delta_loss(model, tokens: TokenizedDocuments, layer: int, neurons: l
     counts = np.zeros(tokens.n_docs)
     with torch.inference_mode():
         for b, batch in enumerate(batch_windows(make_windows(tokens, model.n_ctx), max_batch_tokens)):
-            kept = clean_passes.get(b) if clean_passes is not None else None
+            rows = window_batch(tokens, batch, bos).rows.to(W_out.device)
+            kept = clean_passes.get(layer, b, rows) if clean_passes is not None else None
             if kept is None:
-                rows = window_batch(tokens, batch, bos).rows.to(W_out.device)
                 clean, resid, post = _clean_pass(model, fast, rows, layer)
                 if clean_passes is not None:
-                    clean_passes.put(b, (rows, clean, resid, post))
+                    clean_passes.put(layer, b, rows, (clean, resid, post))
             else:
-                rows, clean, resid, post = kept
+                clean, resid, post = kept
             valid = torch.zeros_like(clean, dtype=torch.bool)  # on the model's device
             doc_of_row = np.array([w.doc for w in batch])
             for r, w in enumerate(batch):
@@ -182,22 +182,27 @@ def batched_delta_loss(model, tokens: TokenizedDocuments, layer: int, neurons: l
 
 
 class CleanPasses:
-    """The clean forward pass of each batch of one (model, layer, tokens), kept for the next
-    call of :func:`batched_delta_loss` on them, up to ``max_bytes`` (beyond it, batches are
-    recomputed each call: the numbers are the same either way)."""
+    """The clean forward pass of each batch (its token losses, residual stream and hook_post
+    values after the ablated layer), kept for the next call of :func:`batched_delta_loss` on
+    the same model, up to ``max_bytes`` (beyond it, batches are recomputed: the numbers are the
+    same either way). An entry is used only for the same layer, batch number and token rows,
+    so a caller that changes documents or batching recomputes instead of reading wrong values."""
 
     def __init__(self, max_bytes: int = 512 * 2**20) -> None:
         self.max_bytes = max_bytes
         self.bytes = 0
-        self._passes: dict[int, tuple] = {}
+        self._passes: dict[tuple[int, int], tuple] = {}
 
-    def get(self, batch: int):
-        return self._passes.get(batch)
+    def get(self, layer: int, batch: int, rows: torch.Tensor) -> tuple | None:
+        kept = self._passes.get((layer, batch))
+        if kept is None or kept[0].shape != rows.shape or not torch.equal(kept[0], rows):
+            return None
+        return kept[1]
 
-    def put(self, batch: int, tensors: tuple) -> None:
-        size = sum(t.element_size() * t.nelement() for t in tensors)
-        if self.bytes + size <= self.max_bytes:
-            self._passes[batch] = tensors
+    def put(self, layer: int, batch: int, rows: torch.Tensor, tensors: tuple) -> None:
+        size = sum(t.element_size() * t.nelement() for t in (rows, *tensors))
+        if (layer, batch) not in self._passes and self.bytes + size <= self.max_bytes:
+            self._passes[(layer, batch)] = (rows, tensors)
             self.bytes += size
 
 

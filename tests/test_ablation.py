@@ -173,6 +173,16 @@ def test_clean_passes_are_kept_between_chunks_and_change_nothing(tiny_model, doc
     batched_delta_loss(tiny_model, tokens, 1, [9], "zero", max_batch_tokens=128, clean_passes=tight)
     assert len(calls) == 2 * n_batches
     np.testing.assert_array_equal(again, second)
+    # Kept passes are never read for other documents or another layer: recomputed, same numbers.
+    calls.clear()
+    other = tokenize_documents(tiny_model.tokenizer, docs["confirm"][10:16])
+    np.testing.assert_array_equal(
+        batched_delta_loss(tiny_model, other, 1, [9], "zero", max_batch_tokens=128, clean_passes=kept),
+        batched_delta_loss(tiny_model, other, 1, [9], "zero", max_batch_tokens=128))
+    assert len(calls) > 0
+    np.testing.assert_array_equal(
+        batched_delta_loss(tiny_model, tokens, 0, [9], "zero", max_batch_tokens=128, clean_passes=kept),
+        batched_delta_loss(tiny_model, tokens, 0, [9], "zero", max_batch_tokens=128))
 
 
 def test_engine_keeps_clean_passes_only_for_the_latest_layer_and_documents(tiny_model, docs, monkeypatch):
