@@ -132,7 +132,7 @@ def batched_delta_loss(model, tokens: TokenizedDocuments, layer: int, neurons: l
 
     Batches are small on purpose: with 4,096-token batches and 16 neurons stacked, every
     rerun's activations (64 MB per MLP layer) fell out of cache, and layer 0's ablations
-    measured 1.3-1.8x slower than with about 2,048 tokens per rerun."""
+    were slower than with about 2,048 tokens per rerun (bench_ablation times the result)."""
     bridge = model.bridge
     bos = model.bos_token_id
     n_layers = model.n_layers

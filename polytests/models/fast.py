@@ -174,8 +174,8 @@ class FastForward:
         """Next-token loss of rows[:, 1:] from the final residual stream ``h``: [batch, width - 1].
 
         In blocks of ``LOSS_BLOCK`` tokens, so each block's [tokens, vocab] logits stay in cache
-        through the log-sum-exp (whole rows at a time, 64 MB of logits per pass, measured 2.2x
-        slower on this model).
+        through the log-sum-exp (whole rows at a time, 64 MB of logits per pass, were about twice
+        as slow on the embedded model in a microbenchmark; bench_ablation times the result).
         """
         target = rows[:, 1:].reshape(-1)
         flat = h[:, :-1].reshape(-1, h.shape[-1])

@@ -180,8 +180,8 @@ def _compiled():
     def _subset_sums_jit(data, squares, words, perm0, plan, fresh):  # pragma: no cover - compiled
         # perm0: range(n) (int32 where n allows: faster swaps); fresh[i]: step i reads a new word.
         # Two resamples at a time, each with its own permutation: their chains of multiplies and
-        # additions are independent, so the CPU overlaps them (measured 1.5-1.8x faster than one
-        # at a time). Swaps first, sums after (summing inside the swap loop measured 2x slower).
+        # additions are independent, so the CPU overlaps them (faster than one at a time in a
+        # microbenchmark). Swaps first, sums after (summing inside the swap loop was slower).
         k, n = data.shape
         size, m = words.shape[0], plan.shape[0]
         s1 = np.empty((k, size))
