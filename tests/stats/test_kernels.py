@@ -166,7 +166,13 @@ def test_public_tests_identical_with_and_without_compiled_loops(monkeypatch, alt
 
 
 def test_without_numba_the_numpy_loops_run(monkeypatch):
+    def no_numba():
+        raise AssertionError("the compiled loops were asked for without numba")
+
     monkeypatch.setattr(K, "_numba_spec", None)
+    monkeypatch.setattr(K, "_compiled", no_numba)
     assert not K.jit_enabled()
-    result = permutation_test(np.arange(10.0), np.arange(12.0) + 3, n_resamples=199, seed=1)
-    assert 0 < result.pvalue <= 1
+    for test in (permutation_test(np.arange(10.0), np.arange(12.0) + 3, n_resamples=199, seed=1),
+                 permutation_test(np.arange(4.0), np.arange(5.0) + 1, seed=1),  # exact
+                 sign_flip_test(np.arange(30.0) - 10, n_resamples=199, seed=1)):
+        assert 0 < test.pvalue <= 1
