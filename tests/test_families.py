@@ -11,14 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-# pytester's in-process runs drop modules first imported inside a test: import what the plugin
-# uses up front, and the pytester tests below take the module-scoped ``models`` fixture so that
-# transformers and TransformerLens are imported before any run (a second import of `datasets`
-# fails in pyarrow).
-import polytests.reports  # noqa: F401
-import polytests.runner  # noqa: F401
-import rich.console  # noqa: F401
-import rich.table  # noqa: F401
+# pytester's in-process runs drop modules first imported inside a test (tests/conftest.py imports
+# what the plugin uses up front); the pytester tests below also take the module-scoped ``models``
+# fixture so that transformers and TransformerLens are imported before any run (a second import
+# of `datasets` fails in pyarrow).
 from polytests.ablation import batched_delta_loss, naive_delta_loss
 from polytests.activations import CollectionRequest, collect
 from polytests.cache import ActivationCache

@@ -10,12 +10,6 @@ from xml.etree import ElementTree
 import numpy as np
 import pytest
 
-# pytester's in-process runs drop modules first imported inside them; import what the
-# plugin uses up front so each run sees the same classes (rich styles, torch).
-import polytests.reports  # noqa: F401
-import polytests.runner  # noqa: F401
-import rich.console  # noqa: F401
-import rich.table  # noqa: F401
 from polytests.activations import CollectionRequest
 from polytests.corpora import load_corpora
 from polytests.store import build_store
