@@ -498,9 +498,9 @@ class AblationEngine:
 
     def _hurts(self, claim: Claim, p: AblationHurts, seed: int, n_resamples: int, bound: float,
                alpha: float) -> PredicateResult:
-        """Confirmed when the loss increase is shown above ``bound`` (sign-flip + t on per-document
-        deltas) AND larger than matched random neurons' (Besag-Clifford rank p): the larger p.
-        Refuted when the increase is shown below ``bound``."""
+        """Confirmed when the median per-document loss increase is shown above ``bound`` (exact sign
+        test) AND the mean increase is larger than matched random neurons' (Besag-Clifford rank p):
+        the larger p. Refuted when the median increase is shown below ``bound``."""
         layer, target = claim.neuron.layer, claim.neuron.index
         docs = self.docs_of(p.corpora_)
         rate, magnitude = self._layer_profile(layer)
@@ -510,8 +510,7 @@ class AblationEngine:
             d = self.deltas(layer, [target], kind, seed, p.corpora_, docs)[0, docs]
             d = d[np.isfinite(d)]
             observed = float(d.mean())
-            test = bound_test_one_sample(d, bound, n_resamples=n_resamples, seed=seed,
-                                         ci_resamples=min(n_resamples, 1999))
+            test = bound_test_one_sample(d, bound)
             seen = []
             for start in range(0, len(null_neurons), 32):
                 part = [int(n) for n in null_neurons[start : start + 32]]
@@ -523,7 +522,8 @@ class AblationEngine:
             above.append(max(p_rank, test.pvalue_above))
             below.append(test.pvalue_below)
             tests[kind] = test
-            per_kind[kind] = {"delta_loss": observed, "ci": (test.ci.low, test.ci.high), "bound": bound,
+            per_kind[kind] = {"delta_loss": observed, "median": test.estimate, "ci": (test.ci.low, test.ci.high),
+                              "bound": bound,
                               "p_above_bound": test.pvalue_above, "p_below_bound": test.pvalue_below,
                               "null_evaluated": evaluated, "null_exceeding": exceed, "p_rank": p_rank,
                               "share_docs_hurt": float(np.mean(d > 0)),
@@ -533,8 +533,9 @@ class AblationEngine:
         decisive = max(per_kind, key=lambda k: max(per_kind[k]["p_rank"], per_kind[k]["p_above_bound"]))
         t = tests[decisive]
         words = "; ".join(
-            f"{k}: {v['delta_loss']:+.4f} [{v['ci'][0]:+.4f}, {v['ci'][1]:+.4f}] vs bound {bound:+.4f} nats/token, "
-            f"{v['null_exceeding']}/{v['null_evaluated']} matched random neurons as large (rank p={v['p_rank']:.3g})"
+            f"{k}: median {v['median']:+.4f} [{v['ci'][0]:+.4f}, {v['ci'][1]:+.4f}] vs bound {bound:+.4f} nats/token "
+            f"(mean {v['delta_loss']:+.4f}), {v['null_exceeding']}/{v['null_evaluated']} matched random neurons "
+            f"as large (rank p={v['p_rank']:.3g})"
             for k, v in per_kind.items())
         summary = f"ablating {claim.neuron} on {', '.join(p.corpora_)} ({len(docs)} docs) — {words}"
         numbers = {"per_kind": per_kind, "n_docs": len(docs), "n_null": len(null_neurons), "bound": bound,
@@ -542,7 +543,8 @@ class AblationEngine:
         return PredicateResult(p.kind, p.describe(), p_above, summary, numbers, None,
                                max(1 / (len(null_neurons) + 1), t.min_pvalue), pvalue_refute=p_below,
                                estimate=t.estimate, bound=bound, ci=(t.ci.low, t.ci.high), units="nats/token",
-                               documents_needed=documents_needed(t, alpha), documents=t.n_x)
+                               documents_needed=documents_needed(t, alpha), documents=t.n_x,
+                               resamples=min(v["null_evaluated"] for v in per_kind.values()), refute_resamples=0)
 
     def _specific(self, claim: Claim, p: AblationSpecific, seed: int, n_resamples: int, bound: float,
                   alpha: float) -> PredicateResult:
@@ -555,26 +557,28 @@ class AblationEngine:
             delta = self.deltas(layer, [target], kind, seed, p.corpora_)[0]
             x, y = delta[docs], delta[base]
             x, y = x[np.isfinite(x)], y[np.isfinite(y)]
-            test = bound_test(x, y, bound, n_resamples=n_resamples, seed=seed, ci_resamples=min(n_resamples, 1999))
+            test = bound_test(x, y, bound, n_resamples=n_resamples, seed=seed)
             tests[kind] = test
             per_kind[kind] = {"claimed": float(x.mean()), "baseline": float(y.mean()),
-                              "difference": test.estimate, "ci": (test.ci.low, test.ci.high),
+                              "difference": test.mean_difference, "shift": test.estimate,
+                              "ci": (test.ci.low, test.ci.high),
                               "share_docs_hurt": float(np.mean(x > 0)), "p_above": test.pvalue_above,
                               "p_below": test.pvalue_below,
                               "null": null_summary(test.null_distribution, test.statistic,
-                                                   f"{kind}-ablation Welch t of (claimed - bound), documents relabelled")}
+                                                   f"{kind}-ablation Brunner-Munzel t of (claimed - bound), documents relabelled")}
         decisive = max(per_kind, key=lambda k: per_kind[k]["p_above"])
         t = tests[decisive]
         p_below = min(1.0, len(tests) * min(v.pvalue_below for v in tests.values()))
-        words = "; ".join(f"{k}: {v['claimed']:+.4f} vs {v['baseline']:+.4f} nats/token, difference "
-                          f"{v['difference']:+.4f} [{v['ci'][0]:+.4f}, {v['ci'][1]:+.4f}] vs bound {bound:+.4f}, "
+        words = "; ".join(f"{k}: means {v['claimed']:+.4f} vs {v['baseline']:+.4f} nats/token, shift "
+                          f"{v['shift']:+.4f} [{v['ci'][0]:+.4f}, {v['ci'][1]:+.4f}] vs bound {bound:+.4f}, "
                           f"{v['share_docs_hurt']:.0%} of docs hurt" for k, v in per_kind.items())
         return PredicateResult(p.kind, p.describe(), per_kind[decisive]["p_above"],
                                f"ablating {claim.neuron}: claimed vs baseline — {words}",
                                {"per_kind": per_kind, "bound": bound, "null": per_kind[decisive]["null"]},
                                None, t.min_pvalue, pvalue_refute=p_below, estimate=t.estimate, bound=bound,
                                ci=(t.ci.low, t.ci.high), units="nats/token",
-                               documents_needed=documents_needed(t, alpha), documents=t.n_x + t.n_y)
+                               documents_needed=documents_needed(t, alpha), documents=t.n_x + t.n_y,
+                               resamples=min(v.resamples for v in tests.values()))
 
     def _spares(self, claim: Claim, p: AblationSpares, seed: int, n_resamples: int, alpha: float) -> PredicateResult:
         """Equivalence: |loss change| shown below ``margin`` (TOST; confirmed), or shown beyond it
@@ -585,9 +589,8 @@ class AblationEngine:
         for kind in p.kinds:
             d = self.deltas(layer, [target], kind, seed, (p.corpus,), docs)[0, docs]
             d = d[np.isfinite(d)]
-            upper = bound_test_one_sample(d, p.margin, n_resamples=n_resamples, seed=seed,
-                                          ci_resamples=min(n_resamples, 1999))
-            lower = bound_test_one_sample(d, -p.margin, n_resamples=n_resamples, seed=seed + 1, ci_resamples=99)
+            upper = bound_test_one_sample(d, p.margin)
+            lower = bound_test_one_sample(d, -p.margin)
             equivalent.append(max(upper.pvalue_below, lower.pvalue_above))
             outside.append(min(1.0, 2 * min(upper.pvalue_above, lower.pvalue_below)))
             near = upper if abs(upper.estimate - p.margin) <= abs(upper.estimate + p.margin) else lower
@@ -595,7 +598,7 @@ class AblationEngine:
             per_kind[kind] = {"delta_loss": upper.estimate, "ci": (upper.ci.low, upper.ci.high),
                               "pvalue": equivalent[-1]}
         near, _, upper = closest
-        words = "; ".join(f"{k}: {v['delta_loss']:+.4f} [{v['ci'][0]:+.4f}, {v['ci'][1]:+.4f}] nats/token "
+        words = "; ".join(f"{k}: median {v['delta_loss']:+.4f} [{v['ci'][0]:+.4f}, {v['ci'][1]:+.4f}] nats/token "
                           f"(TOST p={v['pvalue']:.3g})" for k, v in per_kind.items())
         return PredicateResult(p.kind, p.describe(), max(equivalent),
                                f"ablating {claim.neuron} on {p.corpus}, margin ±{p.margin:g} — {words}",

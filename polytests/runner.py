@@ -24,7 +24,8 @@ from polytests.claims.results import ClaimResult, PredicateResult
 from polytests.corpora import build_manifest, load_corpora
 from polytests.errors import AblationUnsupportedError, ClaimError, ModelWeightsAbsent, PolytestsError
 from polytests.settings import Settings
-from polytests.stats import adjust_pvalues, resolution_ok
+from polytests.stats import resolution_ok
+from polytests.verdicts import FamilyDecision, family_verdicts
 
 
 # Report key -> installed distribution whose version it records.
@@ -266,31 +267,37 @@ class ClaimRunner:
         Each claim has two one-sided p-values against its bounds: "above" (all
         predicates shown above their bounds: intersection-union, the largest p)
         and "below" (some predicate shown below its bound: Bonferroni over the
-        predicates). At most one of the two hypotheses a claim is judged on can be
-        true, so the family correction runs on each claim's smaller p-value, and
-        the side it came from gives the verdict; neither side significant after
-        the correction is "inconclusive", never "refuted".
+        predicates). A claim whose effect sits exactly on its bound has BOTH nulls
+        true, so either verdict would be wrong: the family is every claim's two
+        hypotheses, 2m in all, and the correction (Holm by default) runs over all of
+        them, which bounds the probability of any wrong verdict, confirmed or
+        refuted, in the whole family by alpha (see :func:`family_verdicts`). Neither
+        side significant after the correction is "inconclusive", never "refuted"; a
+        decision that the Monte Carlo error of its p-values could reverse is
+        "inconclusive" too, and says how many resamples would settle it.
         """
         raw = self.evaluate_raw(claims)
         m = len(claims)
         sides = [claim_pvalues(raw[claim.id][0]) for claim in claims]
-        decision = np.array([1.0 if above is None else min(above, below) for above, below in sides])
-        adjusted = adjust_pvalues(decision, method=self.settings.correction) if m else decision
+        resamples = [claim_resamples(raw[claim.id][0]) for claim in claims]
+        family = family_verdicts(sides, resamples, self.settings.correction)
         versions = library_versions()
         out = {}
-        for claim, (above, below), p_adj in zip(claims, sides, adjusted, strict=True):
+        for claim, (above, below), decision in zip(claims, sides, family, strict=True):
             results, meta = raw[claim.id]
             alpha = claim.alpha if claim.alpha is not None else self.settings.alpha
-            verdict, reason = decide(results, above, below, float(p_adj), alpha, m, self.settings.correction)
+            verdict, reason = decide(results, above, below, decision, alpha, m, self.settings.correction)
             provenance = {k: v for k, v in meta.items() if k not in ("top_tokens", "site", "doc_means", "contexts")}
             provenance.update(corpus_hash=self.corpus_hash, seed=self.settings.seed,
                               resamples=self.settings.resamples, versions=versions,
                               min_effect=self.settings.min_effect, min_effect_loss=self.settings.min_effect_loss,
-                              resolution_ok=bool(resolution_ok(self.settings.resamples, alpha, max(m, 1))))
+                              resolution_ok=bool(resolution_ok(self.settings.resamples, alpha, max(2 * m, 1))))
             out[claim.id] = ClaimResult(
                 claim.id, claim.statement, str(claim.neuron), meta["site"], claim.expect, alpha,
-                tuple(results), above, None if above is None else float(p_adj), verdict, reason,
-                self.settings.correction, m, pvalue_refute=below, top_tokens=meta["top_tokens"],
+                tuple(results), above, None if above is None else decision.decision_p, verdict, reason,
+                self.settings.correction, m, pvalue_refute=below,
+                pvalue_refute_adjusted=None if above is None else decision.below,
+                top_tokens=meta["top_tokens"],
                 doc_means=meta["doc_means"], corpora=claim.corpora(), provenance=provenance,
                 source=claim.source, line=claim.line, contexts=meta.get("contexts", {}),
             )
@@ -330,6 +337,14 @@ def claim_pvalues(results) -> tuple[float | None, float]:
     return float(above), float(below)
 
 
+def claim_resamples(results) -> tuple[int, int]:
+    """The fewest Monte Carlo resamples behind a claim's p above and p below (0: no Monte Carlo error)."""
+    above = [r.resamples for r in results if r.resamples]
+    below = [r.resamples if r.refute_resamples is None else r.refute_resamples for r in results]
+    below = [b for b in below if b]
+    return (min(above) if above else 0), (min(below) if below else 0)
+
+
 def _decider(results, side: str):
     """The predicate that decides the verdict: the weakest for "above", the strongest for "below"."""
     if side == "above":
@@ -344,18 +359,30 @@ def _effect_words(r) -> str:
     return f"{r.kind}: estimate {r.estimate:+.3g}{ci} vs bound {r.bound:+.3g} {r.units}".rstrip()
 
 
-def decide(results, above, below, p_adj: float, alpha: float, m: int, correction: str) -> tuple[str, str]:
-    """The verdict and its reason, from a claim's two p-values and its family-adjusted decision p."""
+def decide(results, above, below, decision: "FamilyDecision", alpha: float, m: int,
+           correction: str) -> tuple[str, str]:
+    """The verdict and its reason, from a claim's two p-values and their family-adjusted values."""
     pending = [r for r in results if r.pvalue is None]
     if pending:
         return "inconclusive", f"{pending[0].kind}: {pending[0].inconclusive_reason}"
-    family = f"{correction}-adjusted {p_adj:.3g} (family of {m})"
-    if p_adj <= alpha:
-        if above <= below:
-            return "confirmed", (f"shown above the bound: {_effect_words(_decider(results, 'above'))}; "
-                                 f"p={above:.3g}, {family} <= alpha {alpha:g}")
+    family = f"{correction} over the family's {2 * m} one-sided hypotheses ({m} claims)"
+    shown = "above" if decision.above <= alpha else "below" if decision.below <= alpha else None
+    if shown is not None and not decision.resolved(alpha):
+        low, high = decision.bracket(shown)
+        return "inconclusive", (
+            f"undecided by Monte Carlo resolution: the adjusted p {shown} the bound is "
+            f"{decision.above if shown == 'above' else decision.below:.3g}, but with "
+            f"{decision.resamples[0 if shown == 'above' else 1]:,} "
+            f"resamples its 99.9% range [{low:.3g}, {high:.3g}] straddles alpha {alpha:g}; rerun with "
+            f"--polytests-resamples {decision.resamples_to_settle(alpha, shown):,}")
+    if shown == "above":
+        return "confirmed", (f"shown above the bound: {_effect_words(_decider(results, 'above'))}; "
+                             f"p above {above:.3g}, {correction}-adjusted {decision.above:.3g} <= alpha {alpha:g} "
+                             f"({family})")
+    if shown == "below":
         return "refuted", (f"shown below the bound: {_effect_words(_decider(results, 'below'))}; "
-                           f"p={below:.3g}, {family} <= alpha {alpha:g}")
+                           f"p below {below:.3g}, {correction}-adjusted {decision.below:.3g} <= alpha {alpha:g} "
+                           f"({family})")
     weakest = _decider(results, "above")
     floor = max(r.min_pvalue for r in results)
     words = _effect_words(weakest)
@@ -370,10 +397,11 @@ def decide(results, above, below, p_adj: float, alpha: float, m: int, correction
                 else f"; about {needed:,.0f} documents would decide it at this effect with 80% power "
                      f"(now {weakest.documents})")
     note = ""
-    if floor > alpha / max(m, 1) and correction in ("holm", "bonferroni"):
+    if floor > alpha / max(2 * m, 1) and correction in ("holm", "bonferroni"):
         note = f" Its smallest attainable p ({floor:.3g}) is decisive only if the rest of the family is."
-    return "inconclusive", (f"neither shown above nor below the bound: {words}; p above {above:.3g}, "
-                            f"p below {below:.3g}, {family} > alpha {alpha:g}{hint}.{note}")
+    return "inconclusive", (f"neither shown above nor below the bound: {words}; p above {above:.3g} "
+                            f"(adjusted {decision.above:.3g}), p below {below:.3g} (adjusted {decision.below:.3g}), "
+                            f"{family}: neither <= alpha {alpha:g}{hint}.{note}")
 
 
 __all__ = ["ClaimRunner", "ClaimError", "library_versions"]

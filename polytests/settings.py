@@ -45,7 +45,7 @@ class Settings(BaseModel):
     min_effect: Annotated[float, Field(ge=0, allow_inf_nan=False)] = Field(0.05, examples=[0.05])
     min_effect_loss: Annotated[float, Field(ge=0, allow_inf_nan=False)] = Field(0.002, examples=[0.002])
     correction: Literal["holm", "bh", "bonferroni", "none"] = Field("holm", examples=["holm"])
-    resamples: Annotated[int, Field(ge=99, le=10_000_000)] = Field(9999, examples=[9999])
+    resamples: Annotated[int, Field(ge=99, le=10_000_000)] = Field(19999, examples=[19999])
     seed: Annotated[int, Field(ge=0, lt=2**63)] = Field(20261125, examples=[20261125])
     report_dir: _Text = Field("reports", examples=["reports"])
     cache_dir: _Text = Field(".polytests_cache", examples=[".polytests_cache"])

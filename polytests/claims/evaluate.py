@@ -112,7 +112,8 @@ def _activation_bound(ctx, claim, p) -> tuple[float, float, float]:
 def _bound_numbers(t: BoundTest, alpha: float) -> dict:
     return {"estimate": t.estimate, "bound": t.bound, "p_above": t.pvalue_above, "p_below": t.pvalue_below,
             "ci": (float(t.ci.low), float(t.ci.high)), "ci_method": t.ci.method, "exact": t.exact,
-            "min_pvalue": t.min_pvalue, "n_x": t.n_x, "n_y": t.n_y,
+            "min_pvalue": t.min_pvalue, "n_x": t.n_x, "n_y": t.n_y, "theta": t.theta,
+            "mean_difference": t.mean_difference, "resamples": t.resamples,
             "documents_needed": documents_needed(t, alpha)}
 
 
@@ -131,13 +132,13 @@ def _fires(ctx, claim, corpus, baseline, excluded: set[int], seed: int, versus: 
         out["reason"] = (f"too few documents with tokens left: {len(x)} in {corpus}, {len(y)} in the "
                          "baseline (need 2 each)")
         return out
-    pooled = bound_test(x, y, bound, n_resamples=ctx.n_resamples, seed=seed,
-                        ci_resamples=min(ctx.n_resamples, 1999))
-    out.update(mean=float(x.mean()), baseline_mean=float(y.mean()), difference=pooled.estimate,
+    pooled = bound_test(x, y, bound, n_resamples=ctx.n_resamples, seed=seed)
+    out.update(mean=float(x.mean()), baseline_mean=float(y.mean()), difference=pooled.mean_difference,
+               shift=pooled.estimate,
                hedges_g=float(hedges_g(x, y)), prob_superiority=float(probability_of_superiority(x, y)),
                pooled=_bound_numbers(pooled, ctx.alpha),
                null=null_summary(pooled.null_distribution, pooled.statistic,
-                                 "Welch t of (claimed - bound) vs pooled baseline, documents relabelled"))
+                                 "Brunner-Munzel t of (claimed - bound) vs pooled baseline, documents relabelled"))
     if versus != "each":
         out.update(decisive="pooled baseline", test=out["pooled"], p_above=pooled.pvalue_above,
                    p_below=pooled.pvalue_below)
@@ -150,8 +151,7 @@ def _fires(ctx, claim, corpus, baseline, excluded: set[int], seed: int, versus: 
         if len(y_c) < 2:
             out["reason"] = f"too few documents with tokens left in baseline corpus {c}: {len(y_c)}"
             return out
-        t_c = bound_test(x, y_c, bound, n_resamples=ctx.n_resamples, seed=seed + 1 + j,
-                         ci_resamples=min(ctx.n_resamples, 999))
+        t_c = bound_test(x, y_c, bound, n_resamples=ctx.n_resamples, seed=seed + 1 + j)
         each[c] = _bound_numbers(t_c, ctx.alpha)
     weakest = max(each, key=lambda c: (each[c]["p_above"], -each[c]["estimate"]))
     p_below = min(1.0, len(each) * min(v["p_below"] for v in each.values()))
@@ -161,8 +161,16 @@ def _fires(ctx, claim, corpus, baseline, excluded: set[int], seed: int, versus: 
     return out
 
 
+def _resamples_of(r: dict) -> int:
+    """The fewest Monte Carlo resamples behind a result's tests (0: every test exact or analytic)."""
+    counts = [v["resamples"] for v in r.get("per_baseline_corpus", {}).values()]
+    counts.append(r["test"]["resamples"])
+    positive = [c for c in counts if c]
+    return min(positive) if positive else 0
+
+
 def _fmt_bound(units: str, estimate: float, ci, bound: float) -> str:
-    return f"{estimate:+.3g} [{ci[0]:+.3g}, {ci[1]:+.3g}] vs bound {bound:+.3g} {units}".rstrip()
+    return f"shift {estimate:+.3g} [{ci[0]:+.3g}, {ci[1]:+.3g}] vs bound {bound:+.3g} {units}".rstrip()
 
 
 def _result_from_fires(kind: str, description: str, r: dict, what: str, min_effect: float, scale: float
@@ -174,14 +182,15 @@ def _result_from_fires(kind: str, description: str, r: dict, what: str, min_effe
     against = ("the pooled baseline (not selective)" if r["versus"] != "each"
                else f"each baseline corpus, weakest {r['decisive']}")
     summary = (f"{what} vs {against}: {_fmt_bound('', t['estimate'], t['ci'], t['bound'])} "
-               f"(min_effect {min_effect:g} x scale {scale:.3g}); mean {r['mean']:.4g}, "
+               f"(min_effect {min_effect:g} x scale {scale:.3g}); mean difference {t['mean_difference']:+.3g}, "
+               f"mean {r['mean']:.4g}, "
                f"{r['n_docs']} vs {t['n_y']} docs, {r['tokens_used']:,} tokens"
                + (f" ({r['excluded_token_types']} token types excluded)" if r["excluded_token_types"] else ""))
     r = dict(r, min_effect=min_effect, scale=scale)
     return PredicateResult(kind, description, r["p_above"], summary, r, None, t["min_pvalue"],
                            pvalue_refute=r["p_below"], estimate=t["estimate"], bound=t["bound"],
                            ci=tuple(t["ci"]), units="activation", documents_needed=t["documents_needed"],
-                           documents=r["n_docs"] + t["n_y"])
+                           documents=r["n_docs"] + t["n_y"], resamples=_resamples_of(r))
 
 
 def eval_fires_on(ctx, claim, p: FiresOn, seed: int) -> PredicateResult:
@@ -232,7 +241,8 @@ def eval_polysemantic(ctx, claim, p: Polysemantic, seed: int) -> PredicateResult
     return PredicateResult(p.kind, p.describe(), p_above, summary, numbers, None,
                            max(r["test"]["min_pvalue"] for r in parts.values()), pvalue_refute=p_below,
                            estimate=t["estimate"], bound=bound, ci=tuple(t["ci"]), units="activation",
-                           documents_needed=t["documents_needed"], documents=parts[weakest]["n_docs"] + t["n_y"])
+                           documents_needed=t["documents_needed"], documents=parts[weakest]["n_docs"] + t["n_y"],
+                           resamples=min((_resamples_of(r) for r in parts.values()), default=0))
 
 
 def eval_silent_on(ctx, claim, p: SilentOn, seed: int) -> PredicateResult:
@@ -250,21 +260,23 @@ def eval_silent_on(ctx, claim, p: SilentOn, seed: int) -> PredicateResult:
         reason = (f"too few documents: {len(x)} in {p.corpus}, {len(y)} in the baseline" if margin > 0 else
                   "the margin is 0 (the neuron never activates on this split?)")
         return PredicateResult(p.kind, p.describe(), None, f"inconclusive: {reason}", {}, reason, 1.0)
-    upper = bound_test(x, y, margin, n_resamples=ctx.n_resamples, seed=seed, ci_resamples=min(ctx.n_resamples, 1999))
-    lower = bound_test(x, y, -margin, n_resamples=ctx.n_resamples, seed=seed + 1, ci_resamples=99)
+    upper = bound_test(x, y, margin, n_resamples=ctx.n_resamples, seed=seed)
+    lower = bound_test(x, y, -margin, n_resamples=ctx.n_resamples, seed=seed + 1)
     p_equivalent = max(upper.pvalue_below, lower.pvalue_above)
     p_outside = min(1.0, 2 * min(upper.pvalue_above, lower.pvalue_below))
     numbers = {"difference": upper.estimate, "margin": margin, "min_effect": min_effect, "scale": scale,
                "n_docs": len(x), "n_baseline_docs": len(y), "p_lower": lower.pvalue_above,
-               "p_upper": upper.pvalue_below, "ci": (upper.ci.low, upper.ci.high), "equivalence_margin": True}
-    summary = (f"{claim.neuron} on {p.corpus}: difference {upper.estimate:+.3g} "
+               "p_upper": upper.pvalue_below, "ci": (upper.ci.low, upper.ci.high), "equivalence_margin": True,
+               "mean_difference": upper.mean_difference}
+    summary = (f"{claim.neuron} on {p.corpus}: shift {upper.estimate:+.3g} "
                f"[{upper.ci.low:+.3g}, {upper.ci.high:+.3g}] vs margin ±{margin:.3g} "
                f"(TOST p={_fmt(p_equivalent)}, {len(x)} vs {len(y)} docs)")
     closest = upper if abs(upper.estimate - margin) <= abs(upper.estimate + margin) else lower
     return PredicateResult(p.kind, p.describe(), p_equivalent, summary, numbers, None, upper.min_pvalue,
                            pvalue_refute=p_outside, estimate=upper.estimate, bound=margin,
-                           ci=(upper.ci.low, upper.ci.high), units="activation (|difference| < margin)",
-                           documents_needed=documents_needed(closest, ctx.alpha), documents=len(x) + len(y))
+                           ci=(upper.ci.low, upper.ci.high), units="activation (|shift| < margin)",
+                           documents_needed=documents_needed(closest, ctx.alpha), documents=len(x) + len(y),
+                           resamples=min(upper.resamples, lower.resamples))
 
 
 def eval_token_matched(ctx, claim, p: TokenMatched, seed: int) -> PredicateResult:
@@ -300,18 +312,19 @@ def eval_token_matched(ctx, claim, p: TokenMatched, seed: int) -> PredicateResul
         reason = f"too few documents contain the matched tokens: {len(x)} and {len(y)}"
         return PredicateResult(p.kind, p.describe(), None, f"inconclusive: {reason}", numbers, reason, 1.0)
     min_effect, scale, bound = _activation_bound(ctx, claim, p)
-    t = bound_test(x, y, bound, n_resamples=ctx.n_resamples, seed=seed, ci_resamples=min(ctx.n_resamples, 1999))
-    numbers.update(n_docs=len(x), n_against_docs=len(y), difference=t.estimate, occurrences=int(sel.sum()),
+    t = bound_test(x, y, bound, n_resamples=ctx.n_resamples, seed=seed)
+    numbers.update(n_docs=len(x), n_against_docs=len(y), difference=t.mean_difference, shift=t.estimate, occurrences=int(sel.sum()),
                    min_effect=min_effect, scale=scale, test=_bound_numbers(t, ctx.alpha),
                    null=null_summary(t.null_distribution, t.statistic,
-                                     "Welch t of token-centred residuals, documents relabelled"))
+                                     "Brunner-Munzel t of token-centred residuals, documents relabelled"))
     summary = (f"same {len(qualifying)} token types, {p.corpus} vs {p.against}: residual "
                f"{_fmt_bound('', t.estimate, (t.ci.low, t.ci.high), bound)} (min_effect {min_effect:g} x scale "
                f"{scale:.3g}; {len(x)} vs {len(y)} docs, {int(sel.sum())} occurrences)")
     return PredicateResult(p.kind, p.describe(), t.pvalue_above, summary, numbers, None, t.min_pvalue,
                            pvalue_refute=t.pvalue_below, estimate=t.estimate, bound=bound,
                            ci=(t.ci.low, t.ci.high), units="activation (same tokens)",
-                           documents_needed=documents_needed(t, ctx.alpha), documents=len(x) + len(y))
+                           documents_needed=documents_needed(t, ctx.alpha), documents=len(x) + len(y),
+                           resamples=t.resamples)
 
 
 def most_active_token(ctx, claim, corpus: str, min_count: int) -> tuple[int, float]:
@@ -351,7 +364,7 @@ def eval_not_one_token(ctx, claim, p: NotExplainedByOneToken, seed: int) -> Pred
     return PredicateResult(p.kind, p.describe(), after["p_above"], summary, numbers, None, t["min_pvalue"],
                            pvalue_refute=after["p_below"], estimate=t["estimate"], bound=bound,
                            ci=tuple(t["ci"]), units="activation", documents_needed=t["documents_needed"],
-                           documents=after["n_docs"] + t["n_y"])
+                           documents=after["n_docs"] + t["n_y"], resamples=_resamples_of(after))
 
 
 def top_contexts(store, acts: np.ndarray, k: int, max_per_document: int) -> np.ndarray:
@@ -455,7 +468,7 @@ def eval_explained_by(ctx, claim, p: ExplainedBy, seed: int) -> PredicateResult:
     sxy = np.bincount(doc, weights=pred * acts, minlength=n_docs)
     n = np.bincount(doc, minlength=n_docs).astype(float)
     rng = np.random.default_rng(seed)
-    n_boot = min(ctx.n_resamples, 1999)
+    n_boot = ctx.n_resamples
     w = rng.multinomial(n_docs, np.full(n_docs, 1 / n_docs), size=n_boot).astype(float)
     N, X, Y, XX, YY, XY = (w @ v for v in (n, sx, sy, sxx, syy, sxy))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -471,7 +484,8 @@ def eval_explained_by(ctx, claim, p: ExplainedBy, seed: int) -> PredicateResult:
                f"precision {precision:.0%}, recall {recall:.0%} at activation > {threshold:.3g}")
     return PredicateResult(p.kind, p.describe(), pvalue, summary, numbers, None, 1 / (len(boot) + 1),
                            pvalue_refute=p_refute, estimate=corr, bound=p.min_correlation,
-                           ci=(float(low), float(high)), units="correlation", documents=n_docs)
+                           ci=(float(low), float(high)), units="correlation", documents=n_docs,
+                           resamples=len(boot))
 
 
 EVALUATORS: dict[str, Callable[..., PredicateResult]] = {

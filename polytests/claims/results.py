@@ -30,6 +30,8 @@ class PredicateResult:
     units: str = ""
     documents_needed: float | None = None  # at the observed effect, to decide at alpha with 80% power
     documents: int | None = None  # documents behind the test now
+    resamples: int = 0  # Monte Carlo resamples behind the p-values (0: exact or analytic, no Monte Carlo error)
+    refute_resamples: int | None = None  # the same for pvalue_refute when it differs (None: ``resamples``)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class ClaimResult:
     correction: str
     family_size: int
     pvalue_refute: float | None = None  # "shown below the bound": union over predicates (Bonferroni)
+    pvalue_refute_adjusted: float | None = None  # the "below" p after the family correction
     top_tokens: tuple[tuple[str, float, str], ...] = ()  # (token, activation, corpus)
     doc_means: dict[str, tuple[float, ...]] = field(default_factory=dict)  # corpus -> per-document means
     corpora: tuple[str, ...] = ()  # the corpora the claim names

@@ -57,6 +57,7 @@ __all__ = [
     "min_attainable_pvalue",
     "permutation_test",
     "pvalue_floor",
+    "pvalues_from_null",
     "sign_flip_test",
 ]
 
@@ -146,8 +147,9 @@ def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return out
 
 
-def _pvalues(null: np.ndarray, observed: np.ndarray, alternative: str, exact: bool) -> np.ndarray:
-    """p-values from a ``(k, B)`` null and ``(k,)`` observed statistics."""
+def pvalues_from_null(null: np.ndarray, observed: np.ndarray, alternative: str, exact: bool) -> np.ndarray:
+    """p-values from a ``(k, B)`` null and ``(k,)`` observed statistics (the tie rule of this module;
+    Monte Carlo with the +1 correction, or the exact share when ``exact``)."""
     if alternative == "two-sided":
         null, observed = np.abs(null), np.abs(observed)
     gamma = np.where(np.isfinite(observed), np.maximum(np.abs(observed), 1.0) * _TIE_RTOL, 0.0)
@@ -313,7 +315,7 @@ def permutation_test(
     # One elementwise pass over [observed | null]: each column's t is what it would be alone.
     t = from_group(np.concatenate([a for a, _ in sums], axis=1), np.concatenate([b for _, b in sums], axis=1))
     observed, null = t[:, 0], t[:, 1:]
-    pvalues = _pvalues(null, observed, alternative, exact)
+    pvalues = pvalues_from_null(null, observed, alternative, exact)
     return _package(observed, null, pvalues, exact, alternative, one_d)
 
 
@@ -402,5 +404,5 @@ def sign_flip_test(
     # One elementwise pass over [observed | null]: each column's t is what it would be alone.
     t = _one_sample_t_from_sums(np.concatenate([signed_sums(data, w, tables) for w in chunks], axis=1), sum_sq, n)
     observed, null = t[:, 0], t[:, 1:]
-    pvalues = _pvalues(null, observed, alternative, exact)
+    pvalues = pvalues_from_null(null, observed, alternative, exact)
     return _package(observed, null, pvalues, exact, alternative, one_d)

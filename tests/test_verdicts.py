@@ -1,0 +1,56 @@
+"""The three-decision family correction and Monte Carlo resolution (polytests/verdicts.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+
+from polytests.stats.bounds import bound_test
+from polytests.stats.calibration import acceptance_band
+from polytests.verdicts import family_verdicts, monte_carlo_range
+
+
+def test_holm_runs_over_both_sides_of_every_claim():
+    sides = [(0.001, 0.999), (0.6, 0.02), (None, 1.0), (0.04, 0.97)]
+    decisions = family_verdicts(sides, [(0, 0)] * 4, "holm")
+    flat = [0.001, 0.6, 1.0, 0.04, 0.999, 0.02, 1.0, 0.97]
+    expected = multipletests(flat, method="holm")[1]
+    assert [d.above for d in decisions] == pytest.approx(expected[:4])
+    assert [d.below for d in decisions] == pytest.approx(expected[4:])
+    assert decisions[0].decision_p == pytest.approx(expected[0])
+
+
+def test_any_wrong_verdict_in_a_family_at_the_bound_stays_within_alpha():
+    # Five claims whose true shift equals the bound (x and y from one distribution, bound 0):
+    # either verdict is wrong. Holm over the ten one-sided hypotheses keeps P(any) <= alpha.
+    rng = np.random.default_rng(3)
+    families, alpha, wrong = 300, 0.05, 0
+    for f in range(families):
+        sides = []
+        for c in range(5):
+            x, y = rng.exponential(1, 12), rng.exponential(1, 40)
+            r = bound_test(x, y, 0.0, n_resamples=199, seed=f * 10 + c)
+            sides.append((r.pvalue_above, r.pvalue_below))
+        decisions = family_verdicts(sides, [(0, 0)] * 5, "holm")
+        wrong += any(min(d.above, d.below) <= alpha for d in decisions)
+    assert wrong / families <= acceptance_band(families, alpha)[1]
+
+
+def test_monte_carlo_range_is_clopper_pearson_and_contains_the_estimate():
+    low, high = monte_carlo_range((1 + 30) / 1000, 999, risk=0.001)
+    assert low == pytest.approx(stats.beta.ppf(0.0005, 30, 970))
+    assert high == pytest.approx(stats.beta.ppf(0.9995, 31, 969))
+    assert monte_carlo_range(0.2, 0) == (0.2, 0.2)
+    assert monte_carlo_range(1 / 1000, 999)[0] == 0.0
+
+
+def test_a_decision_within_monte_carlo_error_of_alpha_is_not_resolved():
+    near = family_verdicts([(0.024, 0.99)], [(199, 199)], "holm")[0]  # Holm over two sides: 0.048
+    assert near.above <= 0.05 and not near.resolved(0.05)
+    assert near.resamples_to_settle(0.05, "above") > 199
+    clear = family_verdicts([(1 / 20000, 0.99)], [(19999, 19999)], "holm")[0]
+    assert clear.resolved(0.05)
+    exact = family_verdicts([(0.049, 0.99)], [(0, 0)], "holm")[0]
+    assert exact.resolved(0.05)
