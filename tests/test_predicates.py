@@ -11,7 +11,8 @@ from polytests.claims.model import (
 )
 from polytests.neurons import NeuronRef
 from polytests.claims.results import PredicateResult
-from polytests.runner import claim_pvalues, decide
+from polytests.verdicts import FamilyDecision, family_verdicts
+from polytests.runner import claim_pvalues, claim_resamples, decide
 from tests.helpers import synthetic_store
 
 VOCAB = [".", " the", " a", " b", " c", " x", " y", " shared", " z", " w"]
@@ -49,8 +50,11 @@ def planted(corpora, fn, noise=0.05, seed=0):
 def verdict_of(r, alpha=0.05, m=1):
     """The verdict a one-claim family gives this predicate result."""
     above, below = claim_pvalues([r])
-    p = 1.0 if above is None else min(above, below)
-    return decide([r], above, below, p, alpha, m, "holm")[0]
+    return decide([r], above, below, one_claim_family(r), alpha, m, "holm")[0]
+
+
+def one_claim_family(r):
+    return family_verdicts([claim_pvalues([r])], [claim_resamples([r])], "holm")[0]
 
 
 def test_fires_on_detects_a_real_feature_and_refutes_a_wrong_corpus(corpora):
@@ -87,7 +91,7 @@ def test_a_p_of_about_0_2_is_inconclusive_not_refuted():
     store = synthetic_store(docs, lambda c, i, toks: [offsets[c, i] for _ in toks])
     r = evaluate(store, FiresOn("a", min_effect=0.0))
     assert 0.1 < r.pvalue < 0.4 and r.pvalue_refute > 0.5
-    verdict, reason = decide([r], *claim_pvalues([r]), min(claim_pvalues([r])), 0.05, 1, "holm")
+    verdict, reason = decide([r], *claim_pvalues([r]), one_claim_family(r), 0.05, 1, "holm")
     assert verdict == "inconclusive" and "documents would decide it" in reason
 
 
@@ -170,7 +174,7 @@ def test_too_few_documents_is_inconclusive_not_refuted():
     docs = {"a": make_docs(rng, 1, [A]), "b": make_docs(rng, 5, [B])}
     r = evaluate(planted(docs, lambda c, t: 1.0 if t == A else 0.0), FiresOn("a"))
     assert r.pvalue is None and "too few documents" in r.inconclusive_reason
-    verdict, reason = decide([r], None, 1.0, 1.0, 0.05, 1, "holm")
+    verdict, reason = decide([r], None, 1.0, one_claim_family(r), 0.05, 1, "holm")
     assert verdict == "inconclusive" and "too few" in reason
 
 
@@ -179,7 +183,7 @@ def test_design_that_cannot_reach_alpha_is_inconclusive():
     docs = {"a": make_docs(rng, 2, [A]), "b": make_docs(rng, 3, [B])}  # 10 arrangements: p >= 0.1
     r = evaluate(planted(docs, lambda c, t: 1.0 if t == A else 0.0), FiresOn("a"))
     assert r.numbers["test"]["exact"] and r.min_pvalue == pytest.approx(0.1)
-    verdict, reason = decide([r], *claim_pvalues([r]), r.pvalue, 0.05, 1, "holm")
+    verdict, reason = decide([r], *claim_pvalues([r]), one_claim_family(r), 0.05, 1, "holm")
     assert verdict == "inconclusive" and "cannot reach alpha" in reason
 
 
@@ -187,9 +191,9 @@ def test_holm_compares_the_largest_p_with_alpha_itself():
     # A design whose floor is 0.02 can be decided in a family of 3 when the others are decisive:
     # the largest adjusted p under Holm is compared with alpha, not alpha/3.
     r = PredicateResult("fires_on", "d", 0.02, "s", min_pvalue=0.02, pvalue_refute=0.98, estimate=1.0, bound=0.1)
-    verdict, reason = decide([r], 0.02, 0.98, 0.03, 0.05, 3, "holm")
+    verdict, reason = decide([r], 0.02, 0.98, FamilyDecision(0.03, 1.0, (0.03, 0.03), (1.0, 1.0), (0, 0)), 0.05, 3, "holm")
     assert verdict == "confirmed"
-    verdict, reason = decide([r], 0.02, 0.98, 0.06, 0.05, 3, "holm")
+    verdict, reason = decide([r], 0.02, 0.98, FamilyDecision(0.06, 1.0, (0.06, 0.06), (1.0, 1.0), (0, 0)), 0.05, 3, "holm")
     assert verdict == "inconclusive" and "cannot reach" not in reason and "decisive only if" in reason
 
 
