@@ -32,6 +32,7 @@ from polytests.claims.results import PredicateResult, null_summary
 from polytests.models.fast import fast_forward
 from polytests.neurons import NeuronRef
 from polytests.stats.bounds import bound_test, bound_test_one_sample, documents_needed
+from polytests.stats.multiplicity import bonferroni_span, monte_carlo_range
 from polytests.tokenization import (
     TokenizedDocuments, batch_windows, make_windows, tokenize_documents, window_batch,
 )
@@ -368,6 +369,11 @@ def naive_delta_loss(model, tokens: TokenizedDocuments, layer: int, neuron: int,
 MATCH_POOL = 0.5  # null neurons are drawn from the half of the layer nearest in firing rate
 
 
+def matched_pool_size(n_neurons: int) -> int:
+    """How many of a layer's other neurons the matched null neurons are drawn from."""
+    return max(1, int(MATCH_POOL * (n_neurons - 1)))
+
+
 def matched_null_neurons(rate: np.ndarray, magnitude: np.ndarray, target: int, k: int, seed: int) -> np.ndarray:
     """Up to k random neurons of the layer matched to ``target`` on firing rate, in a seeded random order.
 
@@ -383,9 +389,24 @@ def matched_null_neurons(rate: np.ndarray, magnitude: np.ndarray, target: int, k
     r2 = np.argsort(np.argsort(magnitude, kind="stable"), kind="stable") / n
     dist = np.abs(r1 - r1[target]) + 1e-3 * np.abs(r2 - r2[target])
     dist[target] = np.inf
-    pool = np.argsort(dist, kind="stable")[: max(1, int(MATCH_POOL * (n - 1)))]
+    pool = np.argsort(dist, kind="stable")[: matched_pool_size(n)]
     rng = np.random.default_rng(seed)
     return rng.permutation(pool)[: min(k, len(pool))]
+
+
+def rank_range(p_rank: float, exceed: int, evaluated: int, pool: int) -> tuple[float, float]:
+    """Monte Carlo range of the matched-null rank p-value: none when every neuron of the matched pool
+    was evaluated (the p is then exact for that pool), else the Clopper-Pearson range of the share
+    of the pool at least as large as the claimed neuron, from ``exceed`` of ``evaluated``."""
+    if evaluated >= pool:
+        return p_rank, p_rank
+    low, high = monte_carlo_range(exceed, evaluated, plus_one=False)
+    return min(low, p_rank), max(high, p_rank)
+
+
+def _test_range(t, side: str) -> tuple[float, float]:
+    p, span = (t.pvalue_above, t.above_range) if side == "above" else (t.pvalue_below, t.below_range)
+    return span or (p, p)
 
 
 def besag_clifford(null_values: np.ndarray, observed: float, h: int = BESAG_CLIFFORD_H) -> tuple[float, int, int]:
@@ -505,7 +526,8 @@ class AblationEngine:
         docs = self.docs_of(p.corpora_)
         rate, magnitude = self._layer_profile(layer)
         null_neurons = matched_null_neurons(rate, magnitude, target, p.n_null, seed)
-        per_kind, above, below, tests = {}, [], [], {}
+        per_kind, above, below, tests, spans = {}, [], [], {}, []
+        pool = matched_pool_size(len(rate))
         for kind in p.kinds:
             d = self.deltas(layer, [target], kind, seed, p.corpora_, docs)[0, docs]
             d = d[np.isfinite(d)]
@@ -520,6 +542,7 @@ class AblationEngine:
                     break
             null_values = np.concatenate(seen)[:evaluated]
             above.append(max(p_rank, test.pvalue_above))
+            spans.append(tuple(max(v, test.pvalue_above) for v in rank_range(p_rank, exceed, evaluated, pool)))
             below.append(test.pvalue_below)
             tests[kind] = test
             per_kind[kind] = {"delta_loss": observed, "median": test.estimate, "ci": (test.ci.low, test.ci.high),
@@ -544,7 +567,8 @@ class AblationEngine:
                                max(1 / (len(null_neurons) + 1), t.min_pvalue), pvalue_refute=p_below,
                                estimate=t.estimate, bound=bound, ci=(t.ci.low, t.ci.high), units="nats/token",
                                documents_needed=documents_needed(t, alpha), documents=t.n_x,
-                               resamples=min(v["null_evaluated"] for v in per_kind.values()), refute_resamples=0)
+                               resamples=min(v["null_evaluated"] for v in per_kind.values()),
+                               pvalue_range=max(spans, key=lambda span: span[1]))
 
     def _specific(self, claim: Claim, p: AblationSpecific, seed: int, n_resamples: int, bound: float,
                   alpha: float) -> PredicateResult:
@@ -578,7 +602,9 @@ class AblationEngine:
                                None, t.min_pvalue, pvalue_refute=p_below, estimate=t.estimate, bound=bound,
                                ci=(t.ci.low, t.ci.high), units="nats/token",
                                documents_needed=documents_needed(t, alpha), documents=t.n_x + t.n_y,
-                               resamples=min(v.resamples for v in tests.values()))
+                               resamples=min(v.resamples for v in tests.values()),
+                               pvalue_range=_test_range(t, "above"),
+                               pvalue_refute_range=bonferroni_span(_test_range(v, "below") for v in tests.values()))
 
     def _spares(self, claim: Claim, p: AblationSpares, seed: int, n_resamples: int, alpha: float) -> PredicateResult:
         """Equivalence: |loss change| shown below ``margin`` (TOST; confirmed), or shown beyond it

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from polytests.stats import permutation_test
-from polytests.stats.bounds import bound_test, bound_test_one_sample
+from polytests.stats.bounds import bound_test, bound_test_one_sample, mean_bound_test
 from polytests.stats.calibration import acceptance_band
 
 
@@ -66,10 +66,11 @@ class RealValues:
     token_ids: np.ndarray  # [tokens]
     token_doc: np.ndarray  # [tokens]
     deltas: np.ndarray | None = None  # [docs, ablated neurons]: zero-ablation loss change per document
+    named: dict | None = None  # neuron name -> its column, for neurons asked for by name (--neuron)
 
 
 def collect_values(model_spec: str, corpora_root: str | Path, n_neurons: int, seed: int,
-                   cache_dir: str | Path | None = None, n_ablated: int = 6) -> RealValues:
+                   cache_dir: str | Path | None = None, n_ablated: int = 6, named: tuple[str, ...] = ()) -> RealValues:
     from polytests.activations import CollectionRequest
     from polytests.cache import ActivationCache
     from polytests.corpora import load_corpora
@@ -83,6 +84,9 @@ def collect_values(model_spec: str, corpora_root: str | Path, n_neurons: int, se
     per_layer = max(1, n_neurons // model.n_layers)
     neurons = [NeuronRef(layer, int(i)) for layer in range(model.n_layers)
                for i in rng.choice(model.d_mlp, size=per_layer, replace=False)]
+    named_refs = [NeuronRef.parse(n) for n in named]
+    named_columns = {str(ref): len(neurons) + k for k, ref in enumerate(named_refs)}
+    neurons += named_refs
     cache = ActivationCache(cache_dir) if cache_dir else None
     store = build_store(model, docs, "explore", CollectionRequest(layers=tuple(range(model.n_layers)),
                                                                    neurons=tuple(neurons)), cache=cache)
@@ -101,7 +105,7 @@ def collect_values(model_spec: str, corpora_root: str | Path, n_neurons: int, se
         deltas = engine.deltas(last, picked, "zero", seed).T
     return RealValues(np.asarray(store.tokens.corpus_of_doc), doc_means, scales, token_acts,
                       store.tokens.token_ids.astype(np.int64), store.tokens.doc_index_per_token().astype(np.int64),
-                      deltas)
+                      deltas, named_columns)
 
 
 def _pseudo_split(rng, docs: np.ndarray, share: float = 1 / 3) -> tuple[np.ndarray, np.ndarray]:
@@ -182,20 +186,26 @@ def run_study(values: RealValues, n_claims: int = 1000, alpha: float = 0.05, min
             hit("token_matched", "true effect 0, bound 0", "confirmed", tm.pvalue_above <= alpha)
             tmb = bound_test(rx + bound, ry, bound, n_resamples=resamples, seed=s, ci_resamples=9)
             hit("token_matched", "true effect = bound", "refuted", tmb.pvalue_below <= alpha)
-        # ablation (one-sample, per-document loss change): a random third of a corpus's documents,
-        # tested against the corpus's mean change, which is the true mean of such a sample.
+        # ablation (one-sample, per-document loss change): documents of a corpus drawn with
+        # replacement, tested against the median change of all its documents (the true median).
         if values.deltas is not None:
             k = int(rng.integers(values.deltas.shape[1]))
             d_all = values.deltas[docs_of[c], k]
-            d = values.deltas[a, k]
-            population = float(np.nanmean(d_all))
-            ab = bound_test_one_sample(d[np.isfinite(d)], population, n_resamples=resamples, seed=s, ci_resamples=9)
+            d_all = d_all[np.isfinite(d_all)]
+            d = rng.choice(d_all, size=len(a), replace=True)
+            population = float(np.median(d_all))
+            ab = bound_test_one_sample(d, population)
             hit("ablation_hurts (bound part)", "true effect = bound", "confirmed", ab.pvalue_above <= alpha)
             hit("ablation_hurts (bound part)", "true effect = bound", "refuted", ab.pvalue_below <= alpha)
     rows = [Row(kind, scenario, event, n_hit / n_claims, n_claims, alpha)
             for (kind, scenario, event), n_hit in counts.items()]
     rows += unequal_variance_rows(values, n_claims, alpha, resamples, seed + 1)
     return rows
+
+
+def _median_difference(x_pop: np.ndarray, y_pop: np.ndarray) -> float:
+    """The true shift of two populations: the median of X - Y over all their pairs."""
+    return float(np.median(np.subtract.outer(x_pop, y_pop)))
 
 
 def unequal_variance_rows(values: RealValues, n_claims: int, alpha: float, resamples: int, seed: int) -> list[Row]:
@@ -222,17 +232,20 @@ def unequal_variance_rows(values: RealValues, n_claims: int, alpha: float, resam
     hi_vals = values.doc_means[values.corpus_of_doc == high, j]
     lo_vals = values.doc_means[np.isin(values.corpus_of_doc, lows), j]
     lo_vals = lo_vals - lo_vals.mean() + hi_vals.mean()
-    perm_only = both = 0
+    shift = _median_difference(hi_vals, lo_vals)
+    perm_only = both = shifted = 0
     for i in range(n_claims):
         x = rng.choice(hi_vals, size=12, replace=True)
         y = rng.choice(lo_vals, size=60, replace=True)
         perm_only += float(permutation_test(x, y, alternative="greater", n_resamples=resamples, seed=i).pvalue) <= alpha
-        both += bound_test(x, y, 0.0, n_resamples=resamples, seed=i, ci_resamples=9).pvalue_above <= alpha
-    scenario = f"12 docs at {ratio:.1f}x the SD of 60, equal means"
-    return [Row("studentized permutation alone (old fires_on)", scenario, "confirmed", perm_only / n_claims,
+        both += mean_bound_test(x, y, 0.0, n_resamples=resamples, seed=i).pvalue_above <= alpha
+        shifted += bound_test(x, y, shift, n_resamples=resamples, seed=i).pvalue_above <= alpha
+    scenario = f"12 docs at {ratio:.1f}x the SD of 60, equal means (shift {shift:+.3g})"
+    return [Row("studentized permutation alone (old)", scenario, "confirmed", perm_only / n_claims,
                 n_claims, alpha),
-            Row("fires_on (permutation and Welch, the larger p)", scenario, "confirmed", both / n_claims,
-                n_claims, alpha)]
+            Row("mean difference, permutation and Welch (old)", scenario, "confirmed", both / n_claims,
+                n_claims, alpha),
+            Row("fires_on (shift at its true value)", scenario, "confirmed", shifted / n_claims, n_claims, alpha)]
 
 
 def power_curves(values: RealValues, effects=(0.5, 1.0, 2.0, 4.0), sizes=(5, 10, 20, 40), n_sim: int = 200,
@@ -280,7 +293,7 @@ def plot_power(curves: dict, path: str | Path, min_effect: float) -> None:
     plt.close(fig)
 
 
-def render(rows: list[Row], curves: dict | None, header: dict) -> str:
+def render(rows: list[Row], curves: dict | None, header: dict, extra: list[str] = ()) -> str:
     lines = ["<!-- written by `polytests calibrate`; do not edit by hand -->", "",
              "# Calibration on the model's own activations", "",
              "| setting | value |", "|---|---|"]
@@ -288,6 +301,7 @@ def render(rows: list[Row], curves: dict | None, header: dict) -> str:
     lines += ["", "| predicate | scenario | event | rate | claims | allowed (alpha + binomial margin) | |",
               "|---|---|---|---|---|---|---|"]
     lines += [r.markdown() for r in rows]
+    lines += list(extra)
     if curves:
         lines += ["", "Power of fires_on (P(confirmed)) against documents per side, true effect in multiples "
                   "of the bound:", "", "| true effect | " + " | ".join(f"n={n}" for n in curves["sizes"]) + " |",
@@ -298,17 +312,22 @@ def render(rows: list[Row], curves: dict | None, header: dict) -> str:
 
 
 def main(args) -> int:
-    values = collect_values(args.model, args.corpora, args.neurons, args.seed, args.cache_dir)
+    from polytests.calibrate_shapes import render_rows, shape_rows
+
+    values = collect_values(args.model, args.corpora, args.neurons, args.seed, args.cache_dir,
+                            named=tuple(args.neuron or ()))
     def progress(i, n):
         print(f"  {i}/{n} null claims", flush=True)
     rows = run_study(values, args.claims, args.alpha, args.min_effect, args.resamples, args.seed, progress)
+    shapes = shape_rows(values, args.claims, args.alpha, args.resamples, args.seed, values.named)
     curves = power_curves(values, alpha=args.alpha, min_effect=args.min_effect, seed=args.seed,
                           n_sim=args.power_sims) if args.power_sims else None
     header = {"model": args.model, "split": "explore", "sampled neurons": values.doc_means.shape[1],
               "documents": len(values.corpus_of_doc), "alpha": args.alpha, "min_effect": args.min_effect,
               "resamples per test": args.resamples, "seed": args.seed,
-              "command": f"polytests calibrate --claims {args.claims} --neurons {args.neurons} --seed {args.seed}"}
-    text = render(rows, curves, header)
+              "command": f"polytests calibrate --claims {args.claims} --neurons {args.neurons} --seed {args.seed}"
+                         + "".join(f" --neuron {n}" for n in (args.neuron or ()))}
+    text = render(rows, curves, header, render_rows(shapes))
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
         print(f"wrote {args.out}")
@@ -316,4 +335,5 @@ def main(args) -> int:
         plot_power(curves, args.figure, args.min_effect)
         print(f"wrote {args.figure}")
     print(text)
-    return 0 if all(r.ok for r in rows if "old" not in r.kind) else 1
+    new_ok = all(r.ok for r in rows if "old" not in r.kind) and all(r.ok for r in shapes if "before" not in r.test)
+    return 0 if new_ok else 1

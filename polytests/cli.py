@@ -307,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--corpora", default="corpora")
     p.add_argument("--claims", type=int, default=1000, help="null claims per predicate kind")
     p.add_argument("--neurons", type=int, default=64, help="neurons sampled (across layers)")
+    p.add_argument("--neuron", action="append", help="also this neuron (e.g. L1N362), in rows of its own; repeatable")
     p.add_argument("--alpha", type=float, default=0.05)
     p.add_argument("--min-effect", type=float, default=0.05)
     p.add_argument("--resamples", type=int, default=999)

@@ -8,6 +8,7 @@ over the whole family before any verdict is given.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import time
@@ -25,6 +26,7 @@ from polytests.corpora import build_manifest, load_corpora
 from polytests.errors import AblationUnsupportedError, ClaimError, ModelWeightsAbsent, PolytestsError
 from polytests.settings import Settings
 from polytests.stats import resolution_ok
+from polytests.stats.multiplicity import bonferroni_span, max_span
 from polytests.verdicts import FamilyDecision, family_verdicts
 
 
@@ -164,12 +166,12 @@ class ClaimRunner:
             self._result_cache = ResultCache(self.settings.path(self.settings.cache_dir) / "results")
         return self._result_cache
 
-    def _result_path(self, claim: Claim, model):
+    def _result_path(self, claim: Claim, model, resamples: int | None = None):
         from polytests.result_cache import result_key
 
         s = self.settings
         key = result_key(claim, model_digest=model.digest, corpus_hash=self.corpus_hash,
-                         settings={"seed": s.seed, "resamples": s.resamples, "min_effect": s.min_effect,
+                         settings={"seed": s.seed, "resamples": resamples or s.resamples, "min_effect": s.min_effect,
                                    "min_effect_loss": s.min_effect_loss, "alpha": s.alpha})
         return self._results_cache().path_for(claim.id, key)
 
@@ -248,6 +250,27 @@ class ClaimRunner:
             out[item[2].id] = self._compute_or_read(item, self._results_cache().lock(item[3], wait=True))
         return {c.id: out[c.id] for c in claims}
 
+    def _family(self, claims: list[Claim], raw: dict) -> list[FamilyDecision]:
+        return family_verdicts([claim_pvalues(raw[c.id][0]) for c in claims],
+                               [claim_ranges(raw[c.id][0]) for c in claims], self.settings.correction)
+
+    def _refined(self, claim: Claim, claims: list[Claim], meta: dict, resamples: int
+                 ) -> tuple[list[PredicateResult], dict]:
+        """The claim's predicates again with ``resamples`` resamples (same seeds: the first resamples
+        are the same ones), read from or written to the result cache under that count."""
+        group = (self._model_spec(claim), claim.split, claim.site)
+        model = self.model(group[0])
+        path = self._result_path(claim, model, resamples)
+        hit = self._load_result(path)
+        if hit is not None:
+            return hit
+        members = [c for c in claims if (self._model_spec(c), c.split, c.site) == group]
+        ctx = dataclasses.replace(self._group_context(group, members), n_resamples=resamples)
+        results = [evaluate_predicate(ctx, claim, i, p) for i, p in enumerate(claim.predicates)]
+        value = (results, {**meta, "result_from_cache": False, "from_cache": False})
+        self._results_cache().save(path, value)
+        return value
+
     def _compute_or_read(self, item, lock):
         group, members, claim, path = item
         try:
@@ -278,18 +301,30 @@ class ClaimRunner:
         """
         raw = self.evaluate_raw(claims)
         m = len(claims)
+        alphas = {c.id: c.alpha if c.alpha is not None else self.settings.alpha for c in claims}
+        used = {c.id: self.settings.resamples for c in claims}
+        for _ in range(REFINE_ROUNDS):
+            family = self._family(claims, raw)
+            refine = [c for c, d in zip(claims, family, strict=True)
+                      if not d.resolved(alphas[c.id]) and refinable(raw[c.id][0])
+                      and used[c.id] * 10 < MAX_RESAMPLES]
+            if not refine:
+                break
+            for claim in refine:
+                used[claim.id] = (used[claim.id] + 1) * 10 - 1
+                raw[claim.id] = self._refined(claim, claims, raw[claim.id][1], used[claim.id])
+        family = self._family(claims, raw)
         sides = [claim_pvalues(raw[claim.id][0]) for claim in claims]
-        resamples = [claim_resamples(raw[claim.id][0]) for claim in claims]
-        family = family_verdicts(sides, resamples, self.settings.correction)
         versions = library_versions()
         out = {}
         for claim, (above, below), decision in zip(claims, sides, family, strict=True):
             results, meta = raw[claim.id]
             alpha = claim.alpha if claim.alpha is not None else self.settings.alpha
-            verdict, reason = decide(results, above, below, decision, alpha, m, self.settings.correction)
+            verdict, reason = decide(results, above, below, decision, alpha, m, self.settings.correction,
+                                     used[claim.id])
             provenance = {k: v for k, v in meta.items() if k not in ("top_tokens", "site", "doc_means", "contexts")}
             provenance.update(corpus_hash=self.corpus_hash, seed=self.settings.seed,
-                              resamples=self.settings.resamples, versions=versions,
+                              resamples=used[claim.id], versions=versions,
                               min_effect=self.settings.min_effect, min_effect_loss=self.settings.min_effect_loss,
                               resolution_ok=bool(resolution_ok(self.settings.resamples, alpha, max(2 * m, 1))))
             out[claim.id] = ClaimResult(
@@ -302,6 +337,11 @@ class ClaimRunner:
                 source=claim.source, line=claim.line, contexts=meta.get("contexts", {}),
             )
         return out
+
+
+# Unresolved claims are resampled again with ten times the resamples, at most this often and this far.
+REFINE_ROUNDS = 2
+MAX_RESAMPLES = 10_000_000
 
 
 def _share_cores_between_workers() -> None:
@@ -337,12 +377,20 @@ def claim_pvalues(results) -> tuple[float | None, float]:
     return float(above), float(below)
 
 
-def claim_resamples(results) -> tuple[int, int]:
-    """The fewest Monte Carlo resamples behind a claim's p above and p below (0: no Monte Carlo error)."""
-    above = [r.resamples for r in results if r.resamples]
-    below = [r.resamples if r.refute_resamples is None else r.refute_resamples for r in results]
-    below = [b for b in below if b]
-    return (min(above) if above else 0), (min(below) if below else 0)
+def claim_ranges(results) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The Monte Carlo ranges of a claim's p above (largest over predicates) and p below (Bonferroni)."""
+    if not results or any(r.pvalue is None for r in results):
+        return (1.0, 1.0), (1.0, 1.0)
+    above = max_span(r.pvalue_range or (r.pvalue, r.pvalue) for r in results)
+    below = bonferroni_span(r.pvalue_refute_range or ((1.0, 1.0) if r.pvalue_refute is None
+                                                      else (r.pvalue_refute, r.pvalue_refute)) for r in results)
+    return above, below
+
+
+def refinable(results) -> bool:
+    """Whether more resamples can narrow the claim's Monte Carlo ranges (the matched null neurons
+    of ablation_hurts are limited by the layer, not by the resamples)."""
+    return any(r.resamples and r.kind != "ablation_hurts" for r in results)
 
 
 def _decider(results, side: str):
@@ -359,22 +407,22 @@ def _effect_words(r) -> str:
     return f"{r.kind}: estimate {r.estimate:+.3g}{ci} vs bound {r.bound:+.3g} {r.units}".rstrip()
 
 
-def decide(results, above, below, decision: "FamilyDecision", alpha: float, m: int,
-           correction: str) -> tuple[str, str]:
+def decide(results, above, below, decision: FamilyDecision, alpha: float, m: int,
+           correction: str, resamples: int = 0) -> tuple[str, str]:
     """The verdict and its reason, from a claim's two p-values and their family-adjusted values."""
     pending = [r for r in results if r.pvalue is None]
     if pending:
         return "inconclusive", f"{pending[0].kind}: {pending[0].inconclusive_reason}"
     family = f"{correction} over the family's {2 * m} one-sided hypotheses ({m} claims)"
-    shown = "above" if decision.above <= alpha else "below" if decision.below <= alpha else None
+    shown = decision.shown(alpha)
     if shown is not None and not decision.resolved(alpha):
         low, high = decision.bracket(shown)
+        more = (f"more resamples (now {resamples:,}: --polytests-resamples) would narrow it" if refinable(results)
+                else "more matched null neurons (n_null) would narrow it, where the layer has them")
         return "inconclusive", (
             f"undecided by Monte Carlo resolution: the adjusted p {shown} the bound is "
-            f"{decision.above if shown == 'above' else decision.below:.3g}, but with "
-            f"{decision.resamples[0 if shown == 'above' else 1]:,} "
-            f"resamples its 99.9% range [{low:.3g}, {high:.3g}] straddles alpha {alpha:g}; rerun with "
-            f"--polytests-resamples {decision.resamples_to_settle(alpha, shown):,}")
+            f"{decision.above if shown == 'above' else decision.below:.3g}, but its 99.9% Monte Carlo range "
+            f"[{low:.3g}, {high:.3g}] straddles alpha {alpha:g}; {more}")
     if shown == "above":
         return "confirmed", (f"shown above the bound: {_effect_words(_decider(results, 'above'))}; "
                              f"p above {above:.3g}, {correction}-adjusted {decision.above:.3g} <= alpha {alpha:g} "

@@ -84,3 +84,28 @@ def synthetic_store(docs: dict[str, list[list[int]]], acts_of, *, neuron: Neuron
     col = Collection(site="blocks.{layer}.mlp.hook_post", stats={neuron.layer: stats}, masked_stats={},
                      topk_values={}, topk_index={}, token_acts={neuron: acts_a})
     return ActivationStore("synthetic", "0" * 64, "confirm", tokens, col)
+
+
+def alpha_neurons(model, documents) -> tuple[str, str]:
+    """(the layer-1 neuron that most clearly fires on corpus "alpha", the one that most clearly does
+    not), found from the data: the relative effect at the default bound (0.05 of the neuron's scale)
+    that the verdicts test, against the weakest other corpus for the first, the pooled rest for the second."""
+    from polytests.activations import CollectionRequest
+    from polytests.claims.evaluate import neuron_scale
+    from polytests.store import build_store
+
+    request = CollectionRequest(layers=(1,), neurons=tuple(NeuronRef(1, j) for j in range(model.d_mlp)))
+    store = build_store(model, documents, "confirm", request)
+    means = store.collection.stats[1].mean
+    alpha = store.docs_of("alpha")
+    rest = np.setdiff1d(np.arange(len(means)), alpha)
+    others = [store.docs_of(c) for c in store.corpora if c != "alpha"]
+
+    def theta(j: int, baseline: np.ndarray) -> float:
+        bound = 0.05 * neuron_scale(store, NeuronRef(1, j))
+        return float(np.mean(means[alpha, j][:, None] - bound > means[baseline, j][None, :]))
+
+    n = means.shape[1]
+    strong = max(range(n), key=lambda j: min(theta(j, b) for b in others))
+    weak = min(range(n), key=lambda j: theta(j, rest))
+    return f"L1N{strong}", f"L1N{weak}"

@@ -168,7 +168,10 @@ def test_the_hook_free_forward_collects_what_the_bridge_hooks_read(tiny_model, d
     monkeypatch.setitem(tiny_model.extra, "fast_forward", None)  # the bridge with hooks
     slow = collect(tiny_model, tokens, request, max_batch_tokens=256)
     for layer in (0, 1):
-        np.testing.assert_allclose(fast.stats[layer].sum, slow.stats[layer].sum, rtol=1e-5, atol=1e-5)
+        # Per-document sums of float32 activations cancel (terms near 100 summing to 0.4), so the two
+        # implementations' last-bit differences are judged against the size of the terms.
+        scale = float(np.abs(slow.stats[layer].sum).max())
+        np.testing.assert_allclose(fast.stats[layer].sum, slow.stats[layer].sum, rtol=1e-5, atol=1e-6 * scale)
         np.testing.assert_allclose(fast.topk_values[layer], slow.topk_values[layer], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(fast.token_acts[NeuronRef(1, 3)], slow.token_acts[NeuronRef(1, 3)], rtol=1e-5,
                                atol=1e-6)

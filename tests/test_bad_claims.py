@@ -33,6 +33,7 @@ import rich.table  # noqa: F401
 from polytests.activations import CollectionRequest
 from polytests.corpora import load_corpora
 from polytests.store import build_store
+from tests.helpers import alpha_neurons
 
 BAD = Path(__file__).parent / "bad_claims"
 DOC = Path(__file__).parent.parent / "docs" / "reliability.md"
@@ -82,11 +83,7 @@ def test_the_bad_claims_folder_is_well_formed():
 def neurons(tiny_model, tiny_corpora):
     """(strongest alpha neuron, neuron least active on alpha), found from the data."""
     docs = [d for c in load_corpora(tiny_corpora).values() for d in c.split("confirm")]
-    store = build_store(tiny_model, docs, "confirm", CollectionRequest(layers=(1,)))
-    means = store.collection.stats[1].mean
-    alpha = store.docs_of("alpha")
-    diff = means[alpha].mean(0) - means[np.setdiff1d(np.arange(len(means)), alpha)].mean(0)
-    return f"L1N{int(np.argmax(diff))}", f"L1N{int(np.argmin(diff))}"
+    return alpha_neurons(tiny_model, docs)
 
 
 def _valid_claims(strong: str, weak: str) -> str:
@@ -124,6 +121,7 @@ def test_every_bad_claim_file_fails_alone_and_the_valid_claims_are_judged(
         model = "{tiny_model_dir}"
         corpora = "{tiny_corpora}"
         resamples = 999
+        min_effect = 0.02  # as in test_plugin.py: the tiny model's feature is 1.3x the default bound
         cache_dir = "{pytester.path / 'cache'}"
     """))
     hyp = pytester.mkdir("hypotheses")

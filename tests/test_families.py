@@ -26,6 +26,7 @@ from polytests.neurons import NeuronRef
 from polytests.store import build_store
 from polytests.tokenization import tokenize_documents
 from tests.families import DECODERS, FAMILIES, N_CTX, mlp_output_projection, write_gguf
+from tests.helpers import alpha_neurons
 
 NEURON = NeuronRef(1, 5)
 
@@ -283,11 +284,7 @@ def _claim(cid, neuron, predicate, extra=""):
 
 
 def _strongest_on_alpha(model, documents):
-    store = build_store(model, documents, "confirm", CollectionRequest(layers=(1,)))
-    means = store.collection.stats[1].mean
-    alpha = store.docs_of("alpha")
-    rest = np.setdiff1d(np.arange(len(means)), alpha)
-    return f"L1N{int(np.argmax(means[alpha].mean(0) - means[rest].mean(0)))}"
+    return alpha_neurons(model, documents)[0]
 
 
 def _claims_json(pytester):

@@ -13,18 +13,14 @@ import pytest
 from polytests.activations import CollectionRequest
 from polytests.corpora import load_corpora
 from polytests.store import build_store
+from tests.helpers import alpha_neurons
 
 
 @pytest.fixture(scope="module")
 def neurons(tiny_model, tiny_corpora):
     """(strongest alpha neuron, neuron least active on alpha): found from the data, not assumed."""
     docs = [d for c in load_corpora(tiny_corpora).values() for d in c.split("confirm")]
-    store = build_store(tiny_model, docs, "confirm", CollectionRequest(layers=(1,)))
-    means = store.collection.stats[1].mean
-    alpha = store.docs_of("alpha")
-    rest = np.setdiff1d(np.arange(len(means)), alpha)
-    diff = means[alpha].mean(0) - means[rest].mean(0)
-    return f"L1N{int(np.argmax(diff))}", f"L1N{int(np.argmin(diff))}"
+    return alpha_neurons(tiny_model, docs)
 
 
 def claim_toml(id, neuron, predicates, extra=""):
@@ -45,6 +41,9 @@ def project(pytester, tiny_model_dir, tiny_corpora, neurons):
         model = "{tiny_model_dir}"
         corpora = "{tiny_corpora}"
         resamples = 999
+        # The tiny model's strongest alpha neuron sits at 1.3x the default bound (0.05 of its scale),
+        # too close for 14 documents a corpus to decide; the machinery under test needs a clear case.
+        min_effect = 0.02
         cache_dir = "{pytester.path / 'cache'}"
     """))
     hyp = pytester.mkdir("hypotheses")
@@ -154,10 +153,12 @@ def test_a_rerun_reads_results_and_recomputes_only_the_changed_claim(project, ne
 def test_a_damaged_result_entry_is_reported_and_recomputed(project):
     run(project)
     first = report(project)
+    # one entry at the configured resamples, and one per refinement that settled its Monte Carlo range
     entries = sorted((project.path / "cache" / "results").glob("alpha-feature-*.pkl"))
-    assert len(entries) == 1
-    entries[0].write_bytes(entries[0].read_bytes()[:-20] + b"x" * 20)
-    with pytest.warns(UserWarning, match=f"{entries[0].name}: damaged result cache entry.*recomputing"):
+    assert len(entries) >= 1
+    for entry in entries:
+        entry.write_bytes(entry.read_bytes()[:-20] + b"x" * 20)
+    with pytest.warns(UserWarning, match="damaged result cache entry.*recomputing"):
         result = run(project)
     result.assert_outcomes(passed=4, failed=2)
     again = report(project)
@@ -174,6 +175,17 @@ def _verdicts_and_numbers(pytester) -> dict:
     return out
 
 
+def _close(a, b) -> bool:
+    """Nested JSON values equal, numbers within a relative 1e-6."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or abs(a - b) <= 1e-6 * max(abs(a), abs(b))
+    return a == b
+
+
 def test_cold_runs_and_two_workers_give_identical_results(project):
     (project.path / "hypotheses" / "ablation.toml").write_text(claim_toml("alpha-ablation", "L1N3", [
         'kind = "ablation_hurts"\ncorpora = ["alpha"]\nkinds = ["zero", "resample"]\nn_null = 19']))
@@ -184,13 +196,19 @@ def test_cold_runs_and_two_workers_give_identical_results(project):
                                      f"--polytests-cache-dir={cache}", *extra)
         runs.append(_verdicts_and_numbers(project))
     assert runs[0] == runs[1], "two cold serial runs differ"
-    assert runs[0] == runs[2], "a run on two xdist workers differs from the serial run"
+    # Verdicts and p-values are identical; the other numbers may differ in float32's last bits where
+    # the CPU's matrix kernels split a product differently for one thread (each worker) than for two.
+    assert {k: v[:4] for k, v in runs[0].items()} == {k: v[:4] for k, v in runs[2].items()}, \
+        "a run on two xdist workers differs from the serial run"
+    for key in runs[0]:
+        assert _close(json.loads(runs[0][key][4]), json.loads(runs[2][key][4])), key
     assert "alpha-ablation" in runs[2]
     # The -n 2 run's figure cache (its workers draw into it: tests/test_reports.py checks that the
     # reports then draw nothing) holds the serial run's figures byte for byte (entries are named
-    # by key and content digest).
-    serial = sorted(p.name for p in (project.path / "cache0" / "figures").glob("*.png"))
-    workers = sorted(p.name for p in (project.path / "cache2" / "figures").glob("*.png"))
+    # by key and content digest). The keys digest the figure's numbers, which may differ in their last
+    # bits (above); the pictures may not: compare the content digests.
+    serial = sorted(p.stem.rsplit("-", 1)[1] for p in (project.path / "cache0" / "figures").glob("*.png"))
+    workers = sorted(p.stem.rsplit("-", 1)[1] for p in (project.path / "cache2" / "figures").glob("*.png"))
     assert serial and workers == serial
 
 

@@ -12,7 +12,7 @@ from polytests.claims.model import (
 from polytests.neurons import NeuronRef
 from polytests.claims.results import PredicateResult
 from polytests.verdicts import FamilyDecision, family_verdicts
-from polytests.runner import claim_pvalues, claim_resamples, decide
+from polytests.runner import claim_pvalues, claim_ranges, decide
 from tests.helpers import synthetic_store
 
 VOCAB = [".", " the", " a", " b", " c", " x", " y", " shared", " z", " w"]
@@ -24,7 +24,7 @@ def make_docs(rng, n_docs, tokens, length=(20, 40)):
     return [list(rng.choice(tokens, size=rng.integers(*length))) for _ in range(n_docs)]
 
 
-def evaluate(store, predicate, resamples=999):
+def evaluate(store, predicate, resamples=9999):
     ctx = EvaluationContext(store, VOCAB, n_resamples=resamples, seed=1)
     claim = Claim("c", "s", NEURON, (predicate,))
     return evaluate_predicate(ctx, claim, 0, predicate)
@@ -54,7 +54,7 @@ def verdict_of(r, alpha=0.05, m=1):
 
 
 def one_claim_family(r):
-    return family_verdicts([claim_pvalues([r])], [claim_resamples([r])], "holm")[0]
+    return family_verdicts([claim_pvalues([r])], [claim_ranges([r])], "holm")[0]
 
 
 def test_fires_on_detects_a_real_feature_and_refutes_a_wrong_corpus(corpora):
@@ -191,9 +191,9 @@ def test_holm_compares_the_largest_p_with_alpha_itself():
     # A design whose floor is 0.02 can be decided in a family of 3 when the others are decisive:
     # the largest adjusted p under Holm is compared with alpha, not alpha/3.
     r = PredicateResult("fires_on", "d", 0.02, "s", min_pvalue=0.02, pvalue_refute=0.98, estimate=1.0, bound=0.1)
-    verdict, reason = decide([r], 0.02, 0.98, FamilyDecision(0.03, 1.0, (0.03, 0.03), (1.0, 1.0), (0, 0)), 0.05, 3, "holm")
+    verdict, reason = decide([r], 0.02, 0.98, FamilyDecision(0.03, 1.0, (0.03, 0.03), (1.0, 1.0)), 0.05, 3, "holm")
     assert verdict == "confirmed"
-    verdict, reason = decide([r], 0.02, 0.98, FamilyDecision(0.06, 1.0, (0.06, 0.06), (1.0, 1.0), (0, 0)), 0.05, 3, "holm")
+    verdict, reason = decide([r], 0.02, 0.98, FamilyDecision(0.06, 1.0, (0.06, 0.06), (1.0, 1.0)), 0.05, 3, "holm")
     assert verdict == "inconclusive" and "cannot reach" not in reason and "decisive only if" in reason
 
 

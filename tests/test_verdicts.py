@@ -9,12 +9,13 @@ from statsmodels.stats.multitest import multipletests
 
 from polytests.stats.bounds import bound_test
 from polytests.stats.calibration import acceptance_band
-from polytests.verdicts import family_verdicts, monte_carlo_range
+from polytests.stats.multiplicity import monte_carlo_range
+from polytests.verdicts import FamilyDecision, family_verdicts
 
 
 def test_holm_runs_over_both_sides_of_every_claim():
     sides = [(0.001, 0.999), (0.6, 0.02), (None, 1.0), (0.04, 0.97)]
-    decisions = family_verdicts(sides, [(0, 0)] * 4, "holm")
+    decisions = family_verdicts(sides, [((a or 1.0, a or 1.0), (b, b)) for a, b in sides], "holm")
     flat = [0.001, 0.6, 1.0, 0.04, 0.999, 0.02, 1.0, 0.97]
     expected = multipletests(flat, method="holm")[1]
     assert [d.above for d in decisions] == pytest.approx(expected[:4])
@@ -33,24 +34,26 @@ def test_any_wrong_verdict_in_a_family_at_the_bound_stays_within_alpha():
             x, y = rng.exponential(1, 12), rng.exponential(1, 40)
             r = bound_test(x, y, 0.0, n_resamples=199, seed=f * 10 + c)
             sides.append((r.pvalue_above, r.pvalue_below))
-        decisions = family_verdicts(sides, [(0, 0)] * 5, "holm")
+        decisions = family_verdicts(sides, [((a, a), (b, b)) for a, b in sides], "holm")
         wrong += any(min(d.above, d.below) <= alpha for d in decisions)
     assert wrong / families <= acceptance_band(families, alpha)[1]
 
 
 def test_monte_carlo_range_is_clopper_pearson_and_contains_the_estimate():
-    low, high = monte_carlo_range((1 + 30) / 1000, 999, risk=0.001)
+    low, high = monte_carlo_range(30, 999, risk=0.001)
     assert low == pytest.approx(stats.beta.ppf(0.0005, 30, 970))
     assert high == pytest.approx(stats.beta.ppf(0.9995, 31, 969))
-    assert monte_carlo_range(0.2, 0) == (0.2, 0.2)
-    assert monte_carlo_range(1 / 1000, 999)[0] == 0.0
+    assert monte_carlo_range(0, 999)[0] == 0.0 and monte_carlo_range(0, 999)[1] >= 1 / 1000
+    with pytest.raises(ValueError, match="exceedances"):
+        monte_carlo_range(5, 4)
 
 
 def test_a_decision_within_monte_carlo_error_of_alpha_is_not_resolved():
-    near = family_verdicts([(0.024, 0.99)], [(199, 199)], "holm")[0]  # Holm over two sides: 0.048
-    assert near.above <= 0.05 and not near.resolved(0.05)
-    assert near.resamples_to_settle(0.05, "above") > 199
-    clear = family_verdicts([(1 / 20000, 0.99)], [(19999, 19999)], "holm")[0]
+    near = family_verdicts([(0.024, 0.99)], [((0.015, 0.035), (0.99, 0.99))], "holm")[0]  # Holm over two sides
+    assert near.shown(0.05) == "above" and not near.resolved(0.05)
+    clear = family_verdicts([(0.001, 0.99)], [((0.0005, 0.002), (0.99, 0.99))], "holm")[0]
     assert clear.resolved(0.05)
-    exact = family_verdicts([(0.049, 0.99)], [(0, 0)], "holm")[0]
-    assert exact.resolved(0.05)
+    # not shown, but the range reaches alpha: not resolved either
+    maybe = family_verdicts([(0.03, 0.99)], [((0.02, 0.04), (0.99, 0.99))], "holm")[0]
+    assert maybe.shown(0.05) is None and not maybe.resolved(0.05)
+    assert FamilyDecision(0.5, 0.6, (0.4, 0.6), (0.5, 0.7)).resolved(0.05)

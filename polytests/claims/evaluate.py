@@ -21,6 +21,7 @@ from polytests.claims.model import (
 )
 from polytests.claims.results import PredicateResult, null_summary
 from polytests.stats import hedges_g, intersection_union, probability_of_superiority
+from polytests.stats.multiplicity import bonferroni_span, max_span, monte_carlo_range
 from polytests.stats.bounds import BoundTest, bound_test, documents_needed
 
 
@@ -114,7 +115,10 @@ def _bound_numbers(t: BoundTest, alpha: float) -> dict:
             "ci": (float(t.ci.low), float(t.ci.high)), "ci_method": t.ci.method, "exact": t.exact,
             "min_pvalue": t.min_pvalue, "n_x": t.n_x, "n_y": t.n_y, "theta": t.theta,
             "mean_difference": t.mean_difference, "resamples": t.resamples,
+            "range_above": t.above_range or (t.pvalue_above, t.pvalue_above),
+            "range_below": t.below_range or (t.pvalue_below, t.pvalue_below),
             "documents_needed": documents_needed(t, alpha)}
+
 
 
 def _fires(ctx, claim, corpus, baseline, excluded: set[int], seed: int, versus: str, bound: float) -> dict:
@@ -141,7 +145,8 @@ def _fires(ctx, claim, corpus, baseline, excluded: set[int], seed: int, versus: 
                                  "Brunner-Munzel t of (claimed - bound) vs pooled baseline, documents relabelled"))
     if versus != "each":
         out.update(decisive="pooled baseline", test=out["pooled"], p_above=pooled.pvalue_above,
-                   p_below=pooled.pvalue_below)
+                   p_below=pooled.pvalue_below, range_above=out["pooled"]["range_above"],
+                   range_below=out["pooled"]["range_below"])
         return out
     # Selective: above the bound against EVERY baseline corpus (intersection-union: the
     # largest p), and refuted when shown below it against ANY one (union: Bonferroni).
@@ -157,8 +162,15 @@ def _fires(ctx, claim, corpus, baseline, excluded: set[int], seed: int, versus: 
     p_below = min(1.0, len(each) * min(v["p_below"] for v in each.values()))
     out["null"]["statistic"] += "; the verdict uses the weakest corpus's test"
     out.update(per_baseline_corpus=each, decisive=weakest, test=each[weakest], p_above=each[weakest]["p_above"],
-               p_below=p_below)
+               p_below=p_below, range_above=max_span(v["range_above"] for v in each.values()),
+               range_below=bonferroni_span(v["range_below"] for v in each.values()))
     return out
+
+
+def _range(t: BoundTest, side: str) -> tuple[float, float]:
+    """A bound test's Monte Carlo range of one side's p (a point when exact)."""
+    p, span = (t.pvalue_above, t.above_range) if side == "above" else (t.pvalue_below, t.below_range)
+    return span or (p, p)
 
 
 def _resamples_of(r: dict) -> int:
@@ -190,7 +202,8 @@ def _result_from_fires(kind: str, description: str, r: dict, what: str, min_effe
     return PredicateResult(kind, description, r["p_above"], summary, r, None, t["min_pvalue"],
                            pvalue_refute=r["p_below"], estimate=t["estimate"], bound=t["bound"],
                            ci=tuple(t["ci"]), units="activation", documents_needed=t["documents_needed"],
-                           documents=r["n_docs"] + t["n_y"], resamples=_resamples_of(r))
+                           documents=r["n_docs"] + t["n_y"], resamples=_resamples_of(r),
+                           pvalue_range=r["range_above"], pvalue_refute_range=r["range_below"])
 
 
 def eval_fires_on(ctx, claim, p: FiresOn, seed: int) -> PredicateResult:
@@ -242,7 +255,9 @@ def eval_polysemantic(ctx, claim, p: Polysemantic, seed: int) -> PredicateResult
                            max(r["test"]["min_pvalue"] for r in parts.values()), pvalue_refute=p_below,
                            estimate=t["estimate"], bound=bound, ci=tuple(t["ci"]), units="activation",
                            documents_needed=t["documents_needed"], documents=parts[weakest]["n_docs"] + t["n_y"],
-                           resamples=min((_resamples_of(r) for r in parts.values()), default=0))
+                           resamples=min((_resamples_of(r) for r in parts.values()), default=0),
+                           pvalue_range=max_span(r["range_above"] for r in parts.values()),
+                           pvalue_refute_range=bonferroni_span(r["range_below"] for r in parts.values()))
 
 
 def eval_silent_on(ctx, claim, p: SilentOn, seed: int) -> PredicateResult:
@@ -276,7 +291,9 @@ def eval_silent_on(ctx, claim, p: SilentOn, seed: int) -> PredicateResult:
                            pvalue_refute=p_outside, estimate=upper.estimate, bound=margin,
                            ci=(upper.ci.low, upper.ci.high), units="activation (|shift| < margin)",
                            documents_needed=documents_needed(closest, ctx.alpha), documents=len(x) + len(y),
-                           resamples=min(upper.resamples, lower.resamples))
+                           resamples=min(upper.resamples, lower.resamples),
+                           pvalue_range=max_span([_range(upper, "below"), _range(lower, "above")]),
+                           pvalue_refute_range=bonferroni_span([_range(upper, "above"), _range(lower, "below")]))
 
 
 def eval_token_matched(ctx, claim, p: TokenMatched, seed: int) -> PredicateResult:
@@ -324,7 +341,7 @@ def eval_token_matched(ctx, claim, p: TokenMatched, seed: int) -> PredicateResul
                            pvalue_refute=t.pvalue_below, estimate=t.estimate, bound=bound,
                            ci=(t.ci.low, t.ci.high), units="activation (same tokens)",
                            documents_needed=documents_needed(t, ctx.alpha), documents=len(x) + len(y),
-                           resamples=t.resamples)
+                           resamples=t.resamples, pvalue_range=_range(t, "above"), pvalue_refute_range=_range(t, "below"))
 
 
 def most_active_token(ctx, claim, corpus: str, min_count: int) -> tuple[int, float]:
@@ -364,7 +381,8 @@ def eval_not_one_token(ctx, claim, p: NotExplainedByOneToken, seed: int) -> Pred
     return PredicateResult(p.kind, p.describe(), after["p_above"], summary, numbers, None, t["min_pvalue"],
                            pvalue_refute=after["p_below"], estimate=t["estimate"], bound=bound,
                            ci=tuple(t["ci"]), units="activation", documents_needed=t["documents_needed"],
-                           documents=after["n_docs"] + t["n_y"], resamples=_resamples_of(after))
+                           documents=after["n_docs"] + t["n_y"], resamples=_resamples_of(after),
+                           pvalue_range=after["range_above"], pvalue_refute_range=after["range_below"])
 
 
 def top_contexts(store, acts: np.ndarray, k: int, max_per_document: int) -> np.ndarray:
@@ -476,8 +494,9 @@ def eval_explained_by(ctx, claim, p: ExplainedBy, seed: int) -> PredicateResult:
         boot = cov / np.sqrt((XX / N - (X / N) ** 2) * (YY / N - (Y / N) ** 2))
     boot = boot[np.isfinite(boot)]
     low, high = np.quantile(boot, [0.025, 0.975])
-    pvalue = float((1 + np.sum(boot <= p.min_correlation)) / (len(boot) + 1))
-    p_refute = float((1 + np.sum(boot >= p.min_correlation)) / (len(boot) + 1))
+    below_bound, above_bound = int(np.sum(boot <= p.min_correlation)), int(np.sum(boot >= p.min_correlation))
+    pvalue = float((1 + below_bound) / (len(boot) + 1))
+    p_refute = float((1 + above_bound) / (len(boot) + 1))
     numbers.update(correlation=corr, ci=(float(low), float(high)), min_correlation=p.min_correlation)
     summary = (f"explanation ({len(ids)} token types) vs activation: r={corr:.2f} "
                f"(95% CI [{low:.2f}, {high:.2f}], needed > {p.min_correlation}), "
@@ -485,7 +504,8 @@ def eval_explained_by(ctx, claim, p: ExplainedBy, seed: int) -> PredicateResult:
     return PredicateResult(p.kind, p.describe(), pvalue, summary, numbers, None, 1 / (len(boot) + 1),
                            pvalue_refute=p_refute, estimate=corr, bound=p.min_correlation,
                            ci=(float(low), float(high)), units="correlation", documents=n_docs,
-                           resamples=len(boot))
+                           resamples=len(boot), pvalue_range=monte_carlo_range(below_bound, len(boot)),
+                           pvalue_refute_range=monte_carlo_range(above_bound, len(boot)))
 
 
 EVALUATORS: dict[str, Callable[..., PredicateResult]] = {

@@ -31,7 +31,8 @@ class PredicateResult:
     documents_needed: float | None = None  # at the observed effect, to decide at alpha with 80% power
     documents: int | None = None  # documents behind the test now
     resamples: int = 0  # Monte Carlo resamples behind the p-values (0: exact or analytic, no Monte Carlo error)
-    refute_resamples: int | None = None  # the same for pvalue_refute when it differs (None: ``resamples``)
+    pvalue_range: tuple[float, float] | None = None  # where pvalue would lie with unlimited resamples (None: exact)
+    pvalue_refute_range: tuple[float, float] | None = None  # the same for pvalue_refute
 
 
 @dataclass(frozen=True)

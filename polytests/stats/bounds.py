@@ -53,7 +53,7 @@ from polytests.stats.permutation import (
     pvalues_from_null,
     sign_flip_test,
 )
-from polytests.stats.relative import median_sign_test, relative_effect_test
+from polytests.stats.relative import hodges_lehmann_ci, median_sign_test, relative_effect_test
 
 __all__ = ["BoundTest", "bound_test", "bound_test_one_sample", "documents_needed", "mean_bound_test"]
 
@@ -89,6 +89,9 @@ class BoundTest:
         The studentized statistic and its permutation null, for reports (empty for the sign test).
     resamples : int
         Monte Carlo resamples behind the p-values (0 when exact or analytic).
+    above_range, below_range : tuple or None
+        Where each p-value would lie with infinitely many resamples (99.9%); None when it
+        has no Monte Carlo error.
     """
 
     estimate: float
@@ -106,18 +109,22 @@ class BoundTest:
     statistic: float = float("nan")
     null_distribution: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False, compare=False)
     resamples: int = 0
+    above_range: tuple[float, float] | None = None  # Monte Carlo range of pvalue_above (None: exact)
+    below_range: tuple[float, float] | None = None
 
 
 def _shift_interval(x: np.ndarray, y: np.ndarray, se: float, confidence: float = 0.95) -> ConfidenceInterval:
     """Approximate interval of the Hodges-Lehmann shift: the shifts whose relative effect lies
     within ``z * se`` of 1/2 (the Brunner-Munzel test inverted, its standard error held at the
     estimate's), i.e. quantiles of the pairwise differences at ``1/2 -+ z * se``."""
+    if se == 0.0:  # complete separation (or identical groups): the inversion gives a point; bootstrap
+        low, high = hodges_lehmann_ci(x, y, n_resamples=999, confidence=confidence, seed=0)
+        return ConfidenceInterval(low, high, "percentile bootstrap")
     diffs = np.subtract.outer(x, y).ravel()
     z = float(stats.norm.ppf(0.5 + confidence / 2))
     low_q, high_q = np.clip([0.5 - z * se, 0.5 + z * se], 0.0, 1.0)
     low, high = np.quantile(diffs, [low_q, high_q])
-    method = "inverted Brunner-Munzel" if se > 0 else "degenerate"
-    return ConfidenceInterval(float(low), float(high), method)
+    return ConfidenceInterval(float(low), float(high), "inverted Brunner-Munzel")
 
 
 def bound_test(
@@ -147,6 +154,7 @@ def bound_test(
         n_x=len(x_arr), n_y=len(y_arr), theta=test.theta, theta_se=test.se,
         mean_difference=float(x_arr.mean() - y_arr.mean()), statistic=test.statistic,
         null_distribution=test.null_distribution, resamples=0 if test.exact else n_resamples,
+        above_range=None if test.exact else test.above_range, below_range=None if test.exact else test.below_range,
     )
 
 

@@ -53,6 +53,7 @@ from polytests.stats._validation import (
     check_two_samples,
     make_rng,
 )
+from polytests.stats.multiplicity import monte_carlo_range
 from polytests.stats.permutation import pvalues_from_null
 
 __all__ = [
@@ -78,6 +79,9 @@ class RelativeEffectTest:
     ``theta``; ``statistic`` the studentized ``(theta - 1/2) / se`` and
     ``null_distribution`` its permutation null. ``exact``: every relabelling was
     enumerated; ``min_pvalue``: the smallest p-value this design can give.
+    ``above_range``, ``below_range``: the p-values' Monte Carlo ranges
+    (:func:`~polytests.stats.multiplicity.monte_carlo_range` of the permutation part, which
+    the t approximation's p can only raise); a single point when exact.
     """
 
     theta: float
@@ -89,6 +93,8 @@ class RelativeEffectTest:
     min_pvalue: float
     n_x: int
     n_y: int
+    above_range: tuple[float, float]  # where pvalue_above would lie with infinitely many resamples
+    below_range: tuple[float, float]
     null_distribution: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False, compare=False)
 
 
@@ -185,10 +191,21 @@ def relative_effect_test(
     perm_below = float(pvalues_from_null(null, t_obs, "less", exact)[0])
     approx_above, approx_below = _satterthwaite_pvalues(shifted, y_arr)
     floor = 1.0 / n_arrangements if exact else 1.0 / (n_resamples + 1)
+
+    def span(perm: float, approx: float) -> tuple[float, float]:
+        if exact:
+            low = high = perm
+        else:  # perm = (1 + e) / (B + 1): recover e
+            e = int(round(perm * (n_resamples + 1))) - 1
+            low, high = monte_carlo_range(min(max(e, 0), n_resamples), n_resamples)
+        return max(low, approx), max(high, approx)
+
     return RelativeEffectTest(
         theta=float(theta[0]), statistic=float(t_obs[0]),
         pvalue_above=max(perm_above, approx_above), pvalue_below=max(perm_below, approx_below),
-        se=float(se[0]), exact=exact, min_pvalue=floor, n_x=n_x, n_y=n_y, null_distribution=null[0],
+        se=float(se[0]), exact=exact, min_pvalue=floor, n_x=n_x, n_y=n_y,
+        above_range=span(perm_above, approx_above), below_range=span(perm_below, approx_below),
+        null_distribution=null[0],
     )
 
 
