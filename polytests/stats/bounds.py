@@ -158,6 +158,9 @@ def bound_test(
     )
 
 
+bound_test.estimand = "shift"  # what polytests.stats.shapes puts on the bound to calibrate it
+
+
 def bound_test_one_sample(
     d: npt.ArrayLike,
     bound: float,
@@ -228,6 +231,9 @@ def mean_bound_test(
         n_y=len(y_arr), theta=float("nan"), theta_se=se, mean_difference=diff, statistic=float(above.statistic),
         null_distribution=above.null_distribution, resamples=0 if above.exact else n_resamples,
     )
+
+
+mean_bound_test.estimand = "mean"
 
 
 def documents_needed(result: BoundTest, alpha: float, power: float = 0.8) -> float:
