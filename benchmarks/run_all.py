@@ -55,6 +55,9 @@ SKIPPED = {
     "bench_collection.py": "superseded by bench_scale.py, which times the same collection pass and its peak "
                            "memory against the FLOP and kept-bytes floors (and 4 minutes would put run_all over "
                            "its 20-minute budget); run it alone: python benchmarks/bench_collection.py",
+    "bench_verdicts.py": "a before/after comparison for one change (issue #21: the shape-robust verdicts against "
+                         "the revision before them), four cold runs of pytest hypotheses/ (about 6.5 minutes); "
+                         "run it alone: python benchmarks/bench_verdicts.py",
 }
 # name -> (arguments, budget in seconds on a quiet development machine)
 PLAN: dict[str, tuple[list[str], int]] = {

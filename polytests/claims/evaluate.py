@@ -23,6 +23,7 @@ from polytests.claims.results import PredicateResult, null_summary
 from polytests.stats import hedges_g, intersection_union, probability_of_superiority
 from polytests.stats.multiplicity import bonferroni_span, max_span, monte_carlo_range
 from polytests.stats.bounds import BoundTest, bound_test, documents_needed
+from polytests.stats.correlation import document_correlation_test
 
 
 @dataclass
@@ -475,37 +476,20 @@ def eval_explained_by(ctx, claim, p: ExplainedBy, seed: int) -> PredicateResult:
     if pred.all() or not pred.any():
         reason = "the explanation matches no token (or every token) of the split"
         return PredicateResult(p.kind, p.describe(), None, f"inconclusive: {reason}", numbers, reason, 1.0)
-    corr = float(np.corrcoef(pred.astype(float), acts)[0, 1])
-    # Document-level bootstrap of the correlation (tokens of a document are not independent).
-    doc = store.tokens.doc_index_per_token()
-    n_docs = store.tokens.n_docs
-    sx = np.bincount(doc, weights=pred, minlength=n_docs)
-    sy = np.bincount(doc, weights=acts, minlength=n_docs)
-    sxx = sx  # indicator: x*x == x
-    syy = np.bincount(doc, weights=acts * acts, minlength=n_docs)
-    sxy = np.bincount(doc, weights=pred * acts, minlength=n_docs)
-    n = np.bincount(doc, minlength=n_docs).astype(float)
-    rng = np.random.default_rng(seed)
-    n_boot = ctx.n_resamples
-    w = rng.multinomial(n_docs, np.full(n_docs, 1 / n_docs), size=n_boot).astype(float)
-    N, X, Y, XX, YY, XY = (w @ v for v in (n, sx, sy, sxx, syy, sxy))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cov = XY / N - (X / N) * (Y / N)
-        boot = cov / np.sqrt((XX / N - (X / N) ** 2) * (YY / N - (Y / N) ** 2))
-    boot = boot[np.isfinite(boot)]
-    low, high = np.quantile(boot, [0.025, 0.975])
-    below_bound, above_bound = int(np.sum(boot <= p.min_correlation)), int(np.sum(boot >= p.min_correlation))
-    pvalue = float((1 + below_bound) / (len(boot) + 1))
-    p_refute = float((1 + above_bound) / (len(boot) + 1))
+    test = document_correlation_test(pred.astype(float), acts, store.tokens.doc_index_per_token(), p.min_correlation,
+                                     n_resamples=ctx.n_resamples, seed=seed)
+    corr, (low, high), n_docs = test.correlation, test.ci, store.tokens.n_docs
+    pvalue, p_refute = test.pvalue_above, test.pvalue_below
     numbers.update(correlation=corr, ci=(float(low), float(high)), min_correlation=p.min_correlation)
     summary = (f"explanation ({len(ids)} token types) vs activation: r={corr:.2f} "
                f"(95% CI [{low:.2f}, {high:.2f}], needed > {p.min_correlation}), "
                f"precision {precision:.0%}, recall {recall:.0%} at activation > {threshold:.3g}")
-    return PredicateResult(p.kind, p.describe(), pvalue, summary, numbers, None, 1 / (len(boot) + 1),
+    return PredicateResult(p.kind, p.describe(), pvalue, summary, numbers, None, 1 / (test.replicates + 1),
                            pvalue_refute=p_refute, estimate=corr, bound=p.min_correlation,
                            ci=(float(low), float(high)), units="correlation", documents=n_docs,
-                           resamples=len(boot), pvalue_range=monte_carlo_range(below_bound, len(boot)),
-                           pvalue_refute_range=monte_carlo_range(above_bound, len(boot)))
+                           resamples=test.replicates,
+                           pvalue_range=monte_carlo_range(test.at_or_below, test.replicates),
+                           pvalue_refute_range=monte_carlo_range(test.at_or_above, test.replicates))
 
 
 EVALUATORS: dict[str, Callable[..., PredicateResult]] = {

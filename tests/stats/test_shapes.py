@@ -73,3 +73,13 @@ def test_paired_deltas_on_skewed_shapes_keep_alpha_and_the_mean_form_does_not():
     high = acceptance_band(sims, ALPHA)[1]
     assert wrong_new / sims <= high
     assert wrong_old / sims > high
+
+
+@pytest.mark.xfail(strict=True, reason="explained_by's percentile document bootstrap is liberal at the bound "
+                   "(any wrong verdict 0.09-0.12 for 30-120 documents; docs/statistics.md); issue #21 stays open "
+                   "for it. When a fix makes this pass, drop the mark.")
+def test_explained_by_keeps_alpha_at_the_bound():
+    from polytests.stats.correlation import wrong_verdict_rates as correlation_rates
+
+    r = correlation_rates(n_docs=30, simulations=200, resamples=199, seed=0)
+    assert r["any_wrong"] <= acceptance_band(200, ALPHA)[1], r
