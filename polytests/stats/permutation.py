@@ -14,9 +14,11 @@ Conventions (see ``docs/statistics.md``):
 * When the number of distinct arrangements is at most ``exact_threshold``
   (default ``n_resamples + 1``) every arrangement is enumerated, the observed
   one included, and ``p = #{null >= observed} / N_arrangements``.
-* ``null >= observed`` is evaluated with the relative tolerance
-  ``gamma = |100 * eps * observed|`` that :func:`scipy.stats.permutation_test`
-  uses, so values equal up to rounding count as ties.
+* ``null >= observed`` is evaluated as ``null >= observed - gamma`` with
+  ``gamma = 1e-9 * max(|observed|, 1)`` (``_TIE_RTOL``; 0 for an infinite
+  observed value), so arrangements equal up to rounding count as ties. scipy's
+  :func:`~scipy.stats.permutation_test` uses ``100 * eps * |observed|``, which
+  vanishes for a statistic near 0 although the rounding error does not.
 * ``"two-sided"`` compares ``|t|`` with ``|t_observed|``.
 * 2-D input ``(n, k)`` tests the ``k`` columns with the SAME relabellings;
   column ``j`` is bit-identical to the 1-D test of column ``j`` with the same
