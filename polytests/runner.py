@@ -14,7 +14,6 @@ import platform
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
 
 from polytests.activations import CollectionRequest
 from polytests.cache import ActivationCache
@@ -295,9 +294,10 @@ class ClaimRunner:
         hypotheses, 2m in all, and the correction (Holm by default) runs over all of
         them, which bounds the probability of any wrong verdict, confirmed or
         refuted, in the whole family by alpha (see :func:`family_verdicts`). Neither
-        side significant after the correction is "inconclusive", never "refuted"; a
-        decision that the Monte Carlo error of its p-values could reverse is
-        "inconclusive" too, and says how many resamples would settle it.
+        side significant after the correction is "inconclusive", never "refuted". A
+        decision that the Monte Carlo error of its p-values could reverse is resampled
+        again with ten times the resamples (``REFINE_ROUNDS`` times at most); if that does
+        not settle it, the claim is "inconclusive", undecided by Monte Carlo resolution.
         """
         raw = self.evaluate_raw(claims)
         m = len(claims)
@@ -319,7 +319,7 @@ class ClaimRunner:
         out = {}
         for claim, (above, below), decision in zip(claims, sides, family, strict=True):
             results, meta = raw[claim.id]
-            alpha = claim.alpha if claim.alpha is not None else self.settings.alpha
+            alpha = alphas[claim.id]
             verdict, reason = decide(results, above, below, decision, alpha, m, self.settings.correction,
                                      used[claim.id])
             provenance = {k: v for k, v in meta.items() if k not in ("top_tokens", "site", "doc_means", "contexts")}

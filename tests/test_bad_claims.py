@@ -22,7 +22,6 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 # pytester's in-process runs drop modules first imported inside them: import up front.
@@ -30,9 +29,7 @@ import polytests.reports  # noqa: F401
 import polytests.runner  # noqa: F401
 import rich.console  # noqa: F401
 import rich.table  # noqa: F401
-from polytests.activations import CollectionRequest
 from polytests.corpora import load_corpora
-from polytests.store import build_store
 from tests.helpers import alpha_neurons
 
 BAD = Path(__file__).parent / "bad_claims"

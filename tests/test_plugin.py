@@ -7,12 +7,9 @@ import re
 import textwrap
 from xml.etree import ElementTree
 
-import numpy as np
 import pytest
 
-from polytests.activations import CollectionRequest
 from polytests.corpora import load_corpora
-from polytests.store import build_store
 from tests.helpers import alpha_neurons
 
 
@@ -180,7 +177,7 @@ def _close(a, b) -> bool:
     if isinstance(a, dict):
         return isinstance(b, dict) and a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
     if isinstance(a, list):
-        return isinstance(b, list) and len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+        return isinstance(b, list) and len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, float) and isinstance(b, float):
         return a == b or abs(a - b) <= 1e-6 * max(abs(a), abs(b))
     return a == b

@@ -28,7 +28,6 @@ current test's.
 
 from __future__ import annotations
 
-import dataclasses
 
 import math
 from dataclasses import dataclass, field
@@ -46,12 +45,11 @@ from polytests.stats._validation import (
     check_two_samples,
     make_rng,
 )
-from polytests.stats.effects import ConfidenceInterval, mean_difference_ci
+from polytests.stats.effects import ConfidenceInterval
 from polytests.stats.permutation import (
     min_attainable_pvalue,
     permutation_test,
     pvalues_from_null,
-    sign_flip_test,
 )
 from polytests.stats.relative import hodges_lehmann_ci, median_sign_test, relative_effect_test
 
