@@ -33,6 +33,7 @@ from polytests.models.fast import fast_forward
 from polytests.neurons import NeuronRef
 from polytests.stats.bounds import bound_test, bound_test_one_sample, documents_needed
 from polytests.stats.multiplicity import bonferroni_span, monte_carlo_range
+from polytests.stats.relative import MIN_DOCUMENTS
 from polytests.tokenization import (
     TokenizedDocuments, batch_windows, make_windows, tokenize_documents, window_batch,
 )
@@ -581,6 +582,10 @@ class AblationEngine:
             delta = self.deltas(layer, [target], kind, seed, p.corpora_)[0]
             x, y = delta[docs], delta[base]
             x, y = x[np.isfinite(x)], y[np.isfinite(y)]
+            if len(x) < MIN_DOCUMENTS or len(y) < MIN_DOCUMENTS:
+                reason = (f"too few documents: {len(x)} claimed, {len(y)} baseline (need {MIN_DOCUMENTS} each: "
+                          "with fewer the shift test does not keep its error rates; docs/statistics.md)")
+                return PredicateResult(p.kind, p.describe(), None, f"inconclusive: {reason}", {}, reason, 1.0)
             test = bound_test(x, y, bound, n_resamples=n_resamples, seed=seed)
             tests[kind] = test
             per_kind[kind] = {"claimed": float(x.mean()), "baseline": float(y.mean()),

@@ -83,11 +83,11 @@ def test_a_tiny_effect_is_refuted_not_confirmed(corpora):
 
 
 def test_a_p_of_about_0_2_is_inconclusive_not_refuted():
-    # Six noisy documents a side, the estimate above the bound but not shown to be: undecided.
+    # Twelve noisy documents a side, the estimate above the bound but not shown to be: undecided.
     rng = np.random.default_rng(11)
-    docs = {"a": make_docs(rng, 6, [A]), "b": make_docs(rng, 6, [B])}
-    offsets = {("a", i): 0.15 + 0.3 * v for i, v in enumerate(np.random.default_rng(2).normal(size=6))}
-    offsets |= {("b", i): 0.3 * v for i, v in enumerate(np.random.default_rng(3).normal(size=6))}
+    docs = {"a": make_docs(rng, 12, [A]), "b": make_docs(rng, 12, [B])}
+    offsets = {("a", i): 0.03 + 0.3 * v for i, v in enumerate(np.random.default_rng(2).normal(size=12))}
+    offsets |= {("b", i): 0.3 * v for i, v in enumerate(np.random.default_rng(3).normal(size=12))}
     store = synthetic_store(docs, lambda c, i, toks: [offsets[c, i] for _ in toks])
     r = evaluate(store, FiresOn("a", min_effect=0.0))
     assert 0.1 < r.pvalue < 0.4 and r.pvalue_refute > 0.5
@@ -178,11 +178,19 @@ def test_too_few_documents_is_inconclusive_not_refuted():
     assert verdict == "inconclusive" and "too few" in reason
 
 
+def test_fewer_than_ten_documents_a_side_are_too_few_for_the_shift_test():
+    rng = np.random.default_rng(0)
+    docs = {"a": make_docs(rng, 9, [A]), "b": make_docs(rng, 30, [B])}
+    r = evaluate(planted(docs, lambda c, t: 1.0 if t == A else 0.0), FiresOn("a"))
+    assert r.pvalue is None and "need 10 each" in r.inconclusive_reason
+
+
 def test_design_that_cannot_reach_alpha_is_inconclusive():
     rng = np.random.default_rng(0)
-    docs = {"a": make_docs(rng, 2, [A]), "b": make_docs(rng, 3, [B])}  # 10 arrangements: p >= 0.1
-    r = evaluate(planted(docs, lambda c, t: 1.0 if t == A else 0.0), FiresOn("a"))
-    assert r.numbers["test"]["exact"] and r.min_pvalue == pytest.approx(0.1)
+    docs = {"a": make_docs(rng, 10, [A]), "b": make_docs(rng, 10, [B])}
+    # 9 resamples: no p below 1/10
+    r = evaluate(planted(docs, lambda c, t: 1.0 if t == A else 0.0), FiresOn("a"), resamples=9)
+    assert not r.numbers["test"]["exact"] and r.min_pvalue == pytest.approx(0.1)
     verdict, reason = decide([r], *claim_pvalues([r]), one_claim_family(r), 0.05, 1, "holm")
     assert verdict == "inconclusive" and "cannot reach alpha" in reason
 

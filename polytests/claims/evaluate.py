@@ -23,6 +23,7 @@ from polytests.claims.results import PredicateResult, null_summary
 from polytests.stats import hedges_g, intersection_union, probability_of_superiority
 from polytests.stats.multiplicity import bonferroni_span, max_span, monte_carlo_range
 from polytests.stats.bounds import BoundTest, bound_test, documents_needed
+from polytests.stats.relative import MIN_DOCUMENTS
 from polytests.stats.correlation import document_correlation_test
 
 
@@ -43,6 +44,10 @@ class EvaluationContext:
         """A per-predicate seed: results do not depend on which other claims ran."""
         text = f"{self.seed}/{claim.id}/{index}".encode()
         return int.from_bytes(hashlib.sha256(text).digest()[:8], "big")
+
+
+TOO_FEW = (f"need {MIN_DOCUMENTS} each: with fewer the shift test does not keep its error rates "
+           "(docs/statistics.md)")
 
 
 def _fmt(p: float | None) -> str:
@@ -133,9 +138,9 @@ def _fires(ctx, claim, corpus, baseline, excluded: set[int], seed: int, versus: 
     tokens_used = int(keep.sum()) if keep is not None else store.tokens.n_tokens
     out = {"n_docs": len(x), "n_baseline_docs": len(y), "tokens_used": tokens_used,
            "excluded_token_types": len(excluded), "versus": versus}
-    if len(x) < 2 or len(y) < 2:
+    if len(x) < MIN_DOCUMENTS or len(y) < MIN_DOCUMENTS:
         out["reason"] = (f"too few documents with tokens left: {len(x)} in {corpus}, {len(y)} in the "
-                         "baseline (need 2 each)")
+                         f"baseline ({TOO_FEW})")
         return out
     pooled = bound_test(x, y, bound, n_resamples=ctx.n_resamples, seed=seed)
     out.update(mean=float(x.mean()), baseline_mean=float(y.mean()), difference=pooled.mean_difference,
@@ -154,8 +159,8 @@ def _fires(ctx, claim, corpus, baseline, excluded: set[int], seed: int, versus: 
     each = {}
     for j, c in enumerate(baseline):
         y_c = _group_values(store, means, [c])
-        if len(y_c) < 2:
-            out["reason"] = f"too few documents with tokens left in baseline corpus {c}: {len(y_c)}"
+        if len(y_c) < MIN_DOCUMENTS:
+            out["reason"] = f"too few documents with tokens left in baseline corpus {c}: {len(y_c)} ({TOO_FEW})"
             return out
         t_c = bound_test(x, y_c, bound, n_resamples=ctx.n_resamples, seed=seed + 1 + j)
         each[c] = _bound_numbers(t_c, ctx.alpha)
@@ -272,8 +277,8 @@ def eval_silent_on(ctx, claim, p: SilentOn, seed: int) -> PredicateResult:
     min_effect, scale, margin = _activation_bound(ctx, claim, p)
     if p.margin is not None:
         margin = float(p.margin)
-    if len(x) < 2 or len(y) < 2 or not margin > 0:
-        reason = (f"too few documents: {len(x)} in {p.corpus}, {len(y)} in the baseline" if margin > 0 else
+    if len(x) < MIN_DOCUMENTS or len(y) < MIN_DOCUMENTS or not margin > 0:
+        reason = (f"too few documents: {len(x)} in {p.corpus}, {len(y)} in the baseline ({TOO_FEW})" if margin > 0 else
                   "the margin is 0 (the neuron never activates on this split?)")
         return PredicateResult(p.kind, p.describe(), None, f"inconclusive: {reason}", {}, reason, 1.0)
     upper = bound_test(x, y, margin, n_resamples=ctx.n_resamples, seed=seed)
@@ -326,8 +331,8 @@ def eval_token_matched(ctx, claim, p: TokenMatched, seed: int) -> PredicateResul
     x = per_doc[store.docs_of(p.corpus)]
     y = per_doc[store.docs_of(p.against)]
     x, y = x[np.isfinite(x)], y[np.isfinite(y)]
-    if len(x) < 2 or len(y) < 2:
-        reason = f"too few documents contain the matched tokens: {len(x)} and {len(y)}"
+    if len(x) < MIN_DOCUMENTS or len(y) < MIN_DOCUMENTS:
+        reason = f"too few documents contain the matched tokens: {len(x)} and {len(y)} ({TOO_FEW})"
         return PredicateResult(p.kind, p.describe(), None, f"inconclusive: {reason}", numbers, reason, 1.0)
     min_effect, scale, bound = _activation_bound(ctx, claim, p)
     t = bound_test(x, y, bound, n_resamples=ctx.n_resamples, seed=seed)

@@ -10,10 +10,12 @@ from scipy import stats
 
 from polytests.stats._rank_kernels import bm_statistics, relabelled_bm_t, ties_of
 from polytests.stats.relative import (
+    _satterthwaite_pvalues,
     hodges_lehmann,
     hodges_lehmann_ci,
     median_sign_test,
     relative_effect_test,
+    separation_floor,
 )
 
 
@@ -54,10 +56,10 @@ def test_exact_permutation_pvalue_equals_scipy_permutation_test():
     ref = stats.permutation_test((x - 0.1, y), statistic, vectorized=False, n_resamples=10**6,
                                  alternative="greater", permutation_type="independent")
     ours = relative_effect_test(x, y, 0.1, n_resamples=9999, seed=1)
-    assert ours.exact and ours.min_pvalue == pytest.approx(1 / math.comb(13, 6))
-    # the reported p is the larger of the permutation p and the t approximation
-    assert ours.pvalue_above == pytest.approx(max(ref.pvalue, stats.brunnermunzel(
-        x - 0.1, y, alternative="greater").pvalue))
+    assert ours.exact and ours.min_pvalue == pytest.approx(max(1 / math.comb(13, 6), separation_floor(6, 7)))
+    # the reported p is the larger of the permutation p, the t approximation and the separation floor
+    approx = _satterthwaite_pvalues(x - 0.1, y)[0]
+    assert ours.pvalue_above == pytest.approx(max(ref.pvalue, approx, separation_floor(6, 7)))
 
 
 @pytest.mark.parametrize("n_x, n_y", [(12, 60), (40, 8), (30, 30)])
@@ -99,3 +101,24 @@ def test_hodges_lehmann_is_the_median_of_pairwise_differences():
     assert hodges_lehmann(x, y) == np.median([1, -1, 3, 1, 7, 5])
     low, high = hodges_lehmann_ci(x, y, n_resamples=199, seed=0)
     assert low <= hodges_lehmann(x, y) <= high
+
+
+@pytest.mark.parametrize("n_x, n_y", [(3, 4), (8, 8), (12, 60), (4, 2)])
+def test_separation_floor_bounds_every_two_level_step(n_x, n_y):
+    # P(all x above all y) at theta = 1/2 is E[g(U)^n_x], U ~ Beta(n_y, 1), g non-increasing with
+    # integral 1/2; over two-level steps (1 on [0, a), c on [a, b), 0 after) it never exceeds the floor.
+    from polytests.stats.relative import separation_floor
+
+    best = 0.0
+    for a in np.linspace(0, 0.5, 101):
+        for b in np.linspace(a + 1e-9, 1, 101):
+            c = (0.5 - a) / (b - a)
+            if 0 <= c <= 1:
+                best = max(best, a**n_y + c**n_x * (b**n_y - a**n_y))
+    assert best <= separation_floor(n_x, n_y) * (1 + 1e-9)
+    assert best >= separation_floor(n_x, n_y) * (1 - 1e-9)  # and it is reached
+
+
+def test_a_separated_sample_is_never_below_the_separation_floor():
+    r = relative_effect_test(np.full(4, 1.0) + np.arange(4) * 1e-3, np.zeros(4), 0.0, n_resamples=999, seed=0)
+    assert r.theta == 1.0 and r.pvalue_above >= 1 / 16 and r.min_pvalue == 1 / 16
