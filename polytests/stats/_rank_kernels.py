@@ -32,8 +32,8 @@ def variance_floor(n: int) -> float:
     """The smallest placement variance a group of ``n`` documents is credited with: that of the group
     with ONE of its documents half a unit away from the rest, ``(1/n)(1 - 1/n)/4``. A dozen documents
     that all sit in one place relative to the other group (all zero, say) would otherwise have a
-    variance of 0 and make any difference look certain; the audit measured 12.6% wrong verdicts
-    at a nominal 5% for 8 such documents (docs/statistics.md). Placements of groups that overlap
+    variance of 0 and make any difference look certain (an audit found such samples liberal;
+    docs/statistics.md, "Guards from an audit"). Placements of groups that overlap
     the other vary far more (about 1/12), so the floor only bites in such degenerate samples."""
     return (n - 1) / (4.0 * n * n)
 

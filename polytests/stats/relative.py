@@ -68,8 +68,8 @@ __all__ = [
 ]
 
 # The fewest documents a group must have before a predicate uses the shift test for a verdict: below it
-# an audit's simulations found the test liberal (up to 1.5x its level at 6-8 documents, at alpha / 2),
-# at 10 every shape tried within its band (docs/statistics.md). The predicates check it and call the
+# an audit's simulations found the test liberal at alpha / 2 for some shapes (6-8 documents), at 10 every
+# shape it had flagged within its band (docs/statistics.md, "Guards from an audit"). The predicates check it and call the
 # claim inconclusive; the test itself still runs on fewer (its separation floor keeps 5 or fewer from
 # rejecting at alpha / 2).
 MIN_DOCUMENTS = 10
