@@ -405,11 +405,6 @@ def rank_range(p_rank: float, exceed: int, evaluated: int, pool: int) -> tuple[f
     return min(low, p_rank), max(high, p_rank)
 
 
-def _test_range(t, side: str) -> tuple[float, float]:
-    p, span = (t.pvalue_above, t.above_range) if side == "above" else (t.pvalue_below, t.below_range)
-    return span or (p, p)
-
-
 def besag_clifford(null_values: np.ndarray, observed: float, h: int = BESAG_CLIFFORD_H) -> tuple[float, int, int]:
     """Sequential Monte Carlo p-value (Besag & Clifford 1991) over null values in their drawn order.
 
@@ -568,7 +563,6 @@ class AblationEngine:
                                max(1 / (len(null_neurons) + 1), t.min_pvalue), pvalue_refute=p_below,
                                estimate=t.estimate, bound=bound, ci=(t.ci.low, t.ci.high), units="nats/token",
                                documents_needed=documents_needed(t, alpha), documents=t.n_x,
-                               resamples=min(v["null_evaluated"] for v in per_kind.values()),
                                pvalue_range=max(spans, key=lambda span: span[1]))
 
     def _specific(self, claim: Claim, p: AblationSpecific, seed: int, n_resamples: int, bound: float,
@@ -608,8 +602,8 @@ class AblationEngine:
                                ci=(t.ci.low, t.ci.high), units="nats/token",
                                documents_needed=documents_needed(t, alpha), documents=t.n_x + t.n_y,
                                resamples=min(v.resamples for v in tests.values()),
-                               pvalue_range=_test_range(t, "above"),
-                               pvalue_refute_range=bonferroni_span(_test_range(v, "below") for v in tests.values()))
+                               pvalue_range=t.span("above"),
+                               pvalue_refute_range=bonferroni_span(v.span("below") for v in tests.values()))
 
     def _spares(self, claim: Claim, p: AblationSpares, seed: int, n_resamples: int, alpha: float) -> PredicateResult:
         """Equivalence: |loss change| shown below ``margin`` (TOST; confirmed), or shown beyond it

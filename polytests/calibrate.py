@@ -32,6 +32,7 @@ import numpy as np
 
 from polytests.stats import permutation_test
 from polytests.stats.bounds import bound_test, bound_test_one_sample, mean_bound_test
+from polytests.stats.relative import hodges_lehmann
 from polytests.stats.calibration import acceptance_band
 
 
@@ -152,39 +153,37 @@ def run_study(values: RealValues, n_claims: int = 1000, alpha: float = 0.05, min
         x, y = values.doc_means[a, j], values.doc_means[b, j]
         bound = min_effect * values.scales[j]
         # fires_on, pooled baseline: true difference 0; at the bound: true difference = bound.
-        t0 = bound_test(x, y, 0.0, n_resamples=resamples, seed=s, ci_resamples=9)
+        t0 = bound_test(x, y, 0.0, n_resamples=resamples, seed=s)
         hit("fires_on", "true effect 0, bound 0", "confirmed", t0.pvalue_above <= alpha)
-        tb = bound_test(x + bound, y, bound, n_resamples=resamples, seed=s, ci_resamples=9)
+        tb = bound_test(x + bound, y, bound, n_resamples=resamples, seed=s)
         hit("fires_on", "true effect = bound", "refuted", tb.pvalue_below <= alpha)
         hit("fires_on", "true effect = bound", "confirmed", tb.pvalue_above <= alpha)
         # fires_on, versus each: the other side split into three pseudo-corpora, all at the bound.
         parts = np.array_split(rng.permutation(b), 3)
-        each = [bound_test(x + bound, values.doc_means[p, j], bound, n_resamples=resamples, seed=s + k,
-                           ci_resamples=9) for k, p in enumerate(parts)]
+        each = [bound_test(x + bound, values.doc_means[p, j], bound, n_resamples=resamples, seed=s + k) for k, p in enumerate(parts)]
         hit("fires_on (each)", "true effect = bound", "confirmed", max(t.pvalue_above for t in each) <= alpha)
         hit("fires_on (each)", "true effect = bound", "refuted",
             min(1.0, 3 * min(t.pvalue_below for t in each)) <= alpha)
         # polysemantic: two claimed pseudo-corpora, both exactly at the bound.
         a1, a2 = np.array_split(a, 2)
         if len(a1) >= 2 and len(a2) >= 2:
-            p1 = bound_test(values.doc_means[a1, j] + bound, y, bound, n_resamples=resamples, seed=s, ci_resamples=9)
-            p2 = bound_test(values.doc_means[a2, j] + bound, y, bound, n_resamples=resamples, seed=s + 7,
-                            ci_resamples=9)
+            p1 = bound_test(values.doc_means[a1, j] + bound, y, bound, n_resamples=resamples, seed=s)
+            p2 = bound_test(values.doc_means[a2, j] + bound, y, bound, n_resamples=resamples, seed=s + 7)
             hit("polysemantic", "both at the bound", "confirmed", max(p1.pvalue_above, p2.pvalue_above) <= alpha)
             hit("polysemantic", "both at the bound", "refuted",
                 min(1.0, 2 * min(p1.pvalue_below, p2.pvalue_below)) <= alpha)
         # silent_on: true difference exactly at the margin: "confirmed" (equivalent) must be rare.
         margin = bound if bound > 0 else 1e-9
-        up = bound_test(x + margin, y, margin, n_resamples=resamples, seed=s, ci_resamples=9)
-        lo = bound_test(x + margin, y, -margin, n_resamples=resamples, seed=s + 1, ci_resamples=9)
+        up = bound_test(x + margin, y, margin, n_resamples=resamples, seed=s)
+        lo = bound_test(x + margin, y, -margin, n_resamples=resamples, seed=s + 1)
         hit("silent_on", "true difference = margin", "confirmed", max(up.pvalue_below, lo.pvalue_above) <= alpha)
         # token_matched: the same corpus on both sides, same tokens: true residual difference ~0.
         rx, ry = _residual_means(values, j, a, b)
         rx, ry = rx[np.isfinite(rx)], ry[np.isfinite(ry)]
         if len(rx) >= 2 and len(ry) >= 2:
-            tm = bound_test(rx, ry, 0.0, n_resamples=resamples, seed=s, ci_resamples=9)
+            tm = bound_test(rx, ry, 0.0, n_resamples=resamples, seed=s)
             hit("token_matched", "true effect 0, bound 0", "confirmed", tm.pvalue_above <= alpha)
-            tmb = bound_test(rx + bound, ry, bound, n_resamples=resamples, seed=s, ci_resamples=9)
+            tmb = bound_test(rx + bound, ry, bound, n_resamples=resamples, seed=s)
             hit("token_matched", "true effect = bound", "refuted", tmb.pvalue_below <= alpha)
         # ablation (one-sample, per-document loss change): documents of a corpus drawn with
         # replacement, tested against the median change of all its documents (the true median).
@@ -201,11 +200,6 @@ def run_study(values: RealValues, n_claims: int = 1000, alpha: float = 0.05, min
             for (kind, scenario, event), n_hit in counts.items()]
     rows += unequal_variance_rows(values, n_claims, alpha, resamples, seed + 1)
     return rows
-
-
-def _median_difference(x_pop: np.ndarray, y_pop: np.ndarray) -> float:
-    """The true shift of two populations: the median of X - Y over all their pairs."""
-    return float(np.median(np.subtract.outer(x_pop, y_pop)))
 
 
 def unequal_variance_rows(values: RealValues, n_claims: int, alpha: float, resamples: int, seed: int) -> list[Row]:
@@ -232,7 +226,7 @@ def unequal_variance_rows(values: RealValues, n_claims: int, alpha: float, resam
     hi_vals = values.doc_means[values.corpus_of_doc == high, j]
     lo_vals = values.doc_means[np.isin(values.corpus_of_doc, lows), j]
     lo_vals = lo_vals - lo_vals.mean() + hi_vals.mean()
-    shift = _median_difference(hi_vals, lo_vals)
+    shift = hodges_lehmann(hi_vals, lo_vals)
     perm_only = both = shifted = 0
     for i in range(n_claims):
         x = rng.choice(hi_vals, size=12, replace=True)
@@ -265,7 +259,7 @@ def power_curves(values: RealValues, effects=(0.5, 1.0, 2.0, 4.0), sizes=(5, 10,
                 bound = min_effect * values.scales[j]
                 x = rng.choice(pool, size=n, replace=True) + effect * bound
                 y = rng.choice(pool, size=n, replace=True)
-                hits += bound_test(x, y, bound, n_resamples=resamples, seed=i, ci_resamples=9).pvalue_above <= alpha
+                hits += bound_test(x, y, bound, n_resamples=resamples, seed=i).pvalue_above <= alpha
             rates.append(hits / n_sim)
         out[effect] = rates
     return {"sizes": list(sizes), "rates": out}

@@ -16,7 +16,7 @@ import numpy as np
 
 from polytests.claims.evaluate import neuron_scale, top_contexts
 from polytests.neurons import NeuronRef
-from polytests.stats.bounds import bound_test_one_sample
+from polytests.stats.effects import mean_ci
 
 __all__ = ["Context", "CorpusMean", "NeuronView", "context_windows", "neuron_view", "token_colour"]
 
@@ -163,7 +163,7 @@ def corpus_means(store, neuron: NeuronRef, *, ci_resamples: int = 999, seed: int
         x = means[store.docs_of(c)]
         x = x[np.isfinite(x)]
         if len(x) >= 2:
-            ci = bound_test_one_sample(x, 0.0, n_resamples=99, seed=seed + i, ci_resamples=ci_resamples).ci
+            ci = mean_ci(x, n_resamples=ci_resamples, seed=seed + i)
             low, high = float(ci.low), float(ci.high)
         else:
             low = high = float(x.mean()) if len(x) else float("nan")

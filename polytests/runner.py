@@ -388,9 +388,9 @@ def claim_ranges(results) -> tuple[tuple[float, float], tuple[float, float]]:
 
 
 def refinable(results) -> bool:
-    """Whether more resamples can narrow the claim's Monte Carlo ranges (the matched null neurons
-    of ablation_hurts are limited by the layer, not by the resamples)."""
-    return any(r.resamples and r.kind != "ablation_hurts" for r in results)
+    """Whether more resamples can narrow the claim's Monte Carlo ranges (a predicate's ``resamples``
+    counts only resamples that ``--polytests-resamples`` sets: matched null neurons are not)."""
+    return any(r.resamples for r in results)
 
 
 def _decider(results, side: str):

@@ -121,8 +121,7 @@ def _bound_numbers(t: BoundTest, alpha: float) -> dict:
             "ci": (float(t.ci.low), float(t.ci.high)), "ci_method": t.ci.method, "exact": t.exact,
             "min_pvalue": t.min_pvalue, "n_x": t.n_x, "n_y": t.n_y, "theta": t.theta,
             "mean_difference": t.mean_difference, "resamples": t.resamples,
-            "range_above": t.above_range or (t.pvalue_above, t.pvalue_above),
-            "range_below": t.below_range or (t.pvalue_below, t.pvalue_below),
+            "range_above": t.span("above"), "range_below": t.span("below"),
             "documents_needed": documents_needed(t, alpha)}
 
 
@@ -171,12 +170,6 @@ def _fires(ctx, claim, corpus, baseline, excluded: set[int], seed: int, versus: 
                p_below=p_below, range_above=max_span(v["range_above"] for v in each.values()),
                range_below=bonferroni_span(v["range_below"] for v in each.values()))
     return out
-
-
-def _range(t: BoundTest, side: str) -> tuple[float, float]:
-    """A bound test's Monte Carlo range of one side's p (a point when exact)."""
-    p, span = (t.pvalue_above, t.above_range) if side == "above" else (t.pvalue_below, t.below_range)
-    return span or (p, p)
 
 
 def _resamples_of(r: dict) -> int:
@@ -298,8 +291,8 @@ def eval_silent_on(ctx, claim, p: SilentOn, seed: int) -> PredicateResult:
                            ci=(upper.ci.low, upper.ci.high), units="activation (|shift| < margin)",
                            documents_needed=documents_needed(closest, ctx.alpha), documents=len(x) + len(y),
                            resamples=min(upper.resamples, lower.resamples),
-                           pvalue_range=max_span([_range(upper, "below"), _range(lower, "above")]),
-                           pvalue_refute_range=bonferroni_span([_range(upper, "above"), _range(lower, "below")]))
+                           pvalue_range=max_span([upper.span("below"), lower.span("above")]),
+                           pvalue_refute_range=bonferroni_span([upper.span("above"), lower.span("below")]))
 
 
 def eval_token_matched(ctx, claim, p: TokenMatched, seed: int) -> PredicateResult:
@@ -347,7 +340,7 @@ def eval_token_matched(ctx, claim, p: TokenMatched, seed: int) -> PredicateResul
                            pvalue_refute=t.pvalue_below, estimate=t.estimate, bound=bound,
                            ci=(t.ci.low, t.ci.high), units="activation (same tokens)",
                            documents_needed=documents_needed(t, ctx.alpha), documents=len(x) + len(y),
-                           resamples=t.resamples, pvalue_range=_range(t, "above"), pvalue_refute_range=_range(t, "below"))
+                           resamples=t.resamples, pvalue_range=t.span("above"), pvalue_refute_range=t.span("below"))
 
 
 def most_active_token(ctx, claim, corpus: str, min_count: int) -> tuple[int, float]:

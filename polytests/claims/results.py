@@ -30,7 +30,7 @@ class PredicateResult:
     units: str = ""
     documents_needed: float | None = None  # at the observed effect, to decide at alpha with 80% power
     documents: int | None = None  # documents behind the test now
-    resamples: int = 0  # Monte Carlo resamples behind the p-values (0: exact or analytic, no Monte Carlo error)
+    resamples: int = 0  # resamples (as --polytests-resamples sets them) behind the p-values; 0: none
     pvalue_range: tuple[float, float] | None = None  # where pvalue would lie with unlimited resamples (None: exact)
     pvalue_refute_range: tuple[float, float] | None = None  # the same for pvalue_refute
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from polytests.stats._kernels import jit_enabled
 
-__all__ = ["Ties", "bm_statistics", "relabelled_bm_t", "ties_of", "variance_floor"]
+__all__ = ["Ties", "bm_parts", "bm_statistics", "relabelled_bm_t", "studentized", "ties_of", "variance_floor"]
 
 # A standard error or a distance from 1/2 below this is rounding: treated as exactly 0.
 _ZERO = 1e-12
@@ -59,8 +59,9 @@ def ties_of(z: np.ndarray) -> Ties:
     return Ties(order, start, end, (start + end + 2) / 2.0)
 
 
-def bm_statistics(in_x: np.ndarray, ties: Ties, n_x: int, n_y: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """theta, se and studentized ``(theta - 1/2) / se`` of each row of ``in_x`` (size, n): True marks x."""
+def bm_parts(in_x: np.ndarray, ties: Ties, n_x: int, n_y: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """theta and each group's placement variance (floored: :func:`variance_floor`) of each row of
+    ``in_x`` (size, n): True marks x."""
     member = in_x[:, ties.order].astype(np.int64)
     cum = np.cumsum(member, axis=1)
     below = np.where(ties.start > 0, cum[:, np.maximum(ties.start - 1, 0)], 0)
@@ -76,13 +77,22 @@ def bm_statistics(in_x: np.ndarray, ties: Ties, n_x: int, n_y: int) -> tuple[np.
     theta = s_x / n_x
     var_x = np.maximum(np.maximum(ss_x - s_x * s_x / n_x, 0.0) / (n_x - 1), variance_floor(n_x))
     var_y = np.maximum(np.maximum(ss_y - s_y * s_y / n_y, 0.0) / (n_y - 1), variance_floor(n_y))
+    return theta, var_x, var_y
+
+
+def studentized(theta: np.ndarray, var_x: np.ndarray, var_y: np.ndarray, n_x: int, n_y: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The Brunner-Munzel standard error of theta and ``(theta - 1/2) / se`` (the floors keep se > 0)."""
     se = np.sqrt(var_x / n_x + var_y / n_y)
-    se = np.where(se < _ZERO, 0.0, se)
     d = theta - 0.5
     d = np.where(np.abs(d) < _ZERO, 0.0, d)
-    safe = np.where(se > 0, se, 1.0)
-    t = np.where(se > 0, d / safe, np.where(d > 0, np.inf, np.where(d < 0, -np.inf, 0.0)))
-    return theta, se, t
+    return se, d / se
+
+
+def bm_statistics(in_x: np.ndarray, ties: Ties, n_x: int, n_y: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """theta, se and studentized ``(theta - 1/2) / se`` of each row of ``in_x`` (size, n): True marks x."""
+    theta, var_x, var_y = bm_parts(in_x, ties, n_x, n_y)
+    return (theta, *studentized(theta, var_x, var_y, n_x, n_y))
 
 
 @cache
@@ -126,20 +136,11 @@ def _compiled():
             theta = s_x / n_x
             var_x = max(max(ss_x - s_x * s_x / n_x, 0.0) / (n_x - 1), floor_x)
             var_y = max(max(ss_y - s_y * s_y / n_y, 0.0) / (n_y - 1), floor_y)
-            se = np.sqrt(var_x / n_x + var_y / n_y)
-            if se < 1e-12:
-                se = 0.0
+            se = np.sqrt(var_x / n_x + var_y / n_y)  # > 0: the floors
             d = theta - 0.5
             if abs(d) < 1e-12:
                 d = 0.0
-            if se > 0:
-                out[r] = d / se
-            elif d > 0:
-                out[r] = np.inf
-            elif d < 0:
-                out[r] = -np.inf
-            else:
-                out[r] = 0.0
+            out[r] = d / se
         return out
 
     return _relabelled_bm_t_jit

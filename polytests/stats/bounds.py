@@ -51,7 +51,7 @@ from polytests.stats.permutation import (
     permutation_test,
     pvalues_from_null,
 )
-from polytests.stats.relative import hodges_lehmann_ci, median_sign_test, relative_effect_test
+from polytests.stats.relative import hodges_lehmann, hodges_lehmann_ci, median_sign_test, relative_effect_test
 
 __all__ = ["BoundTest", "bound_test", "bound_test_one_sample", "documents_needed", "mean_bound_test"]
 
@@ -110,6 +110,11 @@ class BoundTest:
     above_range: tuple[float, float] | None = None  # Monte Carlo range of pvalue_above (None: exact)
     below_range: tuple[float, float] | None = None
 
+    def span(self, side: str) -> tuple[float, float]:
+        """The Monte Carlo range of ``pvalue_above`` (``side="above"``) or ``pvalue_below``; a point when exact."""
+        p, span = (self.pvalue_above, self.above_range) if side == "above" else (self.pvalue_below, self.below_range)
+        return span or (p, p)
+
 
 def _shift_interval(x: np.ndarray, y: np.ndarray, se: float, confidence: float = 0.95) -> ConfidenceInterval:
     """Approximate interval of the Hodges-Lehmann shift: the shifts whose relative effect lies
@@ -132,21 +137,18 @@ def bound_test(
     *,
     n_resamples: int = 9999,
     seed: SeedLike = None,
-    ci_resamples: int = 0,
 ) -> BoundTest:
     """Is ``x`` shifted above ``y`` by more than ``bound``, or by less? (see the module docstring).
 
     The relative effect ``theta(bound)`` against 1/2 with
-    :func:`~polytests.stats.relative.relative_effect_test`; ``ci_resamples`` is accepted for
-    the callers of the mean-difference test and unused (the shift's interval is analytic).
+    :func:`~polytests.stats.relative.relative_effect_test`.
     """
     x_arr, y_arr = check_two_samples(x, y, min_n=2, allow_2d=False)
     bound = check_finite_float(bound, "bound")
     n_resamples = check_int(n_resamples, "n_resamples", minimum=1)
-    check_int(ci_resamples, "ci_resamples", minimum=0)
     test = relative_effect_test(x_arr, y_arr, bound, n_resamples=n_resamples, seed=seed)
     return BoundTest(
-        estimate=float(np.median(np.subtract.outer(x_arr, y_arr))), bound=bound,
+        estimate=hodges_lehmann(x_arr, y_arr), bound=bound,
         pvalue_above=test.pvalue_above, pvalue_below=test.pvalue_below,
         ci=_shift_interval(x_arr, y_arr, test.se), exact=test.exact, min_pvalue=test.min_pvalue,
         n_x=len(x_arr), n_y=len(y_arr), theta=test.theta, theta_se=test.se,
@@ -159,23 +161,12 @@ def bound_test(
 bound_test.estimand = "shift"  # what polytests.stats.shapes puts on the bound to calibrate it
 
 
-def bound_test_one_sample(
-    d: npt.ArrayLike,
-    bound: float,
-    *,
-    n_resamples: int = 9999,
-    seed: SeedLike = None,
-    ci_resamples: int = 0,
-) -> BoundTest:
-    """Is the median of paired per-document deltas ``d`` above ``bound``, or below? (exact sign test).
-
-    ``n_resamples``, ``seed`` and ``ci_resamples`` are accepted for the callers of the
-    mean-based test and unused: the sign test and its order-statistic interval are exact.
+def bound_test_one_sample(d: npt.ArrayLike, bound: float) -> BoundTest:
+    """Is the median of paired per-document deltas ``d`` above ``bound``, or below? (exact sign test,
+    with its order-statistic interval: no resampling).
     """
     d_arr = check_samples(d, "d", min_n=2, allow_2d=False)
     bound = check_finite_float(bound, "bound")
-    check_int(n_resamples, "n_resamples", minimum=1)
-    check_int(ci_resamples, "ci_resamples", minimum=0)
     test = median_sign_test(d_arr, bound)
     n = len(d_arr)
     theta = test.share_above + (1.0 - test.share_above - test.share_below) / 2

@@ -31,6 +31,7 @@ from polytests.stats._validation import (
 )
 
 __all__ = [
+    "mean_ci",
     "CI_METHODS",
     "ConfidenceInterval",
     "EffectSizes",
@@ -147,6 +148,20 @@ def mean_difference_ci(
             low, high = res.confidence_interval
             method = "percentile"
     return ConfidenceInterval(float(low), float(high), method)
+
+
+def mean_ci(x: npt.ArrayLike, *, confidence_level: float = 0.95, n_resamples: int = 999,
+            seed: SeedLike = None) -> ConfidenceInterval:
+    """Percentile bootstrap CI of ``mean(x)`` over documents (``(mean, mean)``, "degenerate", when
+    every value is equal)."""
+    x_arr = check_samples(x, "x", min_n=1, allow_2d=False)
+    mean = float(np.mean(x_arr))
+    if np.ptp(x_arr) == 0.0:
+        return ConfidenceInterval(mean, mean, "degenerate")
+    res = stats.bootstrap((x_arr,), np.mean, n_resamples=check_int(n_resamples, "n_resamples", minimum=1),
+                          confidence_level=check_probability(confidence_level, "confidence_level"),
+                          method="percentile", rng=make_rng(seed))
+    return ConfidenceInterval(float(res.confidence_interval.low), float(res.confidence_interval.high), "percentile")
 
 
 def hedges_g(x: npt.ArrayLike, y: npt.ArrayLike) -> float | np.ndarray:

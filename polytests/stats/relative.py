@@ -44,7 +44,7 @@ import numpy.typing as npt
 from scipy import stats
 
 from polytests.stats._kernels import random_words, subset_indices_numpy, words_per_subset
-from polytests.stats._rank_kernels import bm_statistics, relabelled_bm_t, ties_of, variance_floor
+from polytests.stats._rank_kernels import bm_parts, relabelled_bm_t, studentized, ties_of
 from polytests.stats._validation import (
     SeedLike,
     check_finite_float,
@@ -132,23 +132,12 @@ class MedianTest:
 # --------------------------------------------------------------------------
 
 
-def _satterthwaite_pvalues(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Brunner-Munzel's t approximation (one-sided: theta > 1/2, theta < 1/2) for the observed groups."""
-    diff = x[:, None] - y[None, :]
-    h = (diff > 0) + 0.5 * (diff == 0)
-    p, q = h.mean(axis=1), 1.0 - h.mean(axis=0)
-    n_x, n_y = len(x), len(y)
-    theta = float(p.mean())
-    v_x = max(float(p.var(ddof=1)), variance_floor(n_x)) / n_x
-    v_y = max(float(q.var(ddof=1)), variance_floor(n_y)) / n_y
-    se = math.sqrt(v_x + v_y)
-    d = theta - 0.5
-    if se < 1e-12:
-        if abs(d) < 1e-12:
-            return 1.0, 1.0
-        return (0.0, 1.0) if d > 0 else (1.0, 0.0)
-    df = (v_x + v_y) ** 2 / ((v_x**2 / (n_x - 1) if v_x else 0.0) + (v_y**2 / (n_y - 1) if v_y else 0.0))
-    t = d / se
+def _satterthwaite_pvalues(theta: float, var_x: float, var_y: float, n_x: int, n_y: int) -> tuple[float, float]:
+    """Brunner-Munzel's t approximation (one-sided: theta > 1/2, theta < 1/2), Satterthwaite
+    degrees of freedom, from the observed groups' placement variances."""
+    v_x, v_y = var_x / n_x, var_y / n_y
+    _, t = studentized(np.array(theta), np.array(var_x), np.array(var_y), n_x, n_y)
+    df = (v_x + v_y) ** 2 / (v_x**2 / (n_x - 1) + v_y**2 / (n_y - 1))
     return float(stats.t.sf(t, df)), float(stats.t.cdf(t, df))
 
 
@@ -178,7 +167,8 @@ def relative_effect_test(
     ties = ties_of(np.concatenate([shifted, y_arr]))
     observed = np.zeros((1, n), dtype=bool)
     observed[0, :n_x] = True
-    theta, se, t_obs = bm_statistics(observed, ties, n_x, n_y)
+    theta, var_x, var_y = bm_parts(observed, ties, n_x, n_y)
+    se, t_obs = studentized(theta, var_x, var_y, n_x, n_y)
     n_arrangements = math.comb(n, n_x)
     exact = n_arrangements <= n_resamples + 1
     chunk = max(1, _CHUNK_CELLS // n)
@@ -199,7 +189,7 @@ def relative_effect_test(
     null = np.concatenate(nulls)[None, :]
     perm_above = float(pvalues_from_null(null, t_obs, "greater", exact)[0])
     perm_below = float(pvalues_from_null(null, t_obs, "less", exact)[0])
-    approx_above, approx_below = _satterthwaite_pvalues(shifted, y_arr)
+    approx_above, approx_below = _satterthwaite_pvalues(float(theta[0]), float(var_x[0]), float(var_y[0]), n_x, n_y)
     # No p below what complete separation has under the null (see separation_floor).
     floor = max(1.0 / n_arrangements if exact else 1.0 / (n_resamples + 1), separation_floor(n_x, n_y))
     approx_above, approx_below = max(approx_above, floor), max(approx_below, floor)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from polytests.stats._rank_kernels import bm_statistics, relabelled_bm_t, ties_of
+from polytests.stats._rank_kernels import bm_parts, bm_statistics, relabelled_bm_t, ties_of
 from polytests.stats.relative import (
     _satterthwaite_pvalues,
     hodges_lehmann,
@@ -58,7 +58,11 @@ def test_exact_permutation_pvalue_equals_scipy_permutation_test():
     ours = relative_effect_test(x, y, 0.1, n_resamples=9999, seed=1)
     assert ours.exact and ours.min_pvalue == pytest.approx(max(1 / math.comb(13, 6), separation_floor(6, 7)))
     # the reported p is the larger of the permutation p, the t approximation and the separation floor
-    approx = _satterthwaite_pvalues(x - 0.1, y)[0]
+    z = np.concatenate([x - 0.1, y])
+    mask = np.zeros((1, 13), dtype=bool)
+    mask[0, :6] = True
+    theta, var_x, var_y = (float(v[0]) for v in bm_parts(mask, ties_of(z), 6, 7))
+    approx = _satterthwaite_pvalues(theta, var_x, var_y, 6, 7)[0]
     assert ours.pvalue_above == pytest.approx(max(ref.pvalue, approx, separation_floor(6, 7)))
 
 
