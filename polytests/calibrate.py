@@ -306,6 +306,7 @@ def render(rows: list[Row], curves: dict | None, header: dict, extra: list[str] 
 
 
 def main(args) -> int:
+    from polytests.calibrate_predicates import predicate_rows, render_predicate_rows
     from polytests.calibrate_shapes import render_rows, shape_rows
     from polytests.stats.shapes import shape_table
 
@@ -315,6 +316,7 @@ def main(args) -> int:
         print(f"  {i}/{n} null claims", flush=True)
     rows = run_study(values, args.claims, args.alpha, args.min_effect, args.resamples, args.seed, progress)
     shapes = shape_rows(values, args.claims, args.alpha, args.resamples, args.seed, values.named)
+    token_level = predicate_rows(values, args.claims, args.alpha, args.resamples, args.seed)
     simulated, simulated_ok = shape_table(args.claims, args.resamples, args.alpha, args.seed)
     curves = power_curves(values, alpha=args.alpha, min_effect=args.min_effect, seed=args.seed,
                           n_sim=args.power_sims) if args.power_sims else None
@@ -323,7 +325,7 @@ def main(args) -> int:
               "resamples per test": args.resamples, "seed": args.seed,
               "command": f"polytests calibrate --claims {args.claims} --neurons {args.neurons} --seed {args.seed}"
                          + "".join(f" --neuron {n}" for n in (args.neuron or ()))}
-    text = render(rows, curves, header, render_rows(shapes) + [
+    text = render(rows, curves, header, render_rows(shapes) + render_predicate_rows(token_level) + [
         "", "The audit's simulated shapes (`python -m polytests.stats.shapes`), each side at alpha and any wrong "
         "verdict under the three-decision rule:", "", simulated])
     if args.out:
@@ -333,6 +335,6 @@ def main(args) -> int:
         plot_power(curves, args.figure, args.min_effect)
         print(f"wrote {args.figure}")
     print(text)
-    new_ok = (all(r.ok for r in rows if "old" not in r.kind) and all(r.ok for r in shapes if "before" not in r.test)
+    new_ok = (all(r.ok for r in rows if "old" not in r.kind) and all(r.ok for r in shapes + token_level if "before" not in r.test)
               and simulated_ok)
     return 0 if new_ok else 1

@@ -169,6 +169,17 @@ def test_explained_by(corpora):
     assert verdict_of(right) == "confirmed"
 
 
+def test_explained_by_needs_ten_documents_holding_the_explanation():
+    # " w" occurs in 9 documents only: a correlation carried by 9 documents is not judged.
+    rng = np.random.default_rng(1)
+    docs = {"a": make_docs(rng, 9, [W, THE]), "b": make_docs(rng, 30, [THE, X])}
+    r = evaluate(planted(docs, lambda c, t: 1.0 if t == W else 0.0), ExplainedBy(tokens=(" w",), min_correlation=0.3))
+    assert r.pvalue is None and "too few documents hold a matching token: 9" in r.inconclusive_reason
+    docs["a"] = make_docs(rng, 10, [W, THE])
+    r = evaluate(planted(docs, lambda c, t: 1.0 if t == W else 0.0), ExplainedBy(tokens=(" w",), min_correlation=0.3))
+    assert r.pvalue is not None and r.numbers["documents_matching"] == 10
+
+
 def test_too_few_documents_is_inconclusive_not_refuted():
     rng = np.random.default_rng(0)
     docs = {"a": make_docs(rng, 1, [A]), "b": make_docs(rng, 5, [B])}

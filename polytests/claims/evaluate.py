@@ -474,7 +474,15 @@ def eval_explained_by(ctx, claim, p: ExplainedBy, seed: int) -> PredicateResult:
     if pred.all() or not pred.any():
         reason = "the explanation matches no token (or every token) of the split"
         return PredicateResult(p.kind, p.describe(), None, f"inconclusive: {reason}", numbers, reason, 1.0)
-    test = document_correlation_test(pred.astype(float), acts, store.tokens.doc_index_per_token(), p.min_correlation,
+    doc_of_token = store.tokens.doc_index_per_token()
+    holding = int(np.unique(doc_of_token[pred]).size)
+    numbers["documents_matching"] = holding
+    if holding < MIN_DOCUMENTS:
+        reason = (f"too few documents hold a matching token: {holding} (need {MIN_DOCUMENTS}: with fewer "
+                  "the correlation test does not keep its error rates; docs/statistics.md)")
+        return PredicateResult(p.kind, p.describe(), None, f"inconclusive: {reason}", numbers, reason, 1.0,
+                               documents=holding)
+    test = document_correlation_test(pred.astype(float), acts, doc_of_token, p.min_correlation,
                                      n_resamples=ctx.n_resamples, seed=seed)
     corr, (low, high), n_docs = test.correlation, test.ci, store.tokens.n_docs
     pvalue, p_refute = test.pvalue_above, test.pvalue_below
@@ -486,8 +494,8 @@ def eval_explained_by(ctx, claim, p: ExplainedBy, seed: int) -> PredicateResult:
                            pvalue_refute=p_refute, estimate=corr, bound=p.min_correlation,
                            ci=(float(low), float(high)), units="correlation", documents=n_docs,
                            resamples=test.replicates,
-                           pvalue_range=monte_carlo_range(test.at_or_below, test.replicates),
-                           pvalue_refute_range=monte_carlo_range(test.at_or_above, test.replicates))
+                           pvalue_range=monte_carlo_range(test.count_above, test.replicates),
+                           pvalue_refute_range=monte_carlo_range(test.count_below, test.replicates))
 
 
 EVALUATORS: dict[str, Callable[..., PredicateResult]] = {
