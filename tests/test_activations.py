@@ -175,3 +175,22 @@ def test_the_hook_free_forward_collects_what_the_bridge_hooks_read(tiny_model, d
         np.testing.assert_allclose(fast.topk_values[layer], slow.topk_values[layer], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(fast.token_acts[NeuronRef(1, 3)], slow.token_acts[NeuronRef(1, 3)], rtol=1e-5,
                                atol=1e-6)
+
+
+def test_fast_forward_follows_the_model_to_another_dtype(tiny_model):
+    # The fast forward caches tensors of the weights; a model moved after a first use gets a new one.
+    import torch
+
+    from polytests.models.fast import fast_forward
+
+    first = fast_forward(tiny_model)
+    if first is None:
+        pytest.skip("the tiny model has no fast forward")
+    try:
+        tiny_model.bridge.to(torch.float64)
+        second = fast_forward(tiny_model)
+        assert second is not first
+        assert all(p.dtype == torch.float64 for p in second.blocks[0].fc_in)
+    finally:
+        tiny_model.bridge.to(torch.float32)
+        fast_forward(tiny_model)

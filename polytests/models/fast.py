@@ -193,6 +193,13 @@ def fast_forward(model) -> FastForward | None:
     extra = getattr(model, "extra", None)
     if extra is None:
         return FastForward.of(model)
-    if "fast_forward" not in extra:
-        extra["fast_forward"] = FastForward.of(model)
-    return extra["fast_forward"]
+    # Keyed by where the weights are now: a bridge moved with .to() after a first use must not
+    # run on the copies made before the move.
+    first = next(iter(model.bridge.parameters()), None)
+    key = (str(first.device), first.dtype) if first is not None else None
+    if "fast_forward" in extra and extra["fast_forward"] is None:
+        return None  # switched off by the caller (the bridge with hooks)
+    cached = extra.get("fast_forward")
+    if cached is None or cached[0] != key:
+        extra["fast_forward"] = (key, FastForward.of(model))
+    return extra["fast_forward"][1]
