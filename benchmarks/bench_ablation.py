@@ -25,12 +25,12 @@ import time
 import numpy as np
 import torch
 
-from polytests.ablation import AblationEngine, batched_delta_loss, naive_delta_loss
-from polytests.models.fast import fast_forward
+from polytests.engine.ablation import AblationEngine, batched_delta_loss, naive_delta_loss
+from polytests.engine.models.fast import fast_forward
 from polytests.claims.model import AblationHurts, Claim
 from polytests.corpora import load_corpora
-from polytests.models import load_model
-from polytests.tokenization import tokenize_documents
+from polytests.engine.models import load_model
+from polytests.engine.tokenization import tokenize_documents
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-TRAINING_STEPS = 1150  # the shipped model's; see polytests.models.training.TrainingConfig
+TRAINING_STEPS = 1150  # the shipped model's; see polytests.engine.models.training.TrainingConfig
 
 
 def _corpora(args) -> int:
@@ -56,8 +56,8 @@ def _training_data(args) -> int:
 def _train(args) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from polytests.models.loading import EMBEDDED_MODEL_DIR
-    from polytests.models.training import TrainingConfig, train_model
+    from polytests.engine.models.loading import EMBEDDED_MODEL_DIR
+    from polytests.engine.models.training import TrainingConfig, train_model
     from polytests.training_data.gather import default_cache_dir
 
     cfg = TrainingConfig(seed=args.seed, steps=args.steps)
@@ -82,8 +82,8 @@ def _train(args) -> int:
 
 
 def _card(args) -> int:
-    from polytests.models.card import PREVIOUS_MODEL_DIR, write_model_card
-    from polytests.models.loading import EMBEDDED_MODEL_DIR
+    from polytests.commands.model_card import PREVIOUS_MODEL_DIR, write_model_card
+    from polytests.engine.models.loading import EMBEDDED_MODEL_DIR
 
     previous = None if args.no_previous else (args.previous or PREVIOUS_MODEL_DIR)
     print(f"wrote {write_model_card(args.model_dir or EMBEDDED_MODEL_DIR, args.corpora, args.data_dir, previous, args.ablation_top)}")
@@ -100,14 +100,14 @@ def _corpus_documents(args, split: str):
 def _hunt(args) -> int:
     from rich.console import Console
 
-    from polytests.activations import CollectionRequest
-    from polytests.cache import ActivationCache
-    from polytests.hunt import hunt, scale_top_k
-    from polytests.hunt.run import vocab_of, write_outputs
-    from polytests.models import load_model
-    from polytests.neuron_view import neuron_view
-    from polytests.store import build_store
-    from polytests.tokenization import tokenize_documents
+    from polytests.engine.activations import CollectionRequest
+    from polytests.engine.cache import ActivationCache
+    from polytests.commands.hunt import hunt, scale_top_k
+    from polytests.commands.hunt.run import vocab_of, write_outputs
+    from polytests.engine.models import load_model
+    from polytests.commands.neuron_view import neuron_view
+    from polytests.engine.store import build_store
+    from polytests.engine.tokenization import tokenize_documents
 
     console = Console()
     model = load_model(args.model)
@@ -147,14 +147,14 @@ def _hunt(args) -> int:
 def _show(args) -> int:
     from rich.console import Console
 
-    from polytests.activations import CollectionRequest
-    from polytests.cache import ActivationCache
-    from polytests.hunt.pictures import hunt_page
-    from polytests.hunt.run import vocab_of
-    from polytests.models import load_model
-    from polytests.neuron_view import neuron_view
-    from polytests.show import claims_naming, parse_neuron_for_model
-    from polytests.store import build_store
+    from polytests.engine.activations import CollectionRequest
+    from polytests.engine.cache import ActivationCache
+    from polytests.commands.hunt.pictures import hunt_page
+    from polytests.commands.hunt.run import vocab_of
+    from polytests.engine.models import load_model
+    from polytests.commands.neuron_view import neuron_view
+    from polytests.commands.show import claims_naming, parse_neuron_for_model
+    from polytests.engine.store import build_store
 
     model = load_model(args.model)
     try:
@@ -170,7 +170,7 @@ def _show(args) -> int:
                        claims=claims_naming(neuron, args.hypotheses))
     Console().print(view)
     if args.html:
-        from polytests.hunt.pictures import token_heatmap
+        from polytests.commands.hunt.pictures import token_heatmap
 
         png = token_heatmap(view)
         Path(args.html).parent.mkdir(parents=True, exist_ok=True)
@@ -190,7 +190,7 @@ def _history(args) -> int:
 
 def _cache_key(args) -> int:
     from polytests.corpora import build_manifest, load_corpora
-    from polytests.models import load_model
+    from polytests.engine.models import load_model
     from polytests.settings import load_pyproject_settings
 
     settings = load_pyproject_settings(Path.cwd())
@@ -215,7 +215,7 @@ def _schema(args) -> int:
 
 
 def _calibrate(args) -> int:
-    from polytests.calibrate import main as calibrate
+    from polytests.commands.calibrate import main as calibrate
 
     return calibrate(args)
 

@@ -42,7 +42,7 @@ class PolytestsSession:
     @property
     def runner(self):
         if self._runner is None:
-            from polytests.runner import ClaimRunner
+            from polytests.verdicts.runner import ClaimRunner
 
             self._runner = ClaimRunner(self.settings)
         return self._runner
@@ -506,7 +506,7 @@ class ClaimItem(pytest.Item):
 
 @pytest.fixture(scope="session")
 def polytests(request: pytest.FixtureRequest) -> PolytestsSession:
-    """The polytests session: ``polytests.check(claim)``, ``polytests.runner.model(...)``, settings."""
+    """The polytests session: ``polytests.check(claim)``, ``polytests.model(...)``, settings."""
     return request.config.stash[SESSION_KEY]
 
 

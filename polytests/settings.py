@@ -52,7 +52,7 @@ class Settings(BaseModel):
     strict_inconclusive: bool = Field(False, examples=[True])
     # Ignore per-claim results cached by earlier runs (they are still written for the next).
     recompute: bool = Field(False, examples=[True])
-    # "auto": CUDA when torch sees a GPU, else the CPU (polytests.models.loading.resolve_device).
+    # "auto": CUDA when torch sees a GPU, else the CPU (polytests.engine.models.loading.resolve_device).
     device: _Text | None = Field("auto", examples=["cuda"])
     root: str = "."
 

@@ -13,7 +13,7 @@ import pytest
 # its modules were dropped fails in its own registries ("cannot augment Function(list) with
 # Function(list)", "duplicate registration"), so a claim judged in a later run crashed.
 import polytests.reports  # noqa: F401
-import polytests.runner  # noqa: F401
+import polytests.verdicts.runner  # noqa: F401
 import rich.console  # noqa: F401
 import rich.table  # noqa: F401
 
@@ -45,7 +45,7 @@ def tiny_model_dir(tmp_path_factory, tiny_corpora):
 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_model_dir):
-    from polytests.models import load_model
+    from polytests.engine.models import load_model
 
     return load_model(str(tiny_model_dir))
 

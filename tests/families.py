@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from polytests.models.loading import EMBEDDED_MODEL_DIR
+from polytests.engine.models.loading import EMBEDDED_MODEL_DIR
 
 D_MODEL, N_LAYERS, N_HEADS, D_MLP, N_CTX = 32, 2, 4, 64, 48
 DECODERS = ("gpt2", "neox", "llama", "gguf")

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from polytests.ablation import (
+from polytests.engine.ablation import (
     AblationEngine, batched_delta_loss, besag_clifford, matched_null_neurons, naive_delta_loss, received_activations,
     resample_donors,
 )
 from polytests.claims.model import AblationHurts, AblationSpares, AblationSpecific, Claim
 from polytests.corpora import load_corpora
 from polytests.neurons import NeuronRef
-from polytests.tokenization import tokenize_documents
+from polytests.engine.tokenization import tokenize_documents
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def _engine(model, docs):
 
 
 def test_zeroed_output_row_has_no_effect(tiny_model_dir, docs):
-    from polytests.models import load_model
+    from polytests.engine.models import load_model
 
     model = load_model(str(tiny_model_dir))
     with torch.no_grad():
@@ -83,7 +83,7 @@ def test_zeroed_output_row_has_no_effect(tiny_model_dir, docs):
 
 @pytest.mark.parametrize("layer", [0, 1])
 def test_neuron_made_important_is_detected(tiny_model_dir, docs, layer):
-    from polytests.models import load_model
+    from polytests.engine.models import load_model
 
     model = load_model(str(tiny_model_dir))
     engine = _engine(model, docs)
@@ -112,7 +112,7 @@ def test_neuron_made_important_is_detected(tiny_model_dir, docs, layer):
 def test_ablation_on_an_encoder_is_a_clear_error(tmp_path, tiny_corpora):
     from polytests.claims.api import ablation_hurts, claim
     from polytests.errors import ClaimError
-    from polytests.runner import ClaimRunner
+    from polytests.verdicts.runner import ClaimRunner
     from polytests.settings import Settings
     from tests.helpers import write_tiny_native_model
 
@@ -151,7 +151,7 @@ def test_subset_of_documents_gives_the_same_deltas(tiny_model, docs):
 def test_clean_passes_are_kept_between_chunks_and_change_nothing(tiny_model, docs, monkeypatch):
     """Null neurons come chunk by chunk: the clean pass of each batch runs once per (layer,
     documents), and the deltas equal those computed with nothing kept."""
-    from polytests import ablation
+    from polytests.engine import ablation
 
     tokens = tokenize_documents(tiny_model.tokenizer, docs["confirm"][:10])
     fresh = np.vstack([batched_delta_loss(tiny_model, tokens, 1, part, "zero", max_batch_tokens=128)
@@ -186,7 +186,7 @@ def test_clean_passes_are_kept_between_chunks_and_change_nothing(tiny_model, doc
 
 
 def test_engine_keeps_clean_passes_only_for_the_latest_layer_and_documents(tiny_model, docs, monkeypatch):
-    from polytests import ablation
+    from polytests.engine import ablation
 
     engine = _engine(tiny_model, docs)
     calls = []
@@ -207,7 +207,7 @@ def test_last_layer_shortcut_falls_back_to_logsumexp_where_exponentials_overflow
     """Exponentials are taken against the clean logits' maximum; an ablation that moves a logit
     far above it overflows float32, and that block is redone with logsumexp. Checked against the
     loss computed directly in float64 (LayerNorm, unembedding, log-sum-exp)."""
-    from polytests import ablation
+    from polytests.engine import ablation
 
     gen = torch.Generator().manual_seed(3)
     d_model, vocab, width, n_neurons = 4, 7, 6, 3

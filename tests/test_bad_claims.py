@@ -26,7 +26,7 @@ import pytest
 
 # pytester's in-process runs drop modules first imported inside them: import up front.
 import polytests.reports  # noqa: F401
-import polytests.runner  # noqa: F401
+import polytests.verdicts.runner  # noqa: F401
 import rich.console  # noqa: F401
 import rich.table  # noqa: F401
 from polytests.corpora import load_corpora

@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 
-from polytests.cache import ActivationCache, read_entry, write_entry
+from polytests.engine.cache import ActivationCache, read_entry, write_entry
 from polytests.errors import CacheError
 from polytests.reports import detect_flips
 from polytests.reports.files import read_previous_report

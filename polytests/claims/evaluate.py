@@ -35,7 +35,7 @@ class EvaluationContext:
     vocab: list[str]  # decoded string of every token id
     n_resamples: int = 9999
     seed: int = 0
-    ablation: Any = None  # polytests.ablation.AblationEngine, for ablation predicates
+    ablation: Any = None  # polytests.engine.ablation.AblationEngine, for ablation predicates
     min_effect: float = 0.05  # default smallest effect, in units of the neuron's scale
     min_effect_loss: float = 0.002  # default smallest effect of ablation predicates, nats/token
     alpha: float = 0.05  # for "documents needed" (power at the observed effect)

@@ -72,12 +72,12 @@ class RealValues:
 
 def collect_values(model_spec: str, corpora_root: str | Path, n_neurons: int, seed: int,
                    cache_dir: str | Path | None = None, n_ablated: int = 6, named: tuple[str, ...] = ()) -> RealValues:
-    from polytests.activations import CollectionRequest
-    from polytests.cache import ActivationCache
+    from polytests.engine.activations import CollectionRequest
+    from polytests.engine.cache import ActivationCache
     from polytests.corpora import load_corpora
-    from polytests.models import load_model
+    from polytests.engine.models import load_model
     from polytests.neurons import NeuronRef
-    from polytests.store import build_store
+    from polytests.engine.store import build_store
 
     model = load_model(model_spec)
     rng = np.random.default_rng(seed)
@@ -96,7 +96,7 @@ def collect_values(model_spec: str, corpora_root: str | Path, n_neurons: int, se
     scales = np.quantile(np.abs(token_acts), 0.999, axis=0)
     deltas = None
     if n_ablated and model.is_causal_lm:
-        from polytests.ablation import AblationEngine
+        from polytests.engine.ablation import AblationEngine
 
         # Last-layer neurons, in one batched pass (their loss change has an exact cheap form):
         # what is calibrated is the test on per-document loss changes, not the layer.
@@ -306,7 +306,7 @@ def render(rows: list[Row], curves: dict | None, header: dict, extra: list[str] 
 
 
 def main(args) -> int:
-    from polytests.calibrate_shapes import render_rows, shape_rows
+    from polytests.commands.calibrate_shapes import render_rows, shape_rows
     from polytests.stats.shapes import shape_table
 
     values = collect_values(args.model, args.corpora, args.neurons, args.seed, args.cache_dir,

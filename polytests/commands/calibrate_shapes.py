@@ -1,7 +1,7 @@
 """``polytests calibrate``, second part: wrong verdicts at the bound on the model's own shapes,
 with effects that are not shifts.
 
-The first part (:mod:`polytests.calibrate`) puts a true effect on the bound by ADDING the
+The first part (:mod:`polytests.commands.calibrate`) puts a true effect on the bound by ADDING the
 bound to the claimed side: a pure shift, the one case every test gets right. Here the
 populations are the model's own per-document values, changed as real effects change
 them, and the bound is put exactly on the true effect of the estimand each test judges
@@ -114,7 +114,7 @@ def _family_row(sides: list, alpha: float, name: str, test: str, size: int = 5) 
 
 def shape_rows(values, n_claims: int = 1000, alpha: float = 0.05, resamples: int = 999, seed: int = 0,
                named: dict[str, int] | None = None) -> list[ShapeRow]:
-    """Every scenario of the module docstring on ``values`` (a :class:`polytests.calibrate.RealValues`).
+    """Every scenario of the module docstring on ``values`` (a :class:`polytests.commands.calibrate.RealValues`).
 
     ``named``: neuron name -> its column in ``values.doc_means`` (the ``--neuron`` rows).
     """

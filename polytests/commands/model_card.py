@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from polytests.corpora import load_corpora
-from polytests.tokenization import tokenize_documents
+from polytests.engine.tokenization import tokenize_documents
 
 PREVIOUS_MODEL_DIR = Path(__file__).resolve().parents[2] / "docs" / "models" / "solu-4l-tiny-v1"
 
@@ -40,7 +40,7 @@ kinds it was trained on.
 
 def corpus_losses(model, corpora_root, split: str = "confirm") -> dict[str, dict[str, float]]:
     """Per corpus: mean next-token loss in nats/token and in bits/byte of text, with sizes."""
-    from polytests.models.training import token_losses
+    from polytests.engine.models.training import token_losses
 
     out = {}
     for name, corpus in load_corpora(corpora_root).items():
@@ -62,7 +62,7 @@ def unigram_losses(losses: dict, counts: np.ndarray) -> dict[str, float]:
 
 def training_token_counts(model, data_dir, vocab_size: int, max_chars_per_kind: int = 2_000_000) -> np.ndarray:
     """Token frequencies of the training text (the first ``max_chars_per_kind`` of each kind, by the mix)."""
-    from polytests.models.training import tokenize_texts
+    from polytests.engine.models.training import tokenize_texts
     from polytests.training_data.gather import read_kind
     from polytests.training_data.sources import MIX
 
@@ -85,9 +85,9 @@ def ablation_table(model, corpora_root, top: int = 20, split: str = "confirm", s
     """Median over a layer's ``top`` most active neurons (on a corpus) of the mean loss change
     (nats/token) when each is zero-ablated alone, per corpus and layer, on the corpus's first
     ``max_docs`` documents of the split (the neurons are chosen on all of them)."""
-    from polytests.ablation import AblationEngine
-    from polytests.activations import CollectionRequest
-    from polytests.store import build_store
+    from polytests.engine.ablation import AblationEngine
+    from polytests.engine.activations import CollectionRequest
+    from polytests.engine.store import build_store
 
     docs = [d for c in load_corpora(corpora_root).values() for d in c.split(split)]
     store = build_store(model, docs, split, CollectionRequest(layers=tuple(range(model.n_layers))))
@@ -143,7 +143,7 @@ def _held_out_from_both(doc) -> bool:
 
 def write_model_card(model_dir: str | Path, corpora_root: str | Path, data_dir: str | Path | None = None,
                      previous_dir: str | Path | None = PREVIOUS_MODEL_DIR, ablation_top: int = 20) -> Path:
-    from polytests.models.loading import load_model
+    from polytests.engine.models.loading import load_model
     from polytests.training_data.gather import MANIFEST_PATH, default_cache_dir
 
     model_dir = Path(model_dir)
@@ -164,7 +164,7 @@ def write_model_card(model_dir: str | Path, corpora_root: str | Path, data_dir: 
             docs = [d for d in corpus.split("confirm") if _held_out_from_both(d)]
             row = {}
             for label, m in (("new", model), ("old", old)):
-                from polytests.models.training import token_losses
+                from polytests.engine.models.training import token_losses
 
                 tokens = tokenize_documents(m.tokenizer, docs)
                 nll = token_losses(m.bridge, tokens, m.n_ctx, m.bos_token_id)

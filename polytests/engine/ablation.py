@@ -26,15 +26,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from polytests.activations import CollectionRequest
+from polytests.engine.activations import CollectionRequest
 from polytests.claims.model import AblationHurts, AblationSpares, AblationSpecific, Claim
 from polytests.claims.results import PredicateResult, null_summary
-from polytests.models.fast import fast_forward
+from polytests.engine.models.fast import fast_forward
 from polytests.neurons import NeuronRef
 from polytests.stats.bounds import bound_test, bound_test_one_sample, documents_needed
 from polytests.stats.multiplicity import bonferroni_span, monte_carlo_range
 from polytests.stats.relative import MIN_DOCUMENTS
-from polytests.tokenization import (
+from polytests.engine.tokenization import (
     TokenizedDocuments, batch_windows, make_windows, tokenize_documents, window_batch,
 )
 
@@ -441,7 +441,7 @@ class AblationEngine:
         self._clean: tuple[tuple, CleanPasses] | None = None  # the latest (layer, documents) only
 
     def _post_store(self, docs, split: str, layer: int, neurons=()):
-        from polytests.store import build_store
+        from polytests.engine.store import build_store
 
         request = CollectionRequest(layers=(layer,), neurons=tuple(NeuronRef(layer, n) for n in neurons),
                                     site="blocks.{layer}.mlp.hook_post")

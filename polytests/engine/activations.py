@@ -6,7 +6,7 @@ for decoders, ``[CLS]``/``[SEP]`` for encoders), windows of similar length are b
 the activation site of each requested layer feed two tiers of results:
 
 1. per-document sufficient statistics for every neuron of the layer
-   (:mod:`polytests.aggregates`), optionally also under a token mask;
+   (:mod:`polytests.engine.aggregates`), optionally also under a token mask;
 2. per-token activations of the specific neurons that claims name, plus the
    running top-k activating tokens of every neuron.
 
@@ -25,9 +25,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from polytests.aggregates import DocStats, DocStatsAccumulator, TopK
+from polytests.engine.aggregates import DocStats, DocStatsAccumulator, TopK
 from polytests.neurons import NeuronRef
-from polytests.tokenization import InputFormat, TokenizedDocuments, batch_windows
+from polytests.engine.tokenization import InputFormat, TokenizedDocuments, batch_windows
 
 DEFAULT_THRESHOLDS = (0.0, 0.1, 0.5)
 
@@ -88,7 +88,7 @@ def collect(
     progress: bool = False,
     bos_token_id: int | None = None,
 ) -> Collection:
-    """Run ``model`` (a :class:`~polytests.models.LoadedModel`) over ``tokens``."""
+    """Run ``model`` (a :class:`~polytests.engine.models.LoadedModel`) over ``tokens``."""
     bridge = model.bridge
     site = resolve_site(model, request)
     layers = request.all_layers()
@@ -136,7 +136,7 @@ def collect(
                 out[current["flat_np"]] = acts[:, neuron.index].float().cpu().numpy()
 
     # The hook-free forward where it covers the site (same numbers, checked at load), else the bridge.
-    from polytests.models.fast import fast_forward
+    from polytests.engine.models.fast import fast_forward
 
     fast = fast_forward(model) if hasattr(model, "cfg") else None
     fast = fast if fast is not None and fast.covers(site) else None

@@ -37,7 +37,7 @@ from typing import Any
 
 RESULT_FORMAT = 1
 _MAGIC = b"polytests-result/1\n"
-_SOURCE_ROOT = Path(__file__).resolve().parent
+_SOURCE_ROOT = Path(__file__).resolve().parent.parent  # the polytests package
 
 
 @lru_cache(maxsize=1)
@@ -54,7 +54,7 @@ def source_digest() -> str:
 def code_versions() -> dict[str, str]:
     """The library versions every report records (TransformerLens included: it runs the model),
     plus the digest of polytests' own source."""
-    from polytests.runner import library_versions
+    from polytests.verdicts.runner import library_versions
 
     return {**library_versions(), "polytests_source": source_digest()}
 

@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass, field
 
 
-from polytests.activations import CollectionRequest
-from polytests.cache import ActivationCache
+from polytests.engine.activations import CollectionRequest
+from polytests.engine.cache import ActivationCache
 from polytests.claims.contexts import top_context_windows
 from polytests.claims.evaluate import EvaluationContext, doc_means_by_corpus, evaluate_predicate, top_tokens
 from polytests.claims.model import Claim
@@ -66,7 +66,7 @@ class ClaimRunner:
     def model(self, spec: str):
         """The model of ``spec`` (a relative path is read from the project root), loaded once; two
         specs of the same weights share one model."""
-        from polytests.models import load_model
+        from polytests.engine.models import load_model
 
         if spec in self._model_errors:
             raise self._model_errors[spec]  # tried once: every claim of this spec gets the same error
@@ -132,7 +132,7 @@ class ClaimRunner:
         """The ActivationStore of ``model`` over a split of the corpora, with per-token values
         for ``neurons`` (NeuronRef or "L2N18"); built once per run and cached on disk."""
         from polytests.neurons import NeuronRef
-        from polytests.store import build_store
+        from polytests.engine.store import build_store
 
         key = (model.digest, split, site)  # the digest: two models may share a name
         neurons = tuple(sorted({n if isinstance(n, NeuronRef) else NeuronRef.parse(n) for n in neurons}))
@@ -147,7 +147,7 @@ class ClaimRunner:
         return store
 
     def _ablation_engine(self, model, store):
-        from polytests.ablation import AblationEngine
+        from polytests.engine.ablation import AblationEngine
 
         key = (model.digest, store.split)
         if key not in self._ablation:
@@ -160,13 +160,13 @@ class ClaimRunner:
 
     def _results_cache(self):
         if self._result_cache is None:
-            from polytests.result_cache import ResultCache
+            from polytests.engine.result_cache import ResultCache
 
             self._result_cache = ResultCache(self.settings.path(self.settings.cache_dir) / "results")
         return self._result_cache
 
     def _result_path(self, claim: Claim, model, resamples: int | None = None):
-        from polytests.result_cache import result_key
+        from polytests.engine.result_cache import result_key
 
         s = self.settings
         key = result_key(claim, model_digest=model.digest, corpus_hash=self.corpus_hash,

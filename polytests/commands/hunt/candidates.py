@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from polytests.hunt.controls import Candidate, Control
+from polytests.commands.hunt.controls import Candidate, Control
 
 __all__ = ["candidate_id", "candidate_toml", "write_candidates"]
 

@@ -1,7 +1,7 @@
 """Stage 2 of the hunt: what survives for each candidate.
 
 A candidate is a neuron that responds to exactly ``k`` of the chosen corpora (stage 1,
-:mod:`polytests.hunt.scan`). With per-token activations of the candidates, each is tested
+:mod:`polytests.commands.hunt.scan`). With per-token activations of the candidates, each is tested
 again with the claim evaluators themselves (:mod:`polytests.claims.evaluate`), against the
 pooled documents of the corpora it does not respond to, at the same bound
 (``min_effect`` x the neuron's exact scale):

@@ -61,7 +61,7 @@ def token_heatmap(view, *, width: int = 90) -> bytes | None:
     """The view's top contexts as lines of text, each token on a background shaded by activation."""
     if not view.contexts:
         return None
-    from polytests.neuron_view import token_colour
+    from polytests.commands.neuron_view import token_colour
 
     shade = max((abs(a) for c in view.contexts for a in c.acts), default=0.0)
     lines: list[list[tuple[str, float, bool]]] = []

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from polytests.claims.evaluate import EvaluationContext
-from polytests.hunt.controls import VERDICTS, Candidate, check_candidate
-from polytests.hunt.scan import Responses, scan_responses
+from polytests.commands.hunt.controls import VERDICTS, Candidate, check_candidate
+from polytests.commands.hunt.scan import Responses, scan_responses
 
 __all__ = ["HuntResult", "hunt", "vocab_of"]
 
@@ -101,8 +101,8 @@ def hunt(store, layers, vocab, *, k: int, corpora=None, min_effect: float = 0.1,
 
 def write_outputs(result: HuntResult, *, out: str | Path | None, html: str | Path | None, views) -> list[Path]:
     """Candidate claim files (``out``), PNGs and the HTML page (``html``, default ``out``)."""
-    from polytests.hunt.candidates import write_candidates
-    from polytests.hunt.pictures import hunt_page, response_heatmap, token_heatmap
+    from polytests.commands.hunt.candidates import write_candidates
+    from polytests.commands.hunt.pictures import hunt_page, response_heatmap, token_heatmap
 
     written: list[Path] = []
     if out is not None:

@@ -24,7 +24,7 @@ The scale is the neuron's 99.9th-percentile |activation| on the split (as in cla
 When per-token activations of the layer were not collected it is read from the running
 top-k activations (``CollectionRequest(top_k=scale_top_k(n_tokens))``): exact whenever the
 neuron's largest |activations| are positive, as for SoLU and GELU neurons whose negative
-tail is shorter than their positive one; stage 2 (:mod:`polytests.hunt.controls`)
+tail is shorter than their positive one; stage 2 (:mod:`polytests.commands.hunt.controls`)
 recomputes it exactly for every candidate.
 """
 

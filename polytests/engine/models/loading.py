@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import Any
 
 from polytests.errors import ModelLoadError, ModelWeightsAbsent
-from polytests.tokenization import InputFormat
+from polytests.engine.tokenization import InputFormat
 
-EMBEDDED_MODEL_DIR = Path(__file__).resolve().parent.parent / "embedded" / "solu-4l"
+EMBEDDED_MODEL_DIR = Path(__file__).resolve().parents[2] / "embedded" / "solu-4l"
 POLYTESTS_FORMAT = "polytests-native/1"
 
 # The SoLU and GELU families from TransformerLens' legacy model table (supported_models.py).

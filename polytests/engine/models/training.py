@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from polytests.models.loading import NATIVE_CONFIG_FIELDS, POLYTESTS_FORMAT
-from polytests.tokenization import TokenizedDocuments
+from polytests.engine.models.loading import NATIVE_CONFIG_FIELDS, POLYTESTS_FORMAT
+from polytests.engine.tokenization import TokenizedDocuments
 
 BOS = "<|endoftext|>"
 CHECKPOINT = "checkpoint.pt"
@@ -159,7 +159,7 @@ def token_losses(model, tokens: TokenizedDocuments, n_ctx: int, bos: int, max_to
     """
     import torch
 
-    from polytests.tokenization import batch_windows, make_windows, window_batch
+    from polytests.engine.tokenization import batch_windows, make_windows, window_batch
 
     out = np.zeros(tokens.n_tokens, dtype=np.float64)
     with torch.no_grad():
@@ -215,7 +215,7 @@ def train_model(data_dir: str | Path, out_dir: str | Path, cfg: TrainingConfig =
     import torch.nn.functional as F
     from safetensors.torch import save_file
 
-    from polytests.models.loading import _import_bridge
+    from polytests.engine.models.loading import _import_bridge
     from polytests.training_data.gather import read_kind
     from polytests.training_data.sources import MIX
 
@@ -259,7 +259,7 @@ def train_model(data_dir: str | Path, out_dir: str | Path, cfg: TrainingConfig =
     explore = None
     if corpora_root is not None:
         from polytests.corpora import load_corpora
-        from polytests.tokenization import tokenize_documents
+        from polytests.engine.tokenization import tokenize_documents
 
         explore = {name: tokenize_documents(tokenizer, c.split("explore"))
                    for name, c in load_corpora(corpora_root).items()}
