@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 
-from polytests.claims.diagnose import near_miss, toml_literal
+from polytests.text import near_miss, toml_literal
 from polytests.errors import PolytestsError
 
 CORRECTIONS = ("holm", "bh", "bonferroni", "none")
