@@ -25,6 +25,7 @@ import time
 import numpy as np
 import torch
 
+from polytests.claims.causal import evaluate_ablation
 from polytests.engine.ablation import AblationEngine, batched_delta_loss, naive_delta_loss
 from polytests.engine.models.fast import fast_forward
 from polytests.claims.model import AblationHurts, Claim
@@ -76,7 +77,7 @@ def main() -> None:
     engine = AblationEngine(model, all_docs["confirm"], all_docs["explore"], None, "confirm")
     claim_tokens = int(sum(np.diff(engine.tokens.offsets)[engine.docs_of(args.claim_corpora)]))
     t = time.perf_counter()
-    result = engine.evaluate(claim, claim.predicates[0], seed=1, n_resamples=9999)
+    result = evaluate_ablation(engine, claim, claim.predicates[0], seed=1, n_resamples=9999)
     elapsed = time.perf_counter() - t
     zero = result.numbers["per_kind"]["zero"]
     layer = claim.neuron.layer

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from polytests.claims.causal import evaluate_ablation
 from polytests.engine.ablation import (
-    AblationEngine, batched_delta_loss, besag_clifford, matched_null_neurons, naive_delta_loss, received_activations,
-    resample_donors,
+    AblationEngine, batched_delta_loss, naive_delta_loss, received_activations, resample_donors,
 )
+from polytests.stats.nulls import besag_clifford, matched_null_neurons
 from polytests.claims.model import AblationHurts, AblationSpares, AblationSpecific, Claim
 from polytests.corpora import load_corpora
 from polytests.neurons import NeuronRef
@@ -75,9 +76,9 @@ def test_zeroed_output_row_has_no_effect(tiny_model_dir, docs):
     for kind in ("zero", "mean", "resample"):
         assert np.abs(engine.deltas(0, [9], kind, seed=0)).max() < 1e-6
     claim = Claim("z", "s", NeuronRef(0, 9), (AblationSpares("alpha", margin=0.001),))
-    spares = engine.evaluate(claim, claim.predicates[0], seed=0, n_resamples=999)
+    spares = evaluate_ablation(engine, claim, claim.predicates[0], seed=0, n_resamples=999)
     assert spares.pvalue <= 0.01
-    hurts = engine.evaluate(claim, AblationHurts(("alpha",), n_null=19), seed=0, n_resamples=999)
+    hurts = evaluate_ablation(engine, claim, AblationHurts(("alpha",), n_null=19), seed=0, n_resamples=999)
     assert hurts.pvalue > 0.5
 
 
@@ -99,11 +100,11 @@ def test_neuron_made_important_is_detected(tiny_model_dir, docs, layer):
         mlp.out.weight[:, 9] = 30.0 * torch.nn.functional.normalize(direction, dim=0)
     engine = _engine(model, docs)
     claim = Claim("i", "s", NeuronRef(layer, 9), (AblationHurts(("alpha", "beta"), n_null=39),))
-    hurts = engine.evaluate(claim, claim.predicates[0], seed=0, n_resamples=999)
+    hurts = evaluate_ablation(engine, claim, claim.predicates[0], seed=0, n_resamples=999)
     assert hurts.numbers["n_null"] == 31  # the half of the layer's other 63 neurons nearest in firing rate
     assert hurts.pvalue == pytest.approx(1 / 32)  # none of them is as important: the rank p floor
     assert hurts.numbers["per_kind"]["zero"]["delta_loss"] > 0.1
-    specific = engine.evaluate(claim, AblationSpecific(("alpha",)), seed=0, n_resamples=999)
+    specific = evaluate_ablation(engine, claim, AblationSpecific(("alpha",)), seed=0, n_resamples=999)
     zero = specific.numbers["per_kind"]["zero"]
     # Removing it hurts every document, claimed or not: large, but not specific to alpha.
     assert zero["share_docs_hurt"] == 1.0 and zero["claimed"] > 0.1 and zero["baseline"] > 0.1
