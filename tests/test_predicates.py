@@ -12,7 +12,7 @@ from polytests.claims.model import (
 from polytests.neurons import NeuronRef
 from polytests.claims.results import PredicateResult
 from polytests.verdicts import FamilyDecision, family_verdicts
-from polytests.verdicts.runner import claim_pvalues, claim_ranges, decide
+from polytests.verdicts.decide import claim_pvalues, claim_ranges, decide
 from tests.helpers import synthetic_store
 
 VOCAB = [".", " the", " a", " b", " c", " x", " y", " shared", " z", " w"]

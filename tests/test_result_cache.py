@@ -86,7 +86,7 @@ def test_the_key_covers_the_version_of_every_library_that_makes_the_numbers(monk
     from importlib import metadata
 
     import polytests.engine.result_cache as rc
-    from polytests.verdicts.runner import library_versions
+    from polytests.engine.provenance import library_versions
 
     versions = library_versions()
     assert versions["transformer_lens"] == metadata.version("transformer-lens")

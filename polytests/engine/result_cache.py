@@ -35,6 +35,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from polytests.engine.provenance import library_versions
+
 RESULT_FORMAT = 1
 _MAGIC = b"polytests-result/1\n"
 _SOURCE_ROOT = Path(__file__).resolve().parent.parent  # the polytests package
@@ -54,8 +56,6 @@ def source_digest() -> str:
 def code_versions() -> dict[str, str]:
     """The library versions every report records (TransformerLens included: it runs the model),
     plus the digest of polytests' own source."""
-    from polytests.verdicts.runner import library_versions
-
     return {**library_versions(), "polytests_source": source_digest()}
 
 

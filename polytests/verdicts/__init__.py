@@ -1,5 +1,5 @@
-"""Verdicts: the family correction (:mod:`.family`) and the runner that judges a family of claims
-(:mod:`.runner`, imported on demand: it loads the engine)."""
+"""Verdicts: the family correction (:mod:`.family`), one claim's decision (:mod:`.decide`) and the
+runner that judges a family of claims (:mod:`.runner`, imported on demand: it loads the engine)."""
 
 from polytests.verdicts.family import FamilyDecision, family_verdicts
 
