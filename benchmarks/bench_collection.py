@@ -37,9 +37,9 @@ class _Tokenizer:
 
 
 def build_model():
-    from polytests.engine.models.loading import LoadedModel, _import_bridge
+    from polytests.engine.models.loading import LoadedModel, import_bridge
 
-    TransformerBridge, TransformerBridgeConfig = _import_bridge()
+    TransformerBridge, TransformerBridgeConfig = import_bridge()
     bridge = TransformerBridge.boot_native(TransformerBridgeConfig(**SHAPE, seed=0))
     bridge.eval()
     return LoadedModel(bridge, "random-solu-4l-shape", "random", "memory", _Tokenizer())

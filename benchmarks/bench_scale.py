@@ -66,9 +66,9 @@ class _Tokenizer:
 
 
 def build_model(d_mlp: int):
-    from polytests.engine.models.loading import LoadedModel, _import_bridge
+    from polytests.engine.models.loading import LoadedModel, import_bridge
 
-    TransformerBridge, TransformerBridgeConfig = _import_bridge()
+    TransformerBridge, TransformerBridgeConfig = import_bridge()
     bridge = TransformerBridge.boot_native(TransformerBridgeConfig(**{**SHAPE, "d_mlp": d_mlp}, seed=0))
     bridge.eval()
     return LoadedModel(bridge, f"random-solu-4l-shape-{d_mlp}", "random", "memory", _Tokenizer())

@@ -44,10 +44,10 @@ def write_tiny_native_model(directory: Path, corpora_root: Path, *, seed: int = 
     from safetensors.torch import save_file
 
     from polytests.corpora import load_corpora
-    from polytests.engine.models.loading import POLYTESTS_FORMAT, _import_bridge
+    from polytests.engine.models.loading import POLYTESTS_FORMAT, import_bridge
     from polytests.engine.models.training import train_tokenizer
 
-    TransformerBridge, TransformerBridgeConfig = _import_bridge()
+    TransformerBridge, TransformerBridgeConfig = import_bridge()
     directory.mkdir(parents=True, exist_ok=True)
     texts = [d.text for c in load_corpora(corpora_root).values() for d in c.documents]
     tokenizer = train_tokenizer(texts, 300, directory)

@@ -446,7 +446,7 @@ class Claim(_Frozen):
                           field=field_name, fix=fix)
 
 
-class ClaimFile(BaseModel):
+class ClaimFileSchema(BaseModel):
     """A TOML claim file: one or more ``[[claim]]`` tables and nothing else (the JSON Schema's root)."""
 
     model_config = ConfigDict(extra="forbid", title="polytests claim file")
@@ -456,7 +456,7 @@ class ClaimFile(BaseModel):
 
 def json_schema() -> dict:
     """The JSON Schema of a claim file, for editors (taplo / Even Better TOML, VS Code)."""
-    schema = ClaimFile.model_json_schema(by_alias=True)
+    schema = ClaimFileSchema.model_json_schema(by_alias=True)
     _array_bounds(schema)
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": "https://polytests.invalid/claim-file.schema.json", **schema}

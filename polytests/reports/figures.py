@@ -14,7 +14,7 @@ OTHER = "#7f7f7f"
 VERDICT_COLOURS = {"confirmed": "#1a7f37", "refuted": "#cf222e", "inconclusive": "#9a6700"}
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -23,10 +23,10 @@ def _pyplot():
     return plt
 
 
-def _png(fig) -> bytes:
+def png_bytes(fig) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return buffer.getvalue()
 
 
@@ -80,7 +80,7 @@ def strip_plot(r: dict) -> bytes | None:
         return None
     import numpy as np
 
-    plt = _pyplot()
+    plt = pyplot()
     claimed = set(r.get("corpora", ()))
     names = sorted(doc_means, key=lambda c: (c not in claimed, c))
     fig, ax = plt.subplots(figsize=(7, 0.35 * len(names) + 1.2), dpi=100)
@@ -96,7 +96,7 @@ def strip_plot(r: dict) -> bytes | None:
     ax.set_xlabel(f"mean activation per document at {r['site']}")
     ax.set_title(f"{r['claim_id']} ({r['neuron']}): {r['verdict']}", fontsize=9)
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def null_plot(r: dict) -> bytes | None:
@@ -104,7 +104,7 @@ def null_plot(r: dict) -> bytes | None:
     panels = [(pred["kind"], label, null) for pred in r.get("predicates", []) for label, null in null_of(pred)]
     if not panels:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(len(panels), 1, figsize=(7, 1.9 * len(panels) + 0.4), dpi=100, squeeze=False)
     for ax, (kind, label, null) in zip(axes[:, 0], panels, strict=True):
         edges, counts = null["edges"], null["counts"]
@@ -119,7 +119,7 @@ def null_plot(r: dict) -> bytes | None:
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=7, loc="upper right", frameon=False)
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def history_plot(claim_id: str, history: list[dict]) -> bytes | None:
@@ -127,7 +127,7 @@ def history_plot(claim_id: str, history: list[dict]) -> bytes | None:
     points = [(i, h) for i, h in enumerate(history) if h.get("effect") and h["effect"].get("estimate") is not None]
     if len(history) < 2 or not points:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 1.9), dpi=100)
     xs = [i for i, _ in points]
     ys = [h["effect"]["estimate"] for _, h in points]
@@ -147,4 +147,4 @@ def history_plot(claim_id: str, history: list[dict]) -> bytes | None:
     ax.set_title(f"{claim_id}: effect over {len(history)} runs (colour = verdict, ringed = flipped)", fontsize=8.5)
     ax.tick_params(labelsize=7)
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig)

@@ -10,7 +10,7 @@ import html
 
 import numpy as np
 
-from polytests.reports.figures import _png, _pyplot  # one Agg backend setup for every figure
+from polytests.reports.figures import png_bytes, pyplot  # one Agg backend setup for every figure
 from polytests.reports.html import CSP, STYLE, data_uri
 
 __all__ = ["hunt_page", "response_heatmap", "token_heatmap"]
@@ -42,7 +42,7 @@ def response_heatmap(responses, labelled: list[int], *, max_rows: int = 80) -> b
         order = leaves_list(linkage(values, method="average", metric="euclidean"))
     else:
         order = np.arange(len(rows))
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(1.1 * len(responses.corpora) + 2.5, 0.16 * len(rows) + 1.8), dpi=100)
     im = ax.imshow(values[order], aspect="auto", cmap="Reds", vmin=0)
     names = {i: str(responses.neurons[i]) for i in labelled}
@@ -54,7 +54,7 @@ def response_heatmap(responses, labelled: list[int], *, max_rows: int = 80) -> b
     fig.colorbar(im, ax=ax, label="corpus mean - lowest corpus mean (x scale)", shrink=0.6)
     ax.set_title(f"{len(rows)} responding neurons x corpora (clustered; outlined: responds)", fontsize=9)
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def token_heatmap(view, *, width: int = 90) -> bytes | None:
@@ -76,7 +76,7 @@ def token_heatmap(view, *, width: int = 90) -> bytes | None:
             current.append((text, a, i == c.peak))
             used += len(text)
         lines.append(current)
-    plt = _pyplot()
+    plt = pyplot()
     char_w, line_h = 0.075, 0.22
     fig = plt.figure(figsize=(width * char_w + 0.4, line_h * len(lines) + 0.6), dpi=100)
     ax = fig.add_axes((0, 0, 1, 1))
@@ -97,7 +97,7 @@ def token_heatmap(view, *, width: int = 90) -> bytes | None:
                                        edgecolor="black", facecolor=token_colour(a, shade, hex_form=True)))
             ax.text(x, y, text, fontsize=7, family="monospace", va="center")
             x += w
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def _table(candidates) -> str:

@@ -40,7 +40,6 @@ from scipy import stats as sps
 from polytests.claims.evaluate import SCALE_QUANTILE, neuron_scale
 from polytests.neurons import NeuronRef
 from polytests.stats import adjust_pvalues, permutation_test
-from polytests.stats._validation import make_rng
 
 __all__ = ["Responses", "scale_top_k", "scan_responses", "scales_of_layer"]
 
@@ -209,7 +208,7 @@ def scan_responses(store, layers, *, corpora=None, min_effect: float = 0.1, q: f
         cols = np.array([i for i, _, _ in members])
         x = M[docs[c]][:, cols] - bound[cols]
         y = M[np.concatenate([docs[r] for r in rest])][:, cols]
-        perm_seed = int(make_rng(_group_seed(seed, c, rest)).integers(2**63))
+        perm_seed = int(np.random.default_rng(_group_seed(seed, c, rest)).integers(2**63))
         res = permutation_test(x, y, alternative="greater", n_resamples=n_resamples, seed=perm_seed)
         pv = np.atleast_1d(res.pvalue)
         for (i, mm, j), p in zip(members, pv, strict=True):

@@ -193,7 +193,7 @@ def files_digest(paths) -> str:
     return h.hexdigest()
 
 
-def _import_bridge():
+def import_bridge():
     from transformer_lens.config import TransformerBridgeConfig
     from transformer_lens.model_bridge import TransformerBridge
 
@@ -311,7 +311,7 @@ def model_input_format(tokenizer, config: dict, n_ctx: int, vocab_size: int, *, 
 def _load_native(directory: Path, config: dict, spec: str, name: str) -> LoadedModel:
     from safetensors.torch import load_file
 
-    TransformerBridge, TransformerBridgeConfig = _import_bridge()
+    TransformerBridge, TransformerBridgeConfig = import_bridge()
     weights = directory / "model.safetensors"
     if not weights.is_file():
         raise ModelLoadError(
@@ -335,7 +335,7 @@ def _load_native(directory: Path, config: dict, spec: str, name: str) -> LoadedM
     return LoadedModel(bridge, name, state_dict_digest(state_dict), str(directory), tokenizer,
                        {"form": "native", "architecture": "TransformerLensNative"}, inputs)
 def _legacy_bridge_config(config: dict):
-    _, TransformerBridgeConfig = _import_bridge()
+    _, TransformerBridgeConfig = import_bridge()
     if config.get("shortformer_pos", False):
         raise ModelLoadError("shortformer positional embeddings are not supported by the native bridge")
     cfg = TransformerBridgeConfig(
@@ -377,7 +377,7 @@ def _load_legacy(directory: Path, config: dict, spec: str, name: str) -> LoadedM
     import torch
     from transformer_lens.utilities.tl_checkpoint_conversion import convert_tl_checkpoint
 
-    TransformerBridge, _ = _import_bridge()
+    TransformerBridge, _ = import_bridge()
     candidates = sorted(directory.glob("*final.pth"))
     if not candidates:
         raise ModelLoadError(
@@ -423,7 +423,7 @@ def _hf_weight_files(directory: Path) -> list[Path]:
 
 def _boot_hf(spec: str, name: str, *, path: str | None = None, hf_model=None, tokenizer=None, device=None,
              architecture: str = "?"):
-    TransformerBridge, _ = _import_bridge()
+    TransformerBridge, _ = import_bridge()
     # The bridge normalises the tokenizer it is given in place (an encoder's missing BOS becomes
     # '<|endoftext|>', i.e. [UNK]); it gets a copy, polytests reads windows with the original.
     kwargs = {"tokenizer": copy.deepcopy(tokenizer), "device": device or "cpu"}

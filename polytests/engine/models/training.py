@@ -215,11 +215,11 @@ def train_model(data_dir: str | Path, out_dir: str | Path, cfg: TrainingConfig =
     import torch.nn.functional as F
     from safetensors.torch import save_file
 
-    from polytests.engine.models.loading import _import_bridge
+    from polytests.engine.models.loading import import_bridge
     from polytests.training_data.gather import read_kind
     from polytests.training_data.sources import MIX
 
-    TransformerBridge, TransformerBridgeConfig = _import_bridge()
+    TransformerBridge, TransformerBridgeConfig = import_bridge()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(cfg.threads)
