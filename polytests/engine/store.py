@@ -19,6 +19,7 @@ from polytests.engine.activations import Collection, CollectionRequest, collect,
 from polytests.engine.aggregates import DocStats
 from polytests.engine.cache import ActivationCache, cache_key, write_entry
 from polytests.neurons import NeuronRef
+from polytests.settings import Settings
 from polytests.engine.tokenization import TokenizedDocuments, tokenize_documents
 
 _STAT_FIELDS = ("count", "sum", "sumsq", "max", "above")
@@ -156,3 +157,28 @@ def build_store(
         meta["key"] = key
         write_entry(path, arrays, meta)
     return ActivationStore(model.name, model.digest, split, tokens, col, str(path), False)
+
+
+def split_documents(settings: Settings, split: str, names=None) -> list:
+    """The documents of ``split`` of the settings' corpora folder (``names``: only these corpora)."""
+    from polytests.corpora import load_corpora
+
+    corpora = load_corpora(settings.path(settings.corpora), list(names) if names else None)
+    return [d for c in corpora.values() for d in c.split(split)]
+
+
+def open_store(settings: Settings, model, split: str, request: CollectionRequest, *, documents=None,
+               names=None, progress: bool = True) -> ActivationStore:
+    """The ActivationStore of ``model`` over ``split`` of the settings' corpora (or ``documents``),
+    cached in the settings' cache folder: how the runner and every command open one."""
+    if documents is None:
+        documents = split_documents(settings, split, names)
+    cache = ActivationCache(settings.path(settings.cache_dir))
+    return build_store(model, documents, split, request, cache=cache, progress=progress)
+
+
+def load_settings_model(settings: Settings, spec: str | None = None):
+    """The model of ``spec`` (default: the settings' model) on the settings' device."""
+    from polytests.engine.models import load_model
+
+    return load_model(spec or settings.model, device=settings.device, root=settings.root)

@@ -198,3 +198,9 @@ def window_batch(tokens: TokenizedDocuments, batch: list[Window], bos: int | Non
         if mask is not None:
             mask[r, : p + w.length + s] = 1
     return WindowBatch(rows, doc, flat, tuple(batch), mask)
+
+
+def vocab_of(model) -> list[str]:
+    """The decoded string of every token id of ``model``."""
+    tok = model.tokenizer
+    return [tok.decode([i]) for i in range(int(model.cfg.d_vocab))]

@@ -16,11 +16,14 @@ from dataclasses import dataclass, field
 
 from polytests.engine.activations import CollectionRequest
 from polytests.engine.cache import ActivationCache
+from polytests.engine.store import load_settings_model, open_store
+from polytests.engine.tokenization import vocab_of
 from polytests.claims.contexts import top_context_windows
 from polytests.claims.evaluate import EvaluationContext, doc_means_by_corpus, evaluate_predicate, top_tokens
 from polytests.claims.model import Claim
 from polytests.claims.results import ClaimResult, PredicateResult
 from polytests.corpora import build_manifest, load_corpora
+from polytests.neurons import NeuronRef
 from polytests.errors import AblationUnsupportedError, ModelWeightsAbsent, PolytestsError
 from polytests.settings import Settings
 from polytests.stats import resolution_ok
@@ -47,14 +50,12 @@ class ClaimRunner:
     def model(self, spec: str):
         """The model of ``spec`` (a relative path is read from the project root), loaded once; two
         specs of the same weights share one model."""
-        from polytests.engine.models import load_model
-
         if spec in self._model_errors:
             raise self._model_errors[spec]  # tried once: every claim of this spec gets the same error
         if spec not in self._models:
             _share_cores_between_workers()
             try:
-                loaded = load_model(spec, device=self.settings.device, root=self.settings.root)
+                loaded = load_settings_model(self.settings, spec)
             except PolytestsError as exc:
                 self._model_errors[spec] = exc
                 raise
@@ -75,8 +76,7 @@ class ClaimRunner:
 
     def vocab(self, model) -> list[str]:
         if model.digest not in self._vocab:
-            tok = model.tokenizer
-            self._vocab[model.digest] = [tok.decode([i]) for i in range(int(model.cfg.d_vocab))]
+            self._vocab[model.digest] = vocab_of(model)
         return self._vocab[model.digest]
 
     def _model_spec(self, claim: Claim) -> str:
@@ -112,9 +112,6 @@ class ClaimRunner:
     def store(self, model, split: str = "confirm", neurons=(), site: str | None = None):
         """The ActivationStore of ``model`` over a split of the corpora, with per-token values
         for ``neurons`` (NeuronRef or "L2N18"); built once per run and cached on disk."""
-        from polytests.neurons import NeuronRef
-        from polytests.engine.store import build_store
-
         key = (model.digest, split, site)  # the digest: two models may share a name
         neurons = tuple(sorted({n if isinstance(n, NeuronRef) else NeuronRef.parse(n) for n in neurons}))
         cached = self._stores.get(key)
@@ -122,8 +119,7 @@ class ClaimRunner:
             return cached
         documents = [d for c in self.corpora.values() for d in c.split(split)]
         request = CollectionRequest(layers=tuple(sorted({n.layer for n in neurons})), neurons=neurons, site=site)
-        cache = ActivationCache(self.settings.path(self.settings.cache_dir))
-        store = build_store(model, documents, split, request, cache=cache, progress=True)
+        store = open_store(self.settings, model, split, request, documents=documents)
         self._stores[key] = store
         return store
 

@@ -9,13 +9,7 @@ from polytests.claims.evaluate import EvaluationContext
 from polytests.commands.hunt.controls import VERDICTS, Candidate, check_candidate
 from polytests.commands.hunt.scan import Responses, scan_responses
 
-__all__ = ["HuntResult", "hunt", "vocab_of"]
-
-
-def vocab_of(model) -> list[str]:
-    """The decoded string of every token id of ``model``."""
-    tok = model.tokenizer
-    return [tok.decode([i]) for i in range(int(model.cfg.d_vocab))]
+__all__ = ["HuntResult", "hunt"]
 
 
 @dataclass(frozen=True)
