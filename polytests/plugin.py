@@ -10,6 +10,7 @@ so a verdict does not change with what you run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -17,17 +18,17 @@ import pytest
 
 from polytests.claims.model import Claim
 from polytests.claims.parse import read_claim_file
+from polytests.claims.results import ClaimResult
 from polytests.errors import ClaimCrashed, ClaimError, PolytestsError
 from polytests.session import PolytestsSession
 from polytests.settings import CORRECTIONS, Settings, SettingsError, load_pyproject_settings, settings_from
 
 RESULT_PROPERTY = "polytests_result"
-EXCLUDED_KEY = "family_excluded"
 
 
 SESSION_KEY = pytest.StashKey[PolytestsSession]()
 # Result dictionaries of the claims that ran (from test reports, so xdist workers' count too).
-RESULTS_KEY = pytest.StashKey[dict]()
+RESULTS_KEY = pytest.StashKey[dict[str, ClaimResult]]()
 WRITTEN_KEY = pytest.StashKey[object]()
 REPORT_ERROR_KEY = pytest.StashKey[str]()
 
@@ -265,11 +266,11 @@ class BrokenClaimFile(pytest.Item):
         return self.path, (getattr(self.error, "line", None) or 1) - 1, f"claim file {self.path.name}"
 
 
-def _draw_figures_ahead(config: pytest.Config, state, result: dict) -> None:
+def _draw_figures_ahead(config: pytest.Config, state, result: ClaimResult) -> None:
     """Under pytest-xdist, the worker that judged a claim draws its figures into the figure
     cache (keyed by content), so the controller, which writes the reports alone at the end,
-    reads them instead of drawing every claim's figures itself. ``result`` is the dictionary
-    exactly as the controller will receive it. Nothing here can fail the claim: a figure that
+    reads them instead of drawing every claim's figures itself. ``result`` is read back from the
+    JSON exactly as the controller will receive it. Nothing here can fail the claim: a figure that
     could not be drawn is drawn (or its error reported) by the controller."""
     if config.getoption("--polytests-no-reports"):
         return
@@ -283,8 +284,8 @@ def _draw_figures_ahead(config: pytest.Config, state, result: dict) -> None:
 
 
 class ClaimFailed(Exception):
-    def __init__(self, result: dict) -> None:
-        super().__init__(result["reason"])
+    def __init__(self, result: ClaimResult) -> None:
+        super().__init__(result.reason)
         self.result = result
 
 
@@ -294,28 +295,27 @@ class ClaimItem(pytest.Item):
         self.claim = claim
 
     def runtest(self) -> None:
-        from polytests.reports import explain, result_to_dict
+        from polytests.reports import explain
 
         state = self.config.stash[SESSION_KEY]
         result = state.result_for(self.claim)
-        data = result_to_dict(result)
         if state.excluded:
-            data[EXCLUDED_KEY] = state.excluded
+            result = dataclasses.replace(result, family_excluded=dict(state.excluded))
             self.add_report_section("call", "polytests", "judged in a family without these claims, which could "
                                     "not be judged: " + "; ".join(f"{k}: {v}" for k, v in state.excluded.items()))
-        text = json.dumps(data)
+        text = json.dumps(result.to_dict())
         self.user_properties.append((RESULT_PROPERTY, text))
         self.user_properties.append(("polytests_verdict", result.verdict))
         if hasattr(self.config, "workerinput"):
-            _draw_figures_ahead(self.config, state, json.loads(text))
+            _draw_figures_ahead(self.config, state, ClaimResult.from_dict(json.loads(text)))
         if result.verdict == "inconclusive":
             if state.settings.strict_inconclusive:
-                raise ClaimFailed(data)
+                raise ClaimFailed(result)
             pytest.skip(f"inconclusive: {result.reason}")
         if result.failed:
-            raise ClaimFailed(data)
+            raise ClaimFailed(result)
         if result.verdict == "refuted":
-            self.add_report_section("call", "polytests", explain(data))
+            self.add_report_section("call", "polytests", explain(result))
 
     def repr_failure(self, excinfo, style=None):
         from polytests.reports import explain
@@ -348,14 +348,14 @@ class _ResultCollector:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for name, value in getattr(report, "user_properties", ()):
             if name == RESULT_PROPERTY:
-                data = json.loads(value)
-                self.results.setdefault(data["claim_id"], data)
+                result = ClaimResult.from_dict(json.loads(value))
+                self.results.setdefault(result.claim_id, result)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
     """Write the reports and the ledger line; with --polytests-fail-on-flip a flip fails the run."""
     config = session.config
-    results = sorted(config.stash.get(RESULTS_KEY, {}).values(), key=lambda r: r["claim_id"])
+    results = sorted(config.stash.get(RESULTS_KEY, {}).values(), key=lambda r: r.claim_id)
     if not results or hasattr(config, "workerinput"):
         return
     from polytests.reports import detect_flips, write_reports
@@ -380,7 +380,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
-    results = sorted(config.stash.get(RESULTS_KEY, {}).values(), key=lambda r: r["claim_id"])
+    results = sorted(config.stash.get(RESULTS_KEY, {}).values(), key=lambda r: r.claim_id)
     if not results or hasattr(config, "workerinput"):
         return
     import io
