@@ -182,3 +182,7 @@ class PolytestsSession:
 def claim_place(claim: Claim) -> tuple:
     """A claim's place: two claims with one id are told apart by where they were written."""
     return (claim.source, claim.line, claim.id)
+
+
+SESSION_KEY = pytest.StashKey[PolytestsSession]()
+RESULT_PROPERTY = "polytests_result"  # the user property of a ClaimItem's report that carries its result

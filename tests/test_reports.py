@@ -217,13 +217,13 @@ def test_figures_drawn_ahead_by_a_worker_are_the_ones_the_reports_use(tmp_path, 
     import json
     from types import SimpleNamespace
 
-    from polytests.plugin import _draw_figures_ahead
+    from polytests.items import draw_figures_ahead
     from polytests.reports import figures as figs
 
     state = SimpleNamespace(settings=SimpleNamespace(cache_dir="cache", path=lambda p: tmp_path / p))
     config = SimpleNamespace(getoption=lambda name: False)
     r = ClaimResult.from_dict(json.loads(json.dumps(result().to_dict())))  # as the controller receives it
-    _draw_figures_ahead(config, state, r)
+    draw_figures_ahead(config, state, r)
     assert sorted(p.name.split("-")[0] for p in (tmp_path / "cache" / "figures").glob("*.png")) == ["null", "strip"]
 
     def no_drawing(r):
@@ -234,7 +234,7 @@ def test_figures_drawn_ahead_by_a_worker_are_the_ones_the_reports_use(tmp_path, 
     written = write_reports([r], tmp_path / "reports", figure_cache=tmp_path / "cache" / "figures")
     assert any(p.suffix == ".png" for p in written.paths)
     # With reports switched off the worker draws nothing.
-    _draw_figures_ahead(SimpleNamespace(getoption=lambda name: True), state, result("confirmed"))
+    draw_figures_ahead(SimpleNamespace(getoption=lambda name: True), state, result("confirmed"))
     assert len(list((tmp_path / "cache" / "figures").glob("strip-*.png"))) == 1
 
 
