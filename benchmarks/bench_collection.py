@@ -37,7 +37,7 @@ class _Tokenizer:
 
 
 def build_model():
-    from polytests.engine.models.loading import LoadedModel, import_bridge
+    from polytests.engine.models.loaded import LoadedModel, import_bridge
 
     TransformerBridge, TransformerBridgeConfig = import_bridge()
     bridge = TransformerBridge.boot_native(TransformerBridgeConfig(**SHAPE, seed=0))

@@ -17,7 +17,7 @@ import sys
 CHILD = """
 import json, time
 t0 = time.perf_counter()
-from polytests.engine.models.loading import import_bridge
+from polytests.engine.models.loaded import import_bridge
 import_bridge()
 t1 = time.perf_counter()
 from polytests.engine.models import load_model

@@ -66,7 +66,7 @@ class _Tokenizer:
 
 
 def build_model(d_mlp: int):
-    from polytests.engine.models.loading import LoadedModel, import_bridge
+    from polytests.engine.models.loaded import LoadedModel, import_bridge
 
     TransformerBridge, TransformerBridgeConfig = import_bridge()
     bridge = TransformerBridge.boot_native(TransformerBridgeConfig(**{**SHAPE, "d_mlp": d_mlp}, seed=0))

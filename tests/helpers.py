@@ -44,7 +44,7 @@ def write_tiny_native_model(directory: Path, corpora_root: Path, *, seed: int = 
     from safetensors.torch import save_file
 
     from polytests.corpora import load_corpora
-    from polytests.engine.models.loading import POLYTESTS_FORMAT, import_bridge
+    from polytests.engine.models.loaded import POLYTESTS_FORMAT, import_bridge
     from polytests.engine.models.training import train_tokenizer
 
     TransformerBridge, TransformerBridgeConfig = import_bridge()

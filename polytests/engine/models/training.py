@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from polytests.engine.models.loading import NATIVE_CONFIG_FIELDS, POLYTESTS_FORMAT
+from polytests.engine.models.loaded import NATIVE_CONFIG_FIELDS, POLYTESTS_FORMAT
 from polytests.engine.tokenization import TokenizedDocuments
 
 BOS = "<|endoftext|>"
@@ -215,7 +215,7 @@ def train_model(data_dir: str | Path, out_dir: str | Path, cfg: TrainingConfig =
     import torch.nn.functional as F
     from safetensors.torch import save_file
 
-    from polytests.engine.models.loading import import_bridge
+    from polytests.engine.models.loaded import import_bridge
     from polytests.training_data.gather import read_kind
     from polytests.training_data.sources import MIX
 
