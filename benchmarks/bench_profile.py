@@ -37,7 +37,7 @@ PHASES = [
     ("activation collection (forward passes)", [("polytests/engine/activations.py", "collect")]),
     ("activation cache: read, verify, write", [("polytests/engine/cache.py", "read_entry"),
                                                ("polytests/engine/cache.py", "write_entry")]),
-    ("ablation forward passes", [("polytests/engine/ablation.py", "batched_delta_loss")]),
+    ("ablation forward passes", [("polytests/engine/delta_loss.py", "batched_delta_loss")]),
     ("permutation and sign-flip tests", [("polytests/stats/permutation.py", "permutation_test"),
                                          ("polytests/stats/permutation.py", "sign_flip_test")]),
     ("bootstrap confidence intervals", [("scipy/stats/_resampling.py", "bootstrap")]),

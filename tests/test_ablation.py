@@ -7,9 +7,8 @@ import pytest
 import torch
 
 from polytests.claims.causal import evaluate_ablation
-from polytests.engine.ablation import (
-    AblationEngine, batched_delta_loss, naive_delta_loss, received_activations, resample_donors,
-)
+from polytests.engine.ablation import AblationEngine
+from polytests.engine.delta_loss import batched_delta_loss, naive_delta_loss, received_activations, resample_donors
 from polytests.stats.nulls import besag_clifford, matched_null_neurons
 from polytests.claims.model import AblationHurts, AblationSpares, AblationSpecific, Claim
 from polytests.corpora import load_corpora
@@ -152,7 +151,7 @@ def test_subset_of_documents_gives_the_same_deltas(tiny_model, docs):
 def test_clean_passes_are_kept_between_chunks_and_change_nothing(tiny_model, docs, monkeypatch):
     """Null neurons come chunk by chunk: the clean pass of each batch runs once per (layer,
     documents), and the deltas equal those computed with nothing kept."""
-    from polytests.engine import ablation
+    from polytests.engine import delta_loss as ablation
 
     tokens = tokenize_documents(tiny_model.tokenizer, docs["confirm"][:10])
     fresh = np.vstack([batched_delta_loss(tiny_model, tokens, 1, part, "zero", max_batch_tokens=128)
@@ -187,7 +186,7 @@ def test_clean_passes_are_kept_between_chunks_and_change_nothing(tiny_model, doc
 
 
 def test_engine_keeps_clean_passes_only_for_the_latest_layer_and_documents(tiny_model, docs, monkeypatch):
-    from polytests.engine import ablation
+    from polytests.engine import delta_loss as ablation
 
     engine = _engine(tiny_model, docs)
     calls = []
@@ -208,7 +207,7 @@ def test_last_layer_shortcut_falls_back_to_logsumexp_where_exponentials_overflow
     """Exponentials are taken against the clean logits' maximum; an ablation that moves a logit
     far above it overflows float32, and that block is redone with logsumexp. Checked against the
     loss computed directly in float64 (LayerNorm, unembedding, log-sum-exp)."""
-    from polytests.engine import ablation
+    from polytests.engine import delta_loss as ablation
 
     gen = torch.Generator().manual_seed(3)
     d_model, vocab, width, n_neurons = 4, 7, 6, 3

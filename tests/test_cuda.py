@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from polytests.engine.ablation import batched_delta_loss, naive_delta_loss, received_activations, resample_donors
+from polytests.engine.delta_loss import batched_delta_loss, naive_delta_loss, received_activations, resample_donors
 from polytests.engine.activations import CollectionRequest, collect
 from polytests.corpora import load_corpora
 from polytests.engine.models import load_model

@@ -15,7 +15,7 @@ import torch
 # what the plugin uses up front); the pytester tests below also take the module-scoped ``models``
 # fixture so that transformers and TransformerLens are imported before any run (a second import
 # of `datasets` fails in pyarrow).
-from polytests.engine.ablation import batched_delta_loss, naive_delta_loss
+from polytests.engine.delta_loss import batched_delta_loss, naive_delta_loss
 from polytests.engine.activations import CollectionRequest, collect
 from polytests.engine.cache import ActivationCache
 from polytests.corpora import load_corpora

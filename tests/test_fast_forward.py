@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from polytests.engine.ablation import batched_delta_loss, naive_delta_loss
+from polytests.engine.delta_loss import batched_delta_loss, naive_delta_loss
 from polytests.engine.models.fast import fast_forward
 from polytests.corpora import load_corpora
 from polytests.engine.models import load_model
