@@ -26,12 +26,12 @@ import numpy as np
 import torch
 
 from polytests.claims.causal import evaluate_ablation
-from polytests.engine.ablation import AblationEngine
-from polytests.engine.delta_loss import batched_delta_loss, naive_delta_loss
-from polytests.engine.models.fast import fast_forward
 from polytests.claims.model import AblationHurts, Claim
 from polytests.corpora import load_corpora
+from polytests.engine.ablation import AblationEngine
+from polytests.engine.delta_loss import batched_delta_loss, naive_delta_loss
 from polytests.engine.models import load_model
+from polytests.engine.models.fast import fast_forward
 from polytests.engine.tokenization import tokenize_documents
 
 

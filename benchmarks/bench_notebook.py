@@ -220,10 +220,10 @@ def notebook(spec: dict) -> dict:
     from scipy import stats
     from statsmodels.stats.multitest import multipletests
 
-    from polytests.stats.nulls import matched_null_neurons
     from polytests.claims.parse import read_claim_file
     from polytests.corpora import load_corpora
     from polytests.engine.models import load_model
+    from polytests.stats.nulls import matched_null_neurons
 
     timings: dict[str, float] = {}
     claims = list(read_claim_file(spec["claims_file"]).claims)

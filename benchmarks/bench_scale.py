@@ -175,8 +175,8 @@ def child(n_tokens: int, d_mlp: int) -> dict:
 
     import psutil
 
-    from polytests.engine.activations import CollectionRequest, collect
     from polytests.commands.hunt.scan import scale_top_k, scan_responses
+    from polytests.engine.activations import CollectionRequest, collect
     from polytests.engine.store import ActivationStore
 
     model = build_model(d_mlp)

@@ -63,7 +63,13 @@ def _training_data(args) -> int:
 
 
 def _train(args) -> int:
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from polytests.engine.models.loading import EMBEDDED_MODEL_DIR
     from polytests.engine.models.training import TrainingConfig, train_model

@@ -21,9 +21,13 @@ from polytests.claims.parse import read_claim_file
 from polytests.claims.results import ClaimResult
 from polytests.items import ClaimFile, ClaimItem, ClaimModule
 from polytests.session import RESULT_PROPERTY, SESSION_KEY, PolytestsSession
-from polytests.settings import CORRECTIONS, Settings, SettingsError, load_pyproject_settings, settings_from
-
-
+from polytests.settings import (
+    CORRECTIONS,
+    Settings,
+    SettingsError,
+    load_pyproject_settings,
+    settings_from,
+)
 
 # Result dictionaries of the claims that ran (from test reports, so xdist workers' count too).
 RESULTS_KEY = pytest.StashKey[dict[str, ClaimResult]]()

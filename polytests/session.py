@@ -8,7 +8,12 @@ from dataclasses import dataclass, field
 import pytest
 
 from polytests.claims.model import Claim
-from polytests.errors import ClaimCrashed, ClaimError, ModelWeightsAbsent, PolytestsError
+from polytests.errors import (
+    ClaimCrashed,
+    ClaimError,
+    ModelWeightsAbsent,
+    PolytestsError,
+)
 from polytests.settings import Settings
 
 

@@ -87,7 +87,15 @@ def write_llama(directory: Path, seed: int = 3) -> Path:
 def write_bert(directory: Path, corpora_root: Path, seed: int = 4) -> Path:
     """A BERT encoder saved without its MLM head, with a WordPiece tokenizer trained on the corpora."""
     import torch
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import (
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
     from polytests.corpora import load_corpora

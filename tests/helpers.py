@@ -10,9 +10,9 @@ import numpy as np
 
 from polytests.engine.activations import Collection
 from polytests.engine.aggregates import doc_stats_direct
-from polytests.neurons import NeuronRef
 from polytests.engine.store import ActivationStore
 from polytests.engine.tokenization import TokenizedDocuments
+from polytests.neurons import NeuronRef
 
 WORDS = {
     "alpha": "apple apricot avocado almond anise artichoke arugula acorn".split(),
@@ -90,8 +90,8 @@ def alpha_neurons(model, documents) -> tuple[str, str]:
     """(the layer-1 neuron that most clearly fires on corpus "alpha", the one that most clearly does
     not), found from the data: the relative effect at the default bound (0.05 of the neuron's scale)
     that the verdicts test, against the weakest other corpus for the first, the pooled rest for the second."""
-    from polytests.engine.activations import CollectionRequest
     from polytests.claims.evaluate import neuron_scale
+    from polytests.engine.activations import CollectionRequest
     from polytests.engine.store import build_store
 
     request = CollectionRequest(layers=(1,), neurons=tuple(NeuronRef(1, j) for j in range(model.d_mlp)))

@@ -7,13 +7,23 @@ import pytest
 import torch
 
 from polytests.claims.causal import evaluate_ablation
-from polytests.engine.ablation import AblationEngine
-from polytests.engine.delta_loss import batched_delta_loss, naive_delta_loss, received_activations, resample_donors
-from polytests.stats.nulls import besag_clifford, matched_null_neurons
-from polytests.claims.model import AblationHurts, AblationSpares, AblationSpecific, Claim
+from polytests.claims.model import (
+    AblationHurts,
+    AblationSpares,
+    AblationSpecific,
+    Claim,
+)
 from polytests.corpora import load_corpora
-from polytests.neurons import NeuronRef
+from polytests.engine.ablation import AblationEngine
+from polytests.engine.delta_loss import (
+    batched_delta_loss,
+    naive_delta_loss,
+    received_activations,
+    resample_donors,
+)
 from polytests.engine.tokenization import tokenize_documents
+from polytests.neurons import NeuronRef
+from polytests.stats.nulls import besag_clifford, matched_null_neurons
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +122,8 @@ def test_neuron_made_important_is_detected(tiny_model_dir, docs, layer):
 def test_ablation_on_an_encoder_is_a_clear_error(tmp_path, tiny_corpora):
     from polytests.claims.api import ablation_hurts, claim
     from polytests.errors import ClaimError
-    from polytests.verdicts.runner import ClaimRunner
     from polytests.settings import Settings
+    from polytests.verdicts.runner import ClaimRunner
     from tests.helpers import write_tiny_native_model
 
     encoder = write_tiny_native_model(tmp_path / "enc", tiny_corpora, attention_dir="bidirectional")

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import torch
 
+from polytests.corpora import load_corpora
 from polytests.engine.activations import CollectionRequest, collect
 from polytests.engine.aggregates import doc_stats_direct
 from polytests.engine.cache import ActivationCache, read_entry
-from polytests.corpora import load_corpora
-from polytests.errors import CacheError
-from polytests.neurons import NeuronRef
 from polytests.engine.store import build_store
 from polytests.engine.tokenization import make_windows, tokenize_documents
+from polytests.errors import CacheError
+from polytests.neurons import NeuronRef
 
 
 @pytest.fixture(scope="module")

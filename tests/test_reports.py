@@ -12,7 +12,14 @@ from rich.console import Console
 
 from polytests.claims.results import ClaimResult, PredicateResult, null_summary
 from polytests.reports import (
-    SummaryTable, claim_effect, effect_of, explain, explanations, fmt_signed, read_ledger, write_reports,
+    SummaryTable,
+    claim_effect,
+    effect_of,
+    explain,
+    explanations,
+    fmt_signed,
+    read_ledger,
+    write_reports,
 )
 
 LONG_ID = "l0n202-medical-beyond-periods-and-more"

@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from polytests.claims.model import AblationHurts, AblationSpares, AblationSpecific, Claim
+from polytests.claims.model import (
+    AblationHurts,
+    AblationSpares,
+    AblationSpecific,
+    Claim,
+)
 from polytests.claims.results import PredicateResult, null_summary
 from polytests.engine.ablation import AblationEngine
 from polytests.stats.bounds import bound_test, bound_test_one_sample, documents_needed
 from polytests.stats.multiplicity import bonferroni_span
 from polytests.stats.nulls import (
-    BESAG_CLIFFORD_H, besag_clifford, matched_null_neurons, matched_pool_size, rank_range,
+    BESAG_CLIFFORD_H,
+    besag_clifford,
+    matched_null_neurons,
+    matched_pool_size,
+    rank_range,
 )
 from polytests.stats.relative import MIN_DOCUMENTS
 

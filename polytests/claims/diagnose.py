@@ -18,6 +18,7 @@ from polytests.claims.model import PREDICATES, Claim, line_of
 from polytests.errors import ClaimError
 from polytests.text import near_miss, toml_literal, toml_type
 
+
 def _key_name(model: type[BaseModel], name: str) -> str:
     info = model.model_fields.get(name)
     return info.alias if info is not None and info.alias else name

@@ -21,18 +21,42 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
-    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, StringConstraints,
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
 )
-
-from polytests.errors import ClaimError
 
 from polytests.claims.predicates import (  # the predicates are part of the claim model's surface
-    ABLATION_KINDS, AblationHurts, AblationSpares, AblationSpecific, AnyPredicate, check_site, EXPECTATIONS,
-    ExplainedBy, FiresOn, FrozenModel, ID_PATTERN, list_only, Name, Neuron, NotExplainedByOneToken,
-    Polysemantic, Predicate, PREDICATE_TYPES, PREDICATES, SilentOn, TokenMatched, TopKPrecision, VERDICTS,
+    ABLATION_KINDS,
+    EXPECTATIONS,
+    ID_PATTERN,
+    PREDICATE_TYPES,
+    PREDICATES,
+    VERDICTS,
     VERSUS,
+    AblationHurts,
+    AblationSpares,
+    AblationSpecific,
+    AnyPredicate,
+    ExplainedBy,
+    FiresOn,
+    FrozenModel,
+    Name,
+    Neuron,
+    NotExplainedByOneToken,
+    Polysemantic,
+    Predicate,
+    SilentOn,
+    TokenMatched,
+    TopKPrecision,
+    check_site,
+    list_only,
 )
-
+from polytests.errors import ClaimError
 
 # -- the claim ----------------------------------------------------------------------------
 
@@ -75,7 +99,7 @@ class Claim(FrozenModel):
         self._source, self._line, self._lines = source, line, dict(lines or {})
 
     @classmethod
-    def located(cls, raw: Any, *, source: str | None, line: int | None, lines: dict[str, int]) -> "Claim":
+    def located(cls, raw: Any, *, source: str | None, line: int | None, lines: dict[str, int]) -> Claim:
         """Validate a raw table and remember where it was written."""
         claim = cls.model_validate(raw)
         claim._source, claim._line, claim._lines = source, line, dict(lines)

@@ -20,12 +20,21 @@ from typing import Any
 from pydantic import ValidationError
 
 from polytests.claims.diagnose import claim_error
-from polytests.text import near_miss, toml_type
 from polytests.claims.model import (
-    AblationHurts, AblationSpares, AblationSpecific, Claim, ClaimFileSchema, ExplainedBy, NotExplainedByOneToken,
-    Polysemantic, SilentOn, TokenMatched, TopKPrecision,
+    AblationHurts,
+    AblationSpares,
+    AblationSpecific,
+    Claim,
+    ClaimFileSchema,
+    ExplainedBy,
+    NotExplainedByOneToken,
+    Polysemantic,
+    SilentOn,
+    TokenMatched,
+    TopKPrecision,
 )
 from polytests.errors import ClaimError
+from polytests.text import near_miss, toml_type
 
 _BOM = b"\xef\xbb\xbf"
 _HEADER = re.compile(r"^\[\[?\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?")

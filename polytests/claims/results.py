@@ -59,7 +59,7 @@ class PredicateResult:
     pvalue_refute_range: tuple[float, float] | None = None  # the same for pvalue_refute
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "PredicateResult":
+    def from_dict(cls, data: dict[str, Any]) -> PredicateResult:
         """The result :func:`plain` wrote (an unknown or missing field raises TypeError)."""
         return cls(**{**data, "ci": _pair(data.get("ci")), "pvalue_range": _pair(data.get("pvalue_range")),
                       "pvalue_refute_range": _pair(data.get("pvalue_refute_range"))})
@@ -95,7 +95,7 @@ class ClaimResult:
     family_excluded: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ClaimResult":
+    def from_dict(cls, data: dict[str, Any]) -> ClaimResult:
         """The result :func:`plain` wrote (an unknown or missing field raises TypeError)."""
         return cls(**{**data, "predicates": tuple(PredicateResult.from_dict(p) for p in data.get("predicates", ())),
                       "top_tokens": tuple((str(t), a, str(c)) for t, a, c in data.get("top_tokens", ())),

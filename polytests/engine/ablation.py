@@ -10,7 +10,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from polytests.engine.activations import CollectionRequest
-from polytests.engine.delta_loss import CleanPasses, batched_delta_loss, received_activations, resample_donors
+from polytests.engine.delta_loss import (
+    CleanPasses,
+    batched_delta_loss,
+    received_activations,
+    resample_donors,
+)
 from polytests.engine.tokenization import TokenizedDocuments, tokenize_documents
 from polytests.neurons import NeuronRef
 

@@ -26,8 +26,8 @@ import numpy as np
 import torch
 
 from polytests.engine.aggregates import DocStats, DocStatsAccumulator, TopK
-from polytests.neurons import NeuronRef
 from polytests.engine.tokenization import InputFormat, TokenizedDocuments, batch_windows
+from polytests.neurons import NeuronRef
 
 DEFAULT_THRESHOLDS = (0.0, 0.1, 0.5)
 
@@ -230,7 +230,12 @@ class _progress:
         self.done += 1
         if self._progress is None and time.perf_counter() - self.started > self.delay:
             from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TimeRemainingColumn,
+            )
 
             self._progress = Progress(
                 "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),

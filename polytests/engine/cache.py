@@ -18,11 +18,11 @@ computed without it, and temporary files left by a killed writer are removed.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import hashlib
 import json
 import os
-import atexit
-import contextlib
 import shutil
 import tempfile
 import time

@@ -28,7 +28,10 @@ import torch
 
 from polytests.engine.models.fast import fast_forward
 from polytests.engine.tokenization import (
-    TokenizedDocuments, batch_windows, make_windows, window_batch,
+    TokenizedDocuments,
+    batch_windows,
+    make_windows,
+    window_batch,
 )
 
 _LSE_BLOCK = 256  # tokens per block of the last-layer shortcut's logsumexp
@@ -262,7 +265,7 @@ class _FinalLayerNorm:
     eps: float
 
     @classmethod
-    def of(cls, model) -> "_FinalLayerNorm | None":
+    def of(cls, model) -> _FinalLayerNorm | None:
         cfg = model.cfg
         if str(cfg.normalization_type).upper() != "LN" or getattr(cfg, "final_rms", False):
             return None

@@ -15,12 +15,18 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from polytests.engine.activations import Collection, CollectionRequest, collect, input_format_of, resolve_site
+from polytests.engine.activations import (
+    Collection,
+    CollectionRequest,
+    collect,
+    input_format_of,
+    resolve_site,
+)
 from polytests.engine.aggregates import DocStats
 from polytests.engine.cache import ActivationCache, cache_key, write_entry
+from polytests.engine.tokenization import TokenizedDocuments, tokenize_documents
 from polytests.neurons import NeuronRef
 from polytests.settings import Settings
-from polytests.engine.tokenization import TokenizedDocuments, tokenize_documents
 
 _STAT_FIELDS = ("count", "sum", "sumsq", "max", "above")
 

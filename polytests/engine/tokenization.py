@@ -35,7 +35,7 @@ class TokenizedDocuments:
     def n_tokens(self) -> int:
         return int(self.offsets[-1])
 
-    def subset(self, docs: np.ndarray) -> "TokenizedDocuments":
+    def subset(self, docs: np.ndarray) -> TokenizedDocuments:
         """The documents ``docs`` (indices, in that order) as their own TokenizedDocuments."""
         docs = np.asarray(docs, dtype=np.int64)
         lengths = self.offsets[docs + 1] - self.offsets[docs]
@@ -102,10 +102,10 @@ class InputFormat:
         """Document tokens per window (and the stride between windows)."""
         return self.n_ctx - len(self.prefix) - len(self.suffix)
 
-    def windows(self, tokens: "TokenizedDocuments") -> list["Window"]:
+    def windows(self, tokens: TokenizedDocuments) -> list[Window]:
         return make_windows(tokens, self.n_ctx, reserved=len(self.prefix) + len(self.suffix))
 
-    def batch(self, tokens: "TokenizedDocuments", batch: list["Window"]) -> "WindowBatch":
+    def batch(self, tokens: TokenizedDocuments, batch: list[Window]) -> WindowBatch:
         return window_batch(tokens, batch, fmt=self)
 
     def key(self) -> dict:

@@ -13,7 +13,14 @@ from __future__ import annotations
 from polytests.reports.files import WrittenReports, detect_flips, write_reports
 from polytests.reports.format import Effect, claim_effect, effect_of, fmt_p, fmt_signed
 from polytests.reports.ledger import LEDGER_NAME, claim_history, find_flips, read_ledger
-from polytests.reports.terminal import Explanation, SummaryTable, explain, explanations, needs_explaining, outcome
+from polytests.reports.terminal import (
+    Explanation,
+    SummaryTable,
+    explain,
+    explanations,
+    needs_explaining,
+    outcome,
+)
 
 __all__ = [
     "LEDGER_NAME", "Effect", "Explanation", "SummaryTable", "WrittenReports", "claim_effect", "claim_history",

@@ -14,9 +14,21 @@ from pathlib import Path
 
 from polytests.claims.results import ClaimResult
 from polytests.reports import figures as figs
-from polytests.reports.atomic import atomic_write_bytes, atomic_write_text, remove_stale_temporaries, report_lock
+from polytests.reports.atomic import (
+    atomic_write_bytes,
+    atomic_write_text,
+    remove_stale_temporaries,
+    report_lock,
+)
 from polytests.reports.html import render_html
-from polytests.reports.ledger import LEDGER_NAME, append_entry, claim_history, find_flips, ledger_entry, read_ledger
+from polytests.reports.ledger import (
+    LEDGER_NAME,
+    append_entry,
+    claim_history,
+    find_flips,
+    ledger_entry,
+    read_ledger,
+)
 from polytests.reports.markdown import claims_markdown, summary_markdown
 
 CLAIMS_JSON = "claims.json"

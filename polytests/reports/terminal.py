@@ -13,7 +13,13 @@ from rich.table import Table
 from rich.text import Text
 
 from polytests.claims.results import ClaimResult
-from polytests.reports.format import claim_effect, deciding_predicate, effect_of, fmt_claim_p, fmt_p
+from polytests.reports.format import (
+    claim_effect,
+    deciding_predicate,
+    effect_of,
+    fmt_claim_p,
+    fmt_p,
+)
 
 VERDICT_STYLE = {"confirmed": "bold green", "refuted": "bold red", "inconclusive": "bold yellow"}
 

@@ -13,21 +13,29 @@ import os
 import time
 from dataclasses import dataclass, field
 
-
-from polytests.engine.activations import CollectionRequest
-from polytests.engine.cache import ActivationCache
-from polytests.engine.store import load_settings_model, open_store
-from polytests.engine.tokenization import vocab_of
 from polytests.claims.contexts import top_context_windows
-from polytests.claims.evaluate import EvaluationContext, doc_means_by_corpus, evaluate_predicate, top_tokens
+from polytests.claims.evaluate import (
+    EvaluationContext,
+    doc_means_by_corpus,
+    evaluate_predicate,
+    top_tokens,
+)
 from polytests.claims.model import Claim
 from polytests.claims.results import ClaimResult, PredicateResult
 from polytests.corpora import build_manifest, load_corpora
+from polytests.engine.activations import CollectionRequest
+from polytests.engine.cache import ActivationCache
+from polytests.engine.provenance import library_versions
+from polytests.engine.store import load_settings_model, open_store
+from polytests.engine.tokenization import vocab_of
+from polytests.errors import (
+    AblationUnsupportedError,
+    ModelWeightsAbsent,
+    PolytestsError,
+)
 from polytests.neurons import NeuronRef
-from polytests.errors import AblationUnsupportedError, ModelWeightsAbsent, PolytestsError
 from polytests.settings import Settings
 from polytests.stats import resolution_ok
-from polytests.engine.provenance import library_versions
 from polytests.verdicts.decide import claim_pvalues, claim_ranges, decide, refinable
 from polytests.verdicts.family import FamilyDecision, family_verdicts
 

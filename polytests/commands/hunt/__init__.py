@@ -8,8 +8,17 @@ tokens in another context), flagging artifacts. :mod:`~polytests.commands.hunt.c
 claim files, :mod:`~polytests.commands.hunt.pictures` the heatmaps and the page. Explore split only.
 """
 
-from polytests.commands.hunt.candidates import candidate_id, candidate_toml, write_candidates
-from polytests.commands.hunt.controls import VERDICTS, Candidate, Control, check_candidate
+from polytests.commands.hunt.candidates import (
+           candidate_id,
+           candidate_toml,
+           write_candidates,
+)
+from polytests.commands.hunt.controls import (
+           VERDICTS,
+           Candidate,
+           Control,
+           check_candidate,
+)
 from polytests.commands.hunt.run import HuntResult, hunt
 from polytests.commands.hunt.scan import Responses, scale_top_k, scan_responses
 

@@ -27,8 +27,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from polytests.claims.evaluate import (
-    EvaluationContext, eval_fires_on, eval_not_one_token, eval_polysemantic, eval_token_matched,
-    most_active_token, neuron_scale, shared_token_ids,
+    EvaluationContext,
+    eval_fires_on,
+    eval_not_one_token,
+    eval_polysemantic,
+    eval_token_matched,
+    most_active_token,
+    neuron_scale,
+    shared_token_ids,
 )
 from polytests.claims.parse import claim_from_dict
 from polytests.neurons import NeuronRef

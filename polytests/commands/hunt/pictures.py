@@ -10,7 +10,10 @@ import html
 
 import numpy as np
 
-from polytests.reports.figures import png_bytes, pyplot  # one Agg backend setup for every figure
+from polytests.reports.figures import (  # one Agg backend setup for every figure
+    png_bytes,
+    pyplot,
+)
 from polytests.reports.html import CSP, STYLE, data_uri
 
 __all__ = ["hunt_page", "response_heatmap", "token_heatmap"]

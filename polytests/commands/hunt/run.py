@@ -96,7 +96,11 @@ def hunt(store, layers, vocab, *, k: int, corpora=None, min_effect: float = 0.1,
 def write_outputs(result: HuntResult, *, out: str | Path | None, html: str | Path | None, views) -> list[Path]:
     """Candidate claim files (``out``), PNGs and the HTML page (``html``, default ``out``)."""
     from polytests.commands.hunt.candidates import write_candidates
-    from polytests.commands.hunt.pictures import hunt_page, response_heatmap, token_heatmap
+    from polytests.commands.hunt.pictures import (
+        hunt_page,
+        response_heatmap,
+        token_heatmap,
+    )
 
     written: list[Path] = []
     if out is not None:

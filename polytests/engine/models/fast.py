@@ -78,7 +78,7 @@ class FastForward:
     eps: float
 
     @classmethod
-    def of(cls, model) -> "FastForward | None":
+    def of(cls, model) -> FastForward | None:
         """The fast forward of ``model``, or None where it does not provably match the bridge."""
         try:
             fast = cls._build(model)
@@ -87,7 +87,7 @@ class FastForward:
         return fast if fast is not None and fast._agrees_with(model) else None
 
     @classmethod
-    def _build(cls, model) -> "FastForward | None":
+    def _build(cls, model) -> FastForward | None:
         cfg, bridge = model.cfg, model.bridge
         if (str(cfg.normalization_type).upper() != "LN" or getattr(cfg, "final_rms", False)
                 or cfg.positional_embedding_type != "standard" or getattr(cfg, "attn_only", False)

@@ -7,12 +7,17 @@ import copy
 import os
 from pathlib import Path
 
-from polytests.errors import ModelLoadError
-
 from polytests.engine.models.loaded import (
-    NATIVE_CONFIG_FIELDS, NATIVE_OPTIONAL_FIELDS, LoadedModel, files_digest, import_bridge, load_tokenizer,
-    model_input_format, state_dict_digest,
+    NATIVE_CONFIG_FIELDS,
+    NATIVE_OPTIONAL_FIELDS,
+    LoadedModel,
+    files_digest,
+    import_bridge,
+    load_tokenizer,
+    model_input_format,
+    state_dict_digest,
 )
+from polytests.errors import ModelLoadError
 
 
 def load_native(directory: Path, config: dict, spec: str, name: str) -> LoadedModel:
@@ -82,7 +87,9 @@ def _normalise_old_solu_layout(state_dict: dict, n_layers: int) -> dict:
 
 def load_legacy(directory: Path, config: dict, spec: str, name: str) -> LoadedModel:
     import torch
-    from transformer_lens.utilities.tl_checkpoint_conversion import convert_tl_checkpoint
+    from transformer_lens.utilities.tl_checkpoint_conversion import (
+        convert_tl_checkpoint,
+    )
 
     TransformerBridge, _ = import_bridge()
     candidates = sorted(directory.glob("*final.pth"))

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from polytests.errors import ModelLoadError, ModelWeightsAbsent
 from polytests.engine.tokenization import InputFormat
+from polytests.errors import ModelLoadError, ModelWeightsAbsent
 
 EMBEDDED_MODEL_DIR = Path(__file__).resolve().parents[2] / "embedded" / "solu-4l"
 POLYTESTS_FORMAT = "polytests-native/1"
@@ -170,12 +170,11 @@ def files_digest(paths) -> str:
 
 
 def import_bridge():
-    from transformer_lens.config import TransformerBridgeConfig
-    from transformer_lens.model_bridge import TransformerBridge
-
     # Importing the sources registers boot_native / boot_transformers.
     import transformer_lens.model_bridge.sources.native  # noqa: F401
     import transformer_lens.model_bridge.sources.transformers  # noqa: F401
+    from transformer_lens.config import TransformerBridgeConfig
+    from transformer_lens.model_bridge import TransformerBridge
 
     return TransformerBridge, TransformerBridgeConfig
 

@@ -30,10 +30,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from polytests.errors import ModelLoadError, ModelWeightsAbsent
-
 from polytests.engine.models.layouts import load_gguf, load_hf, load_legacy, load_native
-from polytests.engine.models.loaded import EMBEDDED_MODEL_DIR, SOLU_ALIASES, LoadedModel, read_config
+from polytests.engine.models.loaded import (
+    EMBEDDED_MODEL_DIR,
+    SOLU_ALIASES,
+    LoadedModel,
+    read_config,
+)
+from polytests.errors import ModelLoadError, ModelWeightsAbsent
 
 
 def _hf_cache_dir() -> str:
