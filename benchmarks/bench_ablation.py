@@ -25,12 +25,14 @@ import time
 import numpy as np
 import torch
 
-from polytests.ablation import AblationEngine, batched_delta_loss, naive_delta_loss
-from polytests.models.fast import fast_forward
+from polytests.claims.causal import evaluate_ablation
 from polytests.claims.model import AblationHurts, Claim
 from polytests.corpora import load_corpora
-from polytests.models import load_model
-from polytests.tokenization import tokenize_documents
+from polytests.engine.ablation import AblationEngine
+from polytests.engine.delta_loss import batched_delta_loss, naive_delta_loss
+from polytests.engine.models import load_model
+from polytests.engine.models.fast import fast_forward
+from polytests.engine.tokenization import tokenize_documents
 
 
 def main() -> None:
@@ -76,7 +78,7 @@ def main() -> None:
     engine = AblationEngine(model, all_docs["confirm"], all_docs["explore"], None, "confirm")
     claim_tokens = int(sum(np.diff(engine.tokens.offsets)[engine.docs_of(args.claim_corpora)]))
     t = time.perf_counter()
-    result = engine.evaluate(claim, claim.predicates[0], seed=1, n_resamples=9999)
+    result = evaluate_ablation(engine, claim, claim.predicates[0], seed=1, n_resamples=9999)
     elapsed = time.perf_counter() - t
     zero = result.numbers["per_kind"]["zero"]
     layer = claim.neuron.layer

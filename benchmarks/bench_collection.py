@@ -37,16 +37,16 @@ class _Tokenizer:
 
 
 def build_model():
-    from polytests.models.loading import LoadedModel, _import_bridge
+    from polytests.engine.models.loaded import LoadedModel, import_bridge
 
-    TransformerBridge, TransformerBridgeConfig = _import_bridge()
+    TransformerBridge, TransformerBridgeConfig = import_bridge()
     bridge = TransformerBridge.boot_native(TransformerBridgeConfig(**SHAPE, seed=0))
     bridge.eval()
     return LoadedModel(bridge, "random-solu-4l-shape", "random", "memory", _Tokenizer())
 
 
 def generated_tokens(n_tokens: int, seed: int = 0):
-    from polytests.tokenization import TokenizedDocuments
+    from polytests.engine.tokenization import TokenizedDocuments
 
     rng = np.random.default_rng(seed)
     lengths = []
@@ -60,7 +60,7 @@ def generated_tokens(n_tokens: int, seed: int = 0):
 
 
 def _request():
-    from polytests.activations import CollectionRequest
+    from polytests.engine.activations import CollectionRequest
     from polytests.neurons import NeuronRef
 
     neurons = [NeuronRef(layer, index) for layer in range(4) for index in (7 * layer + 1, 100 + layer)]
@@ -68,8 +68,8 @@ def _request():
 
 
 def throughput(n_tokens: int, repeats: int) -> dict:
-    from polytests.activations import collect
-    from polytests.tokenization import batch_windows, make_windows
+    from polytests.engine.activations import collect
+    from polytests.engine.tokenization import batch_windows, make_windows
 
     model = build_model()
     tokens = generated_tokens(n_tokens, seed=1)
@@ -109,7 +109,7 @@ def memory_child(n_tokens: int) -> None:
 
     import psutil
 
-    from polytests.activations import collect
+    from polytests.engine.activations import collect
 
     model = build_model()
     tokens = generated_tokens(n_tokens)

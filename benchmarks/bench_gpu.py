@@ -56,7 +56,7 @@ ABLATE_RTOL, ABLATE_ATOL = 1e-3, 1e-4  # tests/test_cuda.py, ablation
 
 def build_solu4l(tokenizer):
     """The random solu-4l-shaped model on the CPU, with the embedded tokenizer (for its BOS)."""
-    from polytests.models.loading import LoadedModel, _import_bridge
+    from polytests.engine.models.loaded import LoadedModel, import_bridge as _import_bridge
 
     TransformerBridge, TransformerBridgeConfig = _import_bridge()
     bridge = TransformerBridge.boot_native(TransformerBridgeConfig(**SHAPE, seed=0))
@@ -67,7 +67,7 @@ def build_solu4l(tokenizer):
 def moved(model, device: str):
     """A new LoadedModel around the same bridge moved to ``device`` (a fresh ``extra``: the hook-free
     forward cached there holds the old device's tensors)."""
-    from polytests.models.loading import LoadedModel
+    from polytests.engine.models.loaded import LoadedModel
 
     model.bridge.to(device)
     return LoadedModel(model.bridge, model.name, model.digest, model.source, model.tokenizer, {}, model.inputs)
@@ -77,7 +77,7 @@ def copy_model(model):
     """A deep copy of a LoadedModel's bridge, in a new LoadedModel (same weights, same device)."""
     import copy
 
-    from polytests.models.loading import LoadedModel
+    from polytests.engine.models.loaded import LoadedModel
 
     return LoadedModel(copy.deepcopy(model.bridge), model.name, model.digest, model.source, model.tokenizer, {},
                        model.inputs)
@@ -88,7 +88,7 @@ def corpus_tokens(tokenizer, n_tokens: int):
     taken round-robin over the corpora (so every prefix mixes them), cycling through all of them
     again if needed, the last one cut."""
     from polytests.corpora import load_corpora
-    from polytests.tokenization import TokenizedDocuments, tokenize_documents
+    from polytests.engine.tokenization import TokenizedDocuments, tokenize_documents
 
     corpora = load_corpora("corpora")
     lists = [list(c.documents) for c in corpora.values()]
@@ -156,8 +156,8 @@ class _Peak:
 
 
 def time_collection(model, tokens, device: str) -> tuple[dict, object]:
-    from polytests.activations import CollectionRequest, collect
-    from polytests.models.fast import fast_forward
+    from polytests.engine.activations import CollectionRequest, collect
+    from polytests.engine.models.fast import fast_forward
 
     request = CollectionRequest(layers=LAYERS)
     with _Peak(device) as peak:
@@ -174,9 +174,9 @@ def time_collection(model, tokens, device: str) -> tuple[dict, object]:
 
 def time_forward(model, tokens, device: str) -> dict:
     """The hook-free forward of the same batches collection runs, up to layer 3's activation site."""
-    from polytests.activations import input_format_of
-    from polytests.models.fast import fast_forward
-    from polytests.tokenization import batch_windows
+    from polytests.engine.activations import input_format_of
+    from polytests.engine.models.fast import fast_forward
+    from polytests.engine.tokenization import batch_windows
 
     fast = fast_forward(model)
     if fast is None:
@@ -198,7 +198,7 @@ def time_forward(model, tokens, device: str) -> dict:
 
 
 def time_ablation(model, tokens, layer: int, n_neurons: int, device: str) -> tuple[dict, np.ndarray]:
-    from polytests.ablation import batched_delta_loss
+    from polytests.engine.delta_loss import batched_delta_loss
 
     neurons = list(range(n_neurons))
     with _Peak(device) as peak:
@@ -237,7 +237,7 @@ def compare_ablations(cpu: np.ndarray, gpu: np.ndarray) -> dict:
 
 def prefix(tokens, n: int):
     """The first ``n`` tokens of ``tokens`` (whole documents, the last one cut)."""
-    from polytests.tokenization import TokenizedDocuments
+    from polytests.engine.tokenization import TokenizedDocuments
 
     n = min(n, tokens.n_tokens)
     last = int(np.searchsorted(tokens.offsets, n, side="left"))  # offsets[last] >= n
@@ -285,7 +285,7 @@ def main() -> None:
     emb_sizes = [int(s) for s in args.embedded_tokens.split(",") if s] or sizes
     dev = args.device
 
-    from polytests.models import load_model
+    from polytests.engine.models import load_model
 
     t0 = time.perf_counter()
     embedded = load_model("embedded", device=dev)

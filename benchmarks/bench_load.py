@@ -17,10 +17,10 @@ import sys
 CHILD = """
 import json, time
 t0 = time.perf_counter()
-from polytests.models.loading import _import_bridge
-_import_bridge()
+from polytests.engine.models.loaded import import_bridge
+import_bridge()
 t1 = time.perf_counter()
-from polytests.models import load_model
+from polytests.engine.models import load_model
 model = load_model("embedded")
 t2 = time.perf_counter()
 print(json.dumps({"import": t1 - t0, "load": t2 - t1}))

@@ -35,7 +35,7 @@ model load included:
   observed effect); the bound part is ``permutation_test(permutation_type="samples")`` (sign
   flips) with the one-sample t and ``scipy.stats.ttest_1samp``;
 * Holm over the family with ``statsmodels.stats.multitest.multipletests``, then the verdict
-  rule of ``polytests.runner.decide`` (confirmed / refuted by the side the smaller p came from
+  rule of ``polytests.verdicts.runner.decide`` (confirmed / refuted by the side the smaller p came from
   when the adjusted p is at most alpha, else inconclusive), written out here.
 
 The notebook computes only what the verdicts need (no bootstrap CIs, no reports, no figures),
@@ -220,10 +220,10 @@ def notebook(spec: dict) -> dict:
     from scipy import stats
     from statsmodels.stats.multitest import multipletests
 
-    from polytests.ablation import matched_null_neurons
     from polytests.claims.parse import read_claim_file
     from polytests.corpora import load_corpora
-    from polytests.models import load_model
+    from polytests.engine.models import load_model
+    from polytests.stats.nulls import matched_null_neurons
 
     timings: dict[str, float] = {}
     claims = list(read_claim_file(spec["claims_file"]).claims)

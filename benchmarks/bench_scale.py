@@ -13,7 +13,7 @@ peak resident memory sampled every 20 ms, in a fresh process per size:
    top-k activations of every neuron with ``k = scale_top_k(tokens)`` (the neuron scale, the
    99.9th percentile, is read from them); the pass stops at the last layer's activation site,
    so the last layer's W_out and the unembedding never run;
-2. scan (``polytests.hunt.scan.scan_responses``): for every neuron, the corpora it responds to
+2. scan (``polytests.commands.hunt.scan.scan_responses``): for every neuron, the corpora it responds to
    (bound tests of every top-m set of corpora against the rest, BH over the scan).
 
 Stage 2 (the controls of the top 15 candidates) costs one more collection pass with per-token
@@ -66,9 +66,9 @@ class _Tokenizer:
 
 
 def build_model(d_mlp: int):
-    from polytests.models.loading import LoadedModel, _import_bridge
+    from polytests.engine.models.loaded import LoadedModel, import_bridge
 
-    TransformerBridge, TransformerBridgeConfig = _import_bridge()
+    TransformerBridge, TransformerBridgeConfig = import_bridge()
     bridge = TransformerBridge.boot_native(TransformerBridgeConfig(**{**SHAPE, "d_mlp": d_mlp}, seed=0))
     bridge.eval()
     return LoadedModel(bridge, f"random-solu-4l-shape-{d_mlp}", "random", "memory", _Tokenizer())
@@ -78,7 +78,7 @@ def generated_tokens(n_tokens: int, seed: int = 0):
     """Zipf token ids, documents of 100-2,000 tokens, document i in pseudo-corpus i mod 11 (fewer
     corpora below 22 documents), each corpus with its own most frequent ids (the Zipf ranks
     shifted by a corpus offset)."""
-    from polytests.tokenization import TokenizedDocuments
+    from polytests.engine.tokenization import TokenizedDocuments
 
     rng = np.random.default_rng(seed)
     lengths = []
@@ -100,7 +100,7 @@ def generated_tokens(n_tokens: int, seed: int = 0):
 
 def forward_flops(tokens, d_mlp: int) -> dict[str, float]:
     """Matmul FLOPs of the forward pass up to the last layer's activation site, by op type."""
-    from polytests.tokenization import make_windows
+    from polytests.engine.tokenization import make_windows
 
     d, L = SHAPE["d_model"], SHAPE["n_layers"]
     W = np.array([w.length + 1 for w in make_windows(tokens, SHAPE["n_ctx"])], dtype=np.float64)  # + BOS
@@ -139,12 +139,12 @@ def matmul_rates(d_mlp: int = SHAPE["d_mlp"], repeats: int = 10) -> dict[str, fl
 
 
 def topk_seconds(k: int, d_mlp: int = SHAPE["d_mlp"], repeats: int = 3) -> float:
-    """Median time of one running top-k update (polytests.aggregates.TopK.add) on a full batch of one layer."""
+    """Median time of one running top-k update (polytests.engine.aggregates.TopK.add) on a full batch of one layer."""
     import statistics
 
     import torch
 
-    from polytests.aggregates import TopK
+    from polytests.engine.aggregates import TopK
 
     acts = torch.randn(MAX_BATCH_TOKENS, d_mlp, generator=torch.Generator().manual_seed(0))
     flat = torch.arange(MAX_BATCH_TOKENS)
@@ -159,7 +159,7 @@ def topk_seconds(k: int, d_mlp: int = SHAPE["d_mlp"], repeats: int = 3) -> float
 
 
 def n_batches(tokens) -> int:
-    from polytests.tokenization import batch_windows, make_windows
+    from polytests.engine.tokenization import batch_windows, make_windows
 
     return len(batch_windows(make_windows(tokens, SHAPE["n_ctx"]), MAX_BATCH_TOKENS))
 
@@ -175,9 +175,9 @@ def child(n_tokens: int, d_mlp: int) -> dict:
 
     import psutil
 
-    from polytests.activations import CollectionRequest, collect
-    from polytests.hunt.scan import scale_top_k, scan_responses
-    from polytests.store import ActivationStore
+    from polytests.commands.hunt.scan import scale_top_k, scan_responses
+    from polytests.engine.activations import CollectionRequest, collect
+    from polytests.engine.store import ActivationStore
 
     model = build_model(d_mlp)
     tokens = generated_tokens(n_tokens)
@@ -279,7 +279,7 @@ def main() -> None:
     a_s, b_s, e_s = fit(x, [r["scan_s"] for r in rows])
     a_f, b_f, _ = fit(x, [r["floor_s"] for r in rows])
     M = 1_000_000
-    from polytests.hunt.scan import scale_top_k
+    from polytests.commands.hunt.scan import scale_top_k
 
     tokens_1m = generated_tokens(M)
     docs_1m = tokens_1m.n_docs

@@ -61,8 +61,8 @@ if ! python3 -c "import numba" >>"$OUT/env.txt" 2>&1; then
     export POLYTESTS_JIT=0
 fi
 python3 -c "
-import torch, transformer_lens, polytests.runner
-from polytests.models import load_model
+import torch, transformer_lens, polytests.verdicts.runner
+from polytests.engine.models import load_model
 print('imports ok; cuda available:', torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')
 " 2>&1 | tee -a "$OUT/env.txt"
 

@@ -6,7 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-TRAINING_STEPS = 1150  # the shipped model's; see polytests.models.training.TrainingConfig
+from polytests.commands.options import add_settings_options, resolve_args, settings_of
+from polytests.settings import SettingsError
+
+# Settings keys every command that reads activations takes, as --polytests-<key> or the alias.
+COMMAND_KEYS = ("model", "corpora", "cache_dir", "seed", "resamples")
+ALIASES = {"model": ("--model",), "cache_dir": ("--cache-dir",), "seed": ("--seed",),
+           "resamples": ("--resamples",), "alpha": ("--alpha",), "min_effect": ("--min-effect",)}
+TRAINING_STEPS = 1150  # the shipped model's; see polytests.engine.models.training.TrainingConfig
 
 
 def _corpora(args) -> int:
@@ -14,7 +21,8 @@ def _corpora(args) -> int:
     from polytests.corpora.gibberish import write_corpus
     from polytests.corpora.manifest import MANIFEST_NAME
 
-    root = Path(args.root)
+    resolve_args(args, "corpora")
+    root = Path(args.corpora)
     if args.gibberish:
         print(f"wrote {write_corpus(root)}")
     corpora = load_corpora(root)
@@ -41,6 +49,7 @@ def _training_data(args) -> int:
     if unknown:
         print(f"unknown source {unknown[0]!r}; known: {', '.join(s.name for s in SOURCES)}", file=sys.stderr)
         return 2
+    resolve_args(args, "corpora")
     cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
     manifest = gather(cache, args.corpora, sources,
                       manifest_path=None if args.no_manifest else Path(args.manifest),
@@ -54,12 +63,19 @@ def _training_data(args) -> int:
 
 
 def _train(args) -> int:
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    from polytests.models.loading import EMBEDDED_MODEL_DIR
-    from polytests.models.training import TrainingConfig, train_model
+    from polytests.engine.models.loading import EMBEDDED_MODEL_DIR
+    from polytests.engine.models.training import TrainingConfig, train_model
     from polytests.training_data.gather import default_cache_dir
 
+    resolve_args(args, "corpora")
     cfg = TrainingConfig(seed=args.seed, steps=args.steps)
     out = Path(args.out) if args.out else EMBEDDED_MODEL_DIR
     data = Path(args.data_dir) if args.data_dir else default_cache_dir()
@@ -82,61 +98,52 @@ def _train(args) -> int:
 
 
 def _card(args) -> int:
-    from polytests.models.card import PREVIOUS_MODEL_DIR, write_model_card
-    from polytests.models.loading import EMBEDDED_MODEL_DIR
+    from polytests.commands.model_card import PREVIOUS_MODEL_DIR, write_model_card
+    from polytests.engine.models.loading import EMBEDDED_MODEL_DIR
 
+    resolve_args(args, "corpora")
     previous = None if args.no_previous else (args.previous or PREVIOUS_MODEL_DIR)
     print(f"wrote {write_model_card(args.model_dir or EMBEDDED_MODEL_DIR, args.corpora, args.data_dir, previous, args.ablation_top)}")
     return 0
 
 
-def _corpus_documents(args, split: str):
-    from polytests.corpora import load_corpora
-
-    corpora = load_corpora(args.corpora_dir, list(args.corpora) if getattr(args, "corpora", None) else None)
-    return [d for c in corpora.values() for d in c.split(split)]
-
-
 def _hunt(args) -> int:
     from rich.console import Console
 
-    from polytests.activations import CollectionRequest
-    from polytests.cache import ActivationCache
-    from polytests.hunt import hunt, scale_top_k
-    from polytests.hunt.run import vocab_of, write_outputs
-    from polytests.models import load_model
-    from polytests.neuron_view import neuron_view
-    from polytests.store import build_store
-    from polytests.tokenization import tokenize_documents
+    from polytests.commands.hunt import hunt, scale_top_k
+    from polytests.commands.hunt.run import write_outputs
+    from polytests.commands.neuron_view import neuron_view
+    from polytests.engine.activations import CollectionRequest
+    from polytests.engine.store import load_settings_model, open_store, split_documents
+    from polytests.engine.tokenization import tokenize_documents, vocab_of
 
     console = Console()
-    model = load_model(args.model)
+    settings = settings_of(args, *COMMAND_KEYS)
+    model = load_settings_model(settings)
     layers = tuple(args.layers) if args.layers else tuple(range(model.n_layers))
     bad = [L for L in layers if not 0 <= L < model.n_layers]
     if bad:
         print(f"--layers {bad[0]}: model {model.name!r} has {model.n_layers} layers (0..{model.n_layers - 1})",
               file=sys.stderr)
         return 2
-    docs = _corpus_documents(args, args.split)
+    docs = split_documents(settings, args.split, args.names)
     n_tokens = tokenize_documents(model.tokenizer, docs).n_tokens
-    cache = ActivationCache(args.cache_dir)
     top_k = max(20, scale_top_k(n_tokens))
-    store = build_store(model, docs, args.split, CollectionRequest(layers=layers, top_k=top_k), cache=cache,
-                        progress=True)
+    store = open_store(settings, model, args.split, CollectionRequest(layers=layers, top_k=top_k), documents=docs)
 
     def with_tokens(neurons):
-        return build_store(model, docs, args.split, CollectionRequest(layers=layers, neurons=tuple(neurons),
-                                                                      top_k=top_k), cache=cache, progress=True)
+        return open_store(settings, model, args.split,
+                          CollectionRequest(layers=layers, neurons=tuple(neurons), top_k=top_k), documents=docs)
 
     vocab = vocab_of(model)
     result = hunt(store, layers, vocab, k=args.k, min_effect=args.min_effect, q=args.q, alpha=args.alpha,
-                  top=args.top, n_resamples=args.resamples, seed=args.seed, collect_tokens=with_tokens,
-                  explicit_baseline=bool(args.corpora))
+                  top=args.top, n_resamples=settings.resamples, seed=settings.seed, collect_tokens=with_tokens,
+                  explicit_baseline=bool(args.names))
     console.print(result)
     if args.out or args.html:
         tstore = with_tokens([c.neuron for c in result.candidates]) if result.candidates else store
         views = [neuron_view(tstore, vocab, c.neuron, model=model.name, k=args.contexts,
-                             ci_resamples=min(args.resamples, 999), seed=args.seed)
+                             ci_resamples=min(settings.resamples, 999), seed=settings.seed)
                  for c in result.candidates[: args.pictures]]
         written = write_outputs(result, out=args.out, html=args.html, views=views)
         for path in written:
@@ -147,30 +154,29 @@ def _hunt(args) -> int:
 def _show(args) -> int:
     from rich.console import Console
 
-    from polytests.activations import CollectionRequest
-    from polytests.cache import ActivationCache
-    from polytests.hunt.pictures import hunt_page
-    from polytests.hunt.run import vocab_of
-    from polytests.models import load_model
-    from polytests.neuron_view import neuron_view
-    from polytests.show import claims_naming, parse_neuron_for_model
-    from polytests.store import build_store
+    from polytests.commands.hunt.pictures import hunt_page
+    from polytests.commands.neuron_view import neuron_view
+    from polytests.commands.show import claims_naming, parse_neuron_for_model
+    from polytests.engine.activations import CollectionRequest
+    from polytests.engine.store import load_settings_model, open_store
+    from polytests.engine.tokenization import vocab_of
 
-    model = load_model(args.model)
+    settings = settings_of(args, *COMMAND_KEYS)
+    model = load_settings_model(settings)
     try:
         neuron = parse_neuron_for_model(args.neuron, model)
     except ValueError as exc:
         print(f"polytests show: {exc}", file=sys.stderr)
         return 2
-    docs = _corpus_documents(args, args.split)
-    store = build_store(model, docs, args.split, CollectionRequest(layers=(neuron.layer,), neurons=(neuron,)),
-                        cache=ActivationCache(args.cache_dir), progress=True)
+    store = open_store(settings, model, args.split, CollectionRequest(layers=(neuron.layer,), neurons=(neuron,)),
+                       names=args.names)
+    hypotheses = args.hypotheses or [str(settings.path(h)) for h in settings.hypotheses]
     view = neuron_view(store, vocab_of(model), neuron, model=model.name, k=args.contexts,
-                       ci_resamples=args.resamples, seed=args.seed,
-                       claims=claims_naming(neuron, args.hypotheses))
+                       ci_resamples=settings.resamples, seed=settings.seed,
+                       claims=claims_naming(neuron, hypotheses))
     Console().print(view)
     if args.html:
-        from polytests.hunt.pictures import token_heatmap
+        from polytests.commands.hunt.pictures import token_heatmap
 
         png = token_heatmap(view)
         Path(args.html).parent.mkdir(parents=True, exist_ok=True)
@@ -183,19 +189,20 @@ def _show(args) -> int:
 def _history(args) -> int:
     from polytests.reports.history import render_history
 
-    text, code = render_history(Path(args.ledger), args.claim)
+    settings = settings_of(args, "report_dir")
+    ledger = Path(args.ledger) if args.ledger else settings.path(settings.report_dir) / "history.jsonl"
+    text, code = render_history(ledger, args.claim)
     print(text, end="")
     return code
 
 
 def _cache_key(args) -> int:
     from polytests.corpora import build_manifest, load_corpora
-    from polytests.models import load_model
-    from polytests.settings import load_pyproject_settings
+    from polytests.engine.store import load_settings_model
 
-    settings = load_pyproject_settings(Path.cwd())
-    model = load_model(args.model or settings.model)
-    corpus_hash = build_manifest(load_corpora(args.corpora or settings.path(settings.corpora))).corpus_hash
+    settings = settings_of(args, "model", "corpora")
+    model = load_settings_model(settings)
+    corpus_hash = build_manifest(load_corpora(settings.path(settings.corpora))).corpus_hash
     print(f"polytests-activations-{model.digest[:16]}-{corpus_hash[:16]}")
     return 0
 
@@ -215,8 +222,9 @@ def _schema(args) -> int:
 
 
 def _calibrate(args) -> int:
-    from polytests.calibrate import main as calibrate
+    from polytests.commands.calibrate import main as calibrate
 
+    resolve_args(args, *COMMAND_KEYS, "alpha", "min_effect")
     return calibrate(args)
 
 
@@ -224,14 +232,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="polytests", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("corpora", help="list corpora, check or rewrite the manifest, regenerate gibberish")
-    p.add_argument("--root", default="corpora")
+    add_settings_options(p, "corpora", aliases={"corpora": ("--root",)})
     p.add_argument("--write-manifest", action="store_true")
     p.add_argument("--gibberish", action="store_true", help="regenerate corpora/gibberish from its seed")
     p.set_defaults(func=_corpora)
     p = sub.add_parser("training-data", help="download and extract the embedded model's training text")
     p.add_argument("--cache-dir", help="where the archives and text go (default: $POLYTESTS_DATA_DIR or "
                    "~/.cache/polytests/training-text)")
-    p.add_argument("--corpora", default="corpora", help="documents the text must not overlap")
+    add_settings_options(p, "corpora", aliases={"corpora": ("--corpora",)},
+                         help_of={"corpora": "corpora whose documents the text must not overlap"})
     p.add_argument("--only", nargs="*", help="gather only these sources (names in training_data/sources.py)")
     p.add_argument("--manifest", default=str(Path(__file__).resolve().parent / "embedded" / "training_data.json"))
     p.add_argument("--no-manifest", action="store_true", help="do not rewrite the manifest (a subset, a test)")
@@ -239,14 +248,15 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_training_data)
     p = sub.add_parser("train-model", help="train the embedded SoLU model on the gathered text (resumable)")
     p.add_argument("--data-dir", help="the folder `polytests training-data` filled (default: its default)")
-    p.add_argument("--corpora", default="corpora", help="explore split shown in the curve (never trained on)")
+    add_settings_options(p, "corpora", aliases={"corpora": ("--corpora",)},
+                         help_of={"corpora": "corpora whose explore split the curve shows (never trained on)"})
     p.add_argument("--out", help="output folder (default: the embedded model's folder)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="the training seed (not the resampling seed of the settings)")
     p.add_argument("--steps", type=int, default=TRAINING_STEPS)
     p.add_argument("--quiet", action="store_true", help="plain lines instead of a progress bar")
     p.set_defaults(func=_train)
     p = sub.add_parser("model-card", help="write MODEL_CARD.md and training_curve.png for a trained model")
-    p.add_argument("--corpora", default="corpora")
+    add_settings_options(p, "corpora", aliases={"corpora": ("--corpora",)})
     p.add_argument("--model-dir")
     p.add_argument("--data-dir", help="the gathered training text (for the unigram baseline)")
     p.add_argument("--previous", help="the previous embedded model, compared on the documents neither saw")
@@ -255,10 +265,10 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_card)
     p = sub.add_parser("hunt", help="neurons responding to exactly k of the chosen corpora, with controls "
                        "(explore split); candidate claims, heatmaps, an HTML page")
-    p.add_argument("--model", default="embedded")
-    p.add_argument("--corpora", nargs="*", metavar="NAME", help="corpora to compare (default: all); the "
-                   "original analysis: fortran spanish_poetry medical gibberish")
-    p.add_argument("--corpora-dir", default="corpora", help="the folder of corpora")
+    add_settings_options(p, *COMMAND_KEYS, aliases={**ALIASES, "corpora": ("--corpora-dir",)},
+                         help_of={"resamples": "permutation resamples of the scan and the controls"})
+    p.add_argument("--corpora", nargs="*", metavar="NAME", dest="names", help="corpora to compare (default: all); "
+                   "the original analysis: fortran spanish_poetry medical gibberish")
     p.add_argument("--split", default="explore", choices=["explore"],
                    help="never confirm: candidates are judged there")
     p.add_argument("--layers", type=int, nargs="*")
@@ -269,56 +279,50 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--top", type=int, default=15, help="candidates checked and listed")
     p.add_argument("--q", type=float, default=0.05, help="BH q-value threshold over the scan")
     p.add_argument("--alpha", type=float, default=0.05, help="level of each control on a candidate")
-    p.add_argument("--resamples", type=int, default=999)
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="write one candidate claim file per candidate here, with the pictures")
     p.add_argument("--html", help="write hunt.html and the PNGs here (default: --out)")
     p.add_argument("--pictures", type=int, default=6, help="candidates with token heatmaps")
     p.add_argument("--contexts", type=int, default=6, help="top contexts per neuron in the pictures")
-    p.add_argument("--cache-dir", default=".polytests_cache")
     p.set_defaults(func=_hunt)
     p = sub.add_parser("show", help="one neuron: top contexts shaded by activation, per-corpus means with CI, "
                        "top tokens, claims naming it")
     p.add_argument("neuron", help="e.g. L2N18")
-    p.add_argument("--model", default="embedded")
-    p.add_argument("--corpora", nargs="*", metavar="NAME", help="corpora to read (default: all)")
-    p.add_argument("--corpora-dir", default="corpora", help="the folder of corpora")
+    add_settings_options(p, *COMMAND_KEYS, aliases={**ALIASES, "corpora": ("--corpora-dir",)},
+                         help_of={"resamples": "bootstrap resamples of the CIs"})
+    p.add_argument("--corpora", nargs="*", metavar="NAME", dest="names", help="corpora to read (default: all)")
     p.add_argument("--split", default="explore", choices=["explore", "confirm"])
-    p.add_argument("--hypotheses", nargs="*", default=["hypotheses"], help="claim files or folders to search")
+    p.add_argument("--hypotheses", nargs="*", help="claim files or folders to search "
+                   "(default: [tool.polytests] hypotheses)")
     p.add_argument("--html", help="also write the view as a self-contained page to this file")
     p.add_argument("--contexts", type=int, default=6)
-    p.add_argument("--resamples", type=int, default=999, help="bootstrap resamples of the CIs")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cache-dir", default=".polytests_cache")
     p.set_defaults(func=_show)
     p = sub.add_parser("history", help="a claim's verdicts and effects over the runs in the ledger")
     p.add_argument("claim", nargs="?", help="claim id (default: one line per claim)")
-    p.add_argument("--ledger", default="reports/history.jsonl")
+    add_settings_options(p, "report_dir")
+    p.add_argument("--ledger", help="the ledger file (default: history.jsonl in the report folder)")
     p.set_defaults(func=_history)
     p = sub.add_parser("cache-key", help="the activation cache's key for CI: model digest and corpus hash")
-    p.add_argument("--model", help="default: [tool.polytests] model of ./pyproject.toml")
-    p.add_argument("--corpora", help="default: [tool.polytests] corpora of ./pyproject.toml")
+    add_settings_options(p, "model", "corpora", aliases={"model": ("--model",), "corpora": ("--corpora",)})
     p.set_defaults(func=_cache_key)
     p = sub.add_parser("schema", help="print the JSON Schema of claim files (for editors: taplo, VS Code)")
     p.add_argument("--output", "-o", help="write it to this file instead of standard output")
     p.set_defaults(func=_schema)
     p = sub.add_parser("calibrate", help="error rates of the verdicts on null claims built from real activations")
-    p.add_argument("--model", default="embedded")
-    p.add_argument("--corpora", default="corpora")
+    add_settings_options(p, *COMMAND_KEYS, "alpha", "min_effect", aliases={**ALIASES, "corpora": ("--corpora",)},
+                         help_of={"resamples": "resamples per test"})
     p.add_argument("--claims", type=int, default=1000, help="null claims per predicate kind")
     p.add_argument("--neurons", type=int, default=64, help="neurons sampled (across layers)")
     p.add_argument("--neuron", action="append", help="also this neuron (e.g. L1N362), in rows of its own; repeatable")
-    p.add_argument("--alpha", type=float, default=0.05)
-    p.add_argument("--min-effect", type=float, default=0.05)
-    p.add_argument("--resamples", type=int, default=999)
     p.add_argument("--power-sims", type=int, default=200, help="simulations per point of the power curves (0: none)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cache-dir", default=".polytests_cache")
     p.add_argument("--out", help="write the markdown table here (e.g. docs/calibration.md)")
     p.add_argument("--figure", help="write the power curves here (e.g. docs/power.png)")
     p.set_defaults(func=_calibrate)
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except SettingsError as exc:
+        print(f"polytests {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The pytest plugin: claim files and Claim objects become test items.
 
-Registered through the ``pytest11`` entry point. This module only wires pytest
-to the library: options, collection, the session fixture, the terminal summary.
+Registered through the ``pytest11`` entry point. This module holds pytest's hooks only:
+options, collection, the session fixture, the terminal summary. The nodes are in
+:mod:`polytests.items`, the family and its results in :mod:`polytests.session`.
 The family of claims (for the multiple-comparison correction) is every claim
 collected from the configured hypothesis paths before ``-k``/``-m`` deselect
 anything, plus the TOML claims of those paths that this run did not collect,
@@ -11,195 +12,25 @@ so a verdict does not change with what you run.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from polytests.claims.model import Claim
 from polytests.claims.parse import read_claim_file
-from polytests.errors import ClaimCrashed, ClaimError, ModelWeightsAbsent, PolytestsError
-from polytests.settings import CORRECTIONS, Settings, SettingsError, load_pyproject_settings, settings_from
+from polytests.claims.results import ClaimResult
+from polytests.items import ClaimFile, ClaimItem, ClaimModule
+from polytests.session import RESULT_PROPERTY, SESSION_KEY, PolytestsSession
+from polytests.settings import (
+    CORRECTIONS,
+    Settings,
+    SettingsError,
+    load_pyproject_settings,
+    settings_from,
+)
 
-RESULT_PROPERTY = "polytests_result"
-EXCLUDED_KEY = "family_excluded"
-
-
-@dataclass
-class PolytestsSession:
-    """Session state: settings, the claim runner, the family and its results."""
-
-    settings: Settings
-    family: dict[str, Claim] = field(default_factory=dict)
-    invalid: dict[str, ClaimError] = field(default_factory=dict)
-    duplicates: dict[tuple, ClaimError] = field(default_factory=dict)
-    # Claims whose model is not on this machine: skipped with the reason, not members of the family.
-    skipped: dict[str, str] = field(default_factory=dict)
-    _runner: object = None
-    _results: dict | None = None
-    _checked: bool = False
-
-    @property
-    def runner(self):
-        if self._runner is None:
-            from polytests.runner import ClaimRunner
-
-            self._runner = ClaimRunner(self.settings)
-        return self._runner
-
-    def add(self, claim: Claim) -> None:
-        existing = self.family.setdefault(claim.id, claim)
-        if existing != claim:
-            where = f"{existing.source}:{existing.line}" if existing.source else "another claim"
-            self.duplicates[_where(claim)] = ClaimError(
-                f"duplicate claim id {claim.id!r}, also used at {where}", path=claim.source, line=claim.line,
-                field="id", fix="give every claim of the hypothesis folders its own id")
-
-    def check_run_model(self, origin: str) -> None:
-        """Load the run's model if a claim of the family uses it; one error for the whole session
-        if it cannot be loaded (``origin`` says where the spec came from)."""
-        if not any(c.model is None for c in self.family.values()):
-            return
-        try:
-            self.runner.model(self.settings.model)
-        except PolytestsError as exc:
-            raise pytest.UsageError(
-                f"polytests: the run's model ({origin}) cannot be loaded, so no claim that uses it can be "
-                f"judged: {exc}") from None
-
-    def check_family(self) -> None:
-        """Validate every claim of the family against its model and the corpora (once), before any
-        activation is collected: a claim that cannot be judged (an unknown corpus or neuron, an
-        ablation predicate on an encoder, a bad site) is refused here, a claim whose model is not on
-        this machine is skipped, and neither is a member of the family that is judged.
-
-        Whatever goes wrong with one claim (a ClaimError, or an exception nobody foresaw)
-        becomes that claim's error; ``excluded`` records which claims were left out and why.
-        """
-        if self._checked:
-            return
-        self._checked = True
-        for c in self.family.values():
-            try:
-                self.runner.check_claim(c)
-                self._check_site(c)
-            except ModelWeightsAbsent as exc:
-                self.skipped[c.id] = f"model not on this machine: {exc}"
-            except PolytestsError as exc:  # a ClaimError, or e.g. corpora that cannot be read
-                self.invalid[c.id] = exc
-            except Exception as exc:  # noqa: BLE001 - isolation: one claim's fault stays its own
-                self.invalid[c.id] = ClaimCrashed(c.id, exc, path=c.source, line=c.line)
-
-    def evaluate_all(self) -> None:
-        """Judge the family's valid claims together (once), after :meth:`check_family`."""
-        if self._results is not None:
-            return
-        self.check_family()
-        valid = [c for c in self.family.values() if c.id not in self.invalid and c.id not in self.skipped]
-        self._results = self._judge_isolated(valid)
-
-    def _check_site(self, claim: Claim) -> None:
-        """A claim's ``site`` must name a hook of its model (else collection cannot read it)."""
-        if claim.site is None:
-            return
-        model = self.runner.model(claim.model or self.settings.model)
-        hooks = getattr(model.bridge, "hook_dict", None)
-        hook = claim.site.format(layer=claim.neuron.layer)
-        if hooks is None or hook in hooks:
-            return
-        from polytests.claims.diagnose import near_miss
-
-        guess = near_miss(hook, [h for h in hooks if h.startswith(f"blocks.{claim.neuron.layer}.")])
-        example = (guess or model.activation_site(claim.neuron.layer)).replace(
-            f"blocks.{claim.neuron.layer}.", "blocks.{layer}.", 1)
-        raise claim.error(f"model {model.name} has no hook {hook!r}", "site", f'write site = "{example}"')
-
-    def _judge_isolated(self, claims: list[Claim]) -> dict:
-        """The family's results; if judging them together fails, find the claims that fail
-        alone (by group of shared activations, then one by one) and judge the rest without them."""
-        try:
-            return self.runner.evaluate_family(claims)
-        except Exception:  # noqa: BLE001
-            pass
-        groups: dict[tuple, list[Claim]] = {}
-        for c in claims:
-            groups.setdefault((c.model or self.settings.model, c.split, c.site), []).append(c)
-        for members in groups.values():
-            if self._fails(members) is None:
-                continue
-            for c in members:
-                exc = self._fails([c])
-                if exc is not None:
-                    self.invalid[c.id] = exc if isinstance(exc, ClaimError) else ClaimCrashed(
-                        c.id, exc, path=c.source, line=c.line)
-        remaining = [c for c in claims if c.id not in self.invalid]
-        try:
-            return self.runner.evaluate_family(remaining)
-        except Exception as exc:  # noqa: BLE001 - e.g. only fails together: every claim reports it
-            for c in remaining:
-                self.invalid[c.id] = exc if isinstance(exc, PolytestsError) else ClaimCrashed(
-                    c.id, exc, path=c.source, line=c.line)
-            return {}
-
-    def _fails(self, claims: list[Claim]) -> Exception | None:
-        try:
-            self.runner.evaluate_raw(claims)
-        except Exception as exc:  # noqa: BLE001
-            return exc
-        return None
-
-    @property
-    def excluded(self) -> dict[str, str]:
-        """Claims of the family that were not judged with it, and the first line of why."""
-        out = {cid: str(exc).splitlines()[0] for cid, exc in self.invalid.items()}
-        out.update({cid: why.splitlines()[0] for cid, why in self.skipped.items()})
-        for where, exc in self.duplicates.items():
-            out.setdefault(f"{where[2]} ({where[0]}:{where[1]})", str(exc))
-        return dict(sorted(out.items()))
-
-    def result_for(self, claim: Claim):
-        if _where(claim) in self.duplicates:
-            raise self.duplicates[_where(claim)]
-        self.evaluate_all()
-        if claim.id in self.skipped:
-            pytest.skip(self.skipped[claim.id])
-        if claim.id in self.invalid:
-            raise self.invalid[claim.id]
-        if claim.id not in self._results:
-            # A claim outside the collected family (e.g. built inside a test): judged alone.
-            try:
-                self.runner.check_claim(claim)
-            except ModelWeightsAbsent as exc:
-                pytest.skip(f"model not on this machine: {exc}")
-            try:
-                return self.runner.evaluate_family([claim])[claim.id]
-            except PolytestsError:
-                raise
-            except Exception as exc:  # noqa: BLE001
-                raise ClaimCrashed(claim.id, exc, path=claim.source, line=claim.line) from exc
-        return self._results[claim.id]
-
-    def check(self, claim: Claim):
-        """Evaluate a claim from inside an ordinary test and return its ClaimResult."""
-        return self.result_for(claim)
-
-    def model(self, spec: str | None = None):
-        """The run's model (or ``spec``), loaded once: a LoadedModel with ``.bridge``."""
-        return self.runner.model(spec or self.settings.model)
-
-    def store(self, neurons=(), split: str = "confirm", site: str | None = None, model: str | None = None):
-        """The activation store of the run's model over ``split`` (shared with the claims)."""
-        return self.runner.store(self.model(model), split, neurons, site)
-
-
-def _where(claim: Claim) -> tuple:
-    """A claim's place: two claims with one id are told apart by where they were written."""
-    return (claim.source, claim.line, claim.id)
-
-
-SESSION_KEY = pytest.StashKey[PolytestsSession]()
 # Result dictionaries of the claims that ran (from test reports, so xdist workers' count too).
-RESULTS_KEY = pytest.StashKey[dict]()
+RESULTS_KEY = pytest.StashKey[dict[str, ClaimResult]]()
 WRITTEN_KEY = pytest.StashKey[object]()
 REPORT_ERROR_KEY = pytest.StashKey[str]()
 
@@ -374,139 +205,9 @@ def pytest_runtestloop(session: pytest.Session):
     return (yield)
 
 
-class ClaimFile(pytest.File):
-    def collect(self):
-        contents = read_claim_file(self.path)
-        names: set[str] = set()
-        for claim in contents.claims:
-            names.add(claim.id)
-            yield ClaimItem.from_parent(self, name=claim.id, claim=claim)
-        for problem in contents.problems:
-            name = problem.name
-            while name in names:
-                name += "'"
-            names.add(name)
-            yield BrokenClaimFile.from_parent(self, name=name, error=problem.error)
-
-
-class ClaimModule(pytest.Module):
-    """A Python claim file; if importing it raises, one failing item says why."""
-
-    def collect(self):
-        try:
-            return list(super().collect())
-        except Exception as exc:  # noqa: BLE001 - pytest's CollectError and whatever the module raised
-            return [BrokenClaimFile.from_parent(self, name=self.path.name, error=_import_error(self.path, exc))]
-
-
-def _import_error(path: Path, exc: BaseException) -> PolytestsError:
-    cause = exc
-    while isinstance(cause, pytest.Collector.CollectError) and cause.__cause__ is not None:
-        cause = cause.__cause__
-    if isinstance(cause, ClaimError):
-        return cause
-    if isinstance(exc, pytest.Collector.CollectError) and cause is exc:
-        text = str(exc).strip().splitlines()
-        return ClaimError(f"the claim file does not import: {text[-1] if text else exc}", path=str(path),
-                          fix="fix the error above; the other claim files were judged without this one")
-    import traceback
-
-    if isinstance(cause, SyntaxError):
-        return ClaimError(f"the claim file does not import: SyntaxError: {cause.msg}", path=str(path),
-                          line=cause.lineno, fix="fix the syntax at that line")
-    line = next((f.lineno for f in reversed(traceback.extract_tb(cause.__traceback__))
-                 if Path(f.filename).resolve() == path.resolve()), None)
-    return ClaimError(f"the claim file does not import: {cause.__class__.__name__}: {cause}", path=str(path),
-                      line=line, fix="fix that line; the other claim files were judged without this one")
-
-
-class BrokenClaimFile(pytest.Item):
-    """One failing item for a claim (or claim file) that could not be built; the rest of the suite runs."""
-
-    def __init__(self, *, error: PolytestsError, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.error = error
-
-    def runtest(self) -> None:
-        raise self.error
-
-    def repr_failure(self, excinfo, style=None):
-        return f"invalid claim file: {excinfo.value}"
-
-    def reportinfo(self):
-        return self.path, (getattr(self.error, "line", None) or 1) - 1, f"claim file {self.path.name}"
-
-
-def _draw_figures_ahead(config: pytest.Config, state, result: dict) -> None:
-    """Under pytest-xdist, the worker that judged a claim draws its figures into the figure
-    cache (keyed by content), so the controller, which writes the reports alone at the end,
-    reads them instead of drawing every claim's figures itself. ``result`` is the dictionary
-    exactly as the controller will receive it. Nothing here can fail the claim: a figure that
-    could not be drawn is drawn (or its error reported) by the controller."""
-    if config.getoption("--polytests-no-reports"):
-        return
-    from polytests.reports import figures
-
-    cache = state.settings.path(state.settings.cache_dir) / "figures"
-    try:
-        figures.claim_figures(result, cache)
-    except Exception:  # noqa: BLE001, S110 - an optimisation only; the controller draws what is missing
-        pass
-
-
-class ClaimFailed(Exception):
-    def __init__(self, result: dict) -> None:
-        super().__init__(result["reason"])
-        self.result = result
-
-
-class ClaimItem(pytest.Item):
-    def __init__(self, *, claim: Claim, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.claim = claim
-
-    def runtest(self) -> None:
-        from polytests.reports import explain, result_to_dict
-
-        state = self.config.stash[SESSION_KEY]
-        result = state.result_for(self.claim)
-        data = result_to_dict(result)
-        if state.excluded:
-            data[EXCLUDED_KEY] = state.excluded
-            self.add_report_section("call", "polytests", "judged in a family without these claims, which could "
-                                    "not be judged: " + "; ".join(f"{k}: {v}" for k, v in state.excluded.items()))
-        text = json.dumps(data)
-        self.user_properties.append((RESULT_PROPERTY, text))
-        self.user_properties.append(("polytests_verdict", result.verdict))
-        if hasattr(self.config, "workerinput"):
-            _draw_figures_ahead(self.config, state, json.loads(text))
-        if result.verdict == "inconclusive":
-            if state.settings.strict_inconclusive:
-                raise ClaimFailed(data)
-            pytest.skip(f"inconclusive: {result.reason}")
-        if result.failed:
-            raise ClaimFailed(data)
-        if result.verdict == "refuted":
-            self.add_report_section("call", "polytests", explain(data))
-
-    def repr_failure(self, excinfo, style=None):
-        from polytests.reports import explain
-
-        if isinstance(excinfo.value, ClaimFailed):
-            return explain(excinfo.value.result)
-        if isinstance(excinfo.value, PolytestsError):
-            return f"{excinfo.value.__class__.__name__}: {excinfo.value}"
-        # Not foreseen, raised while reporting this claim: still this claim's failure alone.
-        return str(ClaimCrashed(self.claim.id, excinfo.value, path=self.claim.source, line=self.claim.line))
-
-    def reportinfo(self):
-        line = (self.claim.line or 1) - 1
-        return self.claim.source or self.path, line, f"claim {self.claim.id} ({self.claim.neuron})"
-
-
 @pytest.fixture(scope="session")
 def polytests(request: pytest.FixtureRequest) -> PolytestsSession:
-    """The polytests session: ``polytests.check(claim)``, ``polytests.runner.model(...)``, settings."""
+    """The polytests session: ``polytests.check(claim)``, ``polytests.model(...)``, settings."""
     return request.config.stash[SESSION_KEY]
 
 
@@ -520,14 +221,14 @@ class _ResultCollector:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for name, value in getattr(report, "user_properties", ()):
             if name == RESULT_PROPERTY:
-                data = json.loads(value)
-                self.results.setdefault(data["claim_id"], data)
+                result = ClaimResult.from_dict(json.loads(value))
+                self.results.setdefault(result.claim_id, result)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
     """Write the reports and the ledger line; with --polytests-fail-on-flip a flip fails the run."""
     config = session.config
-    results = sorted(config.stash.get(RESULTS_KEY, {}).values(), key=lambda r: r["claim_id"])
+    results = sorted(config.stash.get(RESULTS_KEY, {}).values(), key=lambda r: r.claim_id)
     if not results or hasattr(config, "workerinput"):
         return
     from polytests.reports import detect_flips, write_reports
@@ -552,7 +253,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
-    results = sorted(config.stash.get(RESULTS_KEY, {}).values(), key=lambda r: r["claim_id"])
+    results = sorted(config.stash.get(RESULTS_KEY, {}).values(), key=lambda r: r.claim_id)
     if not results or hasattr(config, "workerinput"):
         return
     import io

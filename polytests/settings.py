@@ -12,10 +12,17 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 
-from polytests.claims.diagnose import near_miss, toml_literal
 from polytests.errors import PolytestsError
+from polytests.text import near_miss, toml_literal
 
 CORRECTIONS = ("holm", "bh", "bonferroni", "none")
 
@@ -52,7 +59,7 @@ class Settings(BaseModel):
     strict_inconclusive: bool = Field(False, examples=[True])
     # Ignore per-claim results cached by earlier runs (they are still written for the next).
     recompute: bool = Field(False, examples=[True])
-    # "auto": CUDA when torch sees a GPU, else the CPU (polytests.models.loading.resolve_device).
+    # "auto": CUDA when torch sees a GPU, else the CPU (polytests.engine.models.loading.resolve_device).
     device: _Text | None = Field("auto", examples=["cuda"])
     root: str = "."
 
@@ -60,7 +67,7 @@ class Settings(BaseModel):
         p = Path(value)
         return p if p.is_absolute() else Path(self.root) / p
 
-    def validated(self) -> "Settings":
+    def validated(self) -> Settings:
         """Kept for callers of the former hand-written checks: Settings are valid once built."""
         return self
 
@@ -83,7 +90,7 @@ def _error(exc: ValidationError, where: str, spell) -> SettingsError:
     return SettingsError(f"{spell(key, value)}: {what}.{fix}")
 
 
-def settings_from(base: "Settings", overrides: dict[str, Any]) -> "Settings":
+def settings_from(base: Settings, overrides: dict[str, Any]) -> Settings:
     """``base`` with the command line's ``overrides`` (strings, as typed) applied and checked."""
 
     def spell(key, value):

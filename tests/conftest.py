@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
+import rich.console  # noqa: F401
+import rich.table  # noqa: F401
 
 # pytester's in-process runs drop the modules first imported inside them. Import up front what
 # the plugin imports on the way (rich styles, torch through the runner, the reports), and numba,
@@ -13,9 +15,7 @@ import pytest
 # its modules were dropped fails in its own registries ("cannot augment Function(list) with
 # Function(list)", "duplicate registration"), so a claim judged in a later run crashed.
 import polytests.reports  # noqa: F401
-import polytests.runner  # noqa: F401
-import rich.console  # noqa: F401
-import rich.table  # noqa: F401
+import polytests.verdicts.runner  # noqa: F401
 
 if importlib.util.find_spec("numba") is not None:
     # Numba imports more of itself when it first compiles or loads a function: run each of the
@@ -45,7 +45,7 @@ def tiny_model_dir(tmp_path_factory, tiny_corpora):
 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_model_dir):
-    from polytests.models import load_model
+    from polytests.engine.models import load_model
 
     return load_model(str(tiny_model_dir))
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from polytests.models.loading import EMBEDDED_MODEL_DIR
+from polytests.engine.models.loading import EMBEDDED_MODEL_DIR
 
 D_MODEL, N_LAYERS, N_HEADS, D_MLP, N_CTX = 32, 2, 4, 64, 48
 DECODERS = ("gpt2", "neox", "llama", "gguf")
@@ -87,7 +87,15 @@ def write_llama(directory: Path, seed: int = 3) -> Path:
 def write_bert(directory: Path, corpora_root: Path, seed: int = 4) -> Path:
     """A BERT encoder saved without its MLM head, with a WordPiece tokenizer trained on the corpora."""
     import torch
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import (
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
     from polytests.corpora import load_corpora

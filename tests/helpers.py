@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from polytests.activations import Collection
-from polytests.aggregates import doc_stats_direct
+from polytests.engine.activations import Collection
+from polytests.engine.aggregates import doc_stats_direct
+from polytests.engine.store import ActivationStore
+from polytests.engine.tokenization import TokenizedDocuments
 from polytests.neurons import NeuronRef
-from polytests.store import ActivationStore
-from polytests.tokenization import TokenizedDocuments
 
 WORDS = {
     "alpha": "apple apricot avocado almond anise artichoke arugula acorn".split(),
@@ -44,10 +44,10 @@ def write_tiny_native_model(directory: Path, corpora_root: Path, *, seed: int = 
     from safetensors.torch import save_file
 
     from polytests.corpora import load_corpora
-    from polytests.models.loading import POLYTESTS_FORMAT, _import_bridge
-    from polytests.models.training import train_tokenizer
+    from polytests.engine.models.loaded import POLYTESTS_FORMAT, import_bridge
+    from polytests.engine.models.training import train_tokenizer
 
-    TransformerBridge, TransformerBridgeConfig = _import_bridge()
+    TransformerBridge, TransformerBridgeConfig = import_bridge()
     directory.mkdir(parents=True, exist_ok=True)
     texts = [d.text for c in load_corpora(corpora_root).values() for d in c.documents]
     tokenizer = train_tokenizer(texts, 300, directory)
@@ -90,9 +90,9 @@ def alpha_neurons(model, documents) -> tuple[str, str]:
     """(the layer-1 neuron that most clearly fires on corpus "alpha", the one that most clearly does
     not), found from the data: the relative effect at the default bound (0.05 of the neuron's scale)
     that the verdicts test, against the weakest other corpus for the first, the pooled rest for the second."""
-    from polytests.activations import CollectionRequest
     from polytests.claims.evaluate import neuron_scale
-    from polytests.store import build_store
+    from polytests.engine.activations import CollectionRequest
+    from polytests.engine.store import build_store
 
     request = CollectionRequest(layers=(1,), neurons=tuple(NeuronRef(1, j) for j in range(model.d_mlp)))
     store = build_store(model, documents, "confirm", request)

@@ -6,14 +6,24 @@ import numpy as np
 import pytest
 import torch
 
-from polytests.ablation import (
-    AblationEngine, batched_delta_loss, besag_clifford, matched_null_neurons, naive_delta_loss, received_activations,
+from polytests.claims.causal import evaluate_ablation
+from polytests.claims.model import (
+    AblationHurts,
+    AblationSpares,
+    AblationSpecific,
+    Claim,
+)
+from polytests.corpora import load_corpora
+from polytests.engine.ablation import AblationEngine
+from polytests.engine.delta_loss import (
+    batched_delta_loss,
+    naive_delta_loss,
+    received_activations,
     resample_donors,
 )
-from polytests.claims.model import AblationHurts, AblationSpares, AblationSpecific, Claim
-from polytests.corpora import load_corpora
+from polytests.engine.tokenization import tokenize_documents
 from polytests.neurons import NeuronRef
-from polytests.tokenization import tokenize_documents
+from polytests.stats.nulls import besag_clifford, matched_null_neurons
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +76,7 @@ def _engine(model, docs):
 
 
 def test_zeroed_output_row_has_no_effect(tiny_model_dir, docs):
-    from polytests.models import load_model
+    from polytests.engine.models import load_model
 
     model = load_model(str(tiny_model_dir))
     with torch.no_grad():
@@ -75,15 +85,15 @@ def test_zeroed_output_row_has_no_effect(tiny_model_dir, docs):
     for kind in ("zero", "mean", "resample"):
         assert np.abs(engine.deltas(0, [9], kind, seed=0)).max() < 1e-6
     claim = Claim("z", "s", NeuronRef(0, 9), (AblationSpares("alpha", margin=0.001),))
-    spares = engine.evaluate(claim, claim.predicates[0], seed=0, n_resamples=999)
+    spares = evaluate_ablation(engine, claim, claim.predicates[0], seed=0, n_resamples=999)
     assert spares.pvalue <= 0.01
-    hurts = engine.evaluate(claim, AblationHurts(("alpha",), n_null=19), seed=0, n_resamples=999)
+    hurts = evaluate_ablation(engine, claim, AblationHurts(("alpha",), n_null=19), seed=0, n_resamples=999)
     assert hurts.pvalue > 0.5
 
 
 @pytest.mark.parametrize("layer", [0, 1])
 def test_neuron_made_important_is_detected(tiny_model_dir, docs, layer):
-    from polytests.models import load_model
+    from polytests.engine.models import load_model
 
     model = load_model(str(tiny_model_dir))
     engine = _engine(model, docs)
@@ -99,11 +109,11 @@ def test_neuron_made_important_is_detected(tiny_model_dir, docs, layer):
         mlp.out.weight[:, 9] = 30.0 * torch.nn.functional.normalize(direction, dim=0)
     engine = _engine(model, docs)
     claim = Claim("i", "s", NeuronRef(layer, 9), (AblationHurts(("alpha", "beta"), n_null=39),))
-    hurts = engine.evaluate(claim, claim.predicates[0], seed=0, n_resamples=999)
+    hurts = evaluate_ablation(engine, claim, claim.predicates[0], seed=0, n_resamples=999)
     assert hurts.numbers["n_null"] == 31  # the half of the layer's other 63 neurons nearest in firing rate
     assert hurts.pvalue == pytest.approx(1 / 32)  # none of them is as important: the rank p floor
     assert hurts.numbers["per_kind"]["zero"]["delta_loss"] > 0.1
-    specific = engine.evaluate(claim, AblationSpecific(("alpha",)), seed=0, n_resamples=999)
+    specific = evaluate_ablation(engine, claim, AblationSpecific(("alpha",)), seed=0, n_resamples=999)
     zero = specific.numbers["per_kind"]["zero"]
     # Removing it hurts every document, claimed or not: large, but not specific to alpha.
     assert zero["share_docs_hurt"] == 1.0 and zero["claimed"] > 0.1 and zero["baseline"] > 0.1
@@ -112,8 +122,8 @@ def test_neuron_made_important_is_detected(tiny_model_dir, docs, layer):
 def test_ablation_on_an_encoder_is_a_clear_error(tmp_path, tiny_corpora):
     from polytests.claims.api import ablation_hurts, claim
     from polytests.errors import ClaimError
-    from polytests.runner import ClaimRunner
     from polytests.settings import Settings
+    from polytests.verdicts.runner import ClaimRunner
     from tests.helpers import write_tiny_native_model
 
     encoder = write_tiny_native_model(tmp_path / "enc", tiny_corpora, attention_dir="bidirectional")
@@ -151,7 +161,7 @@ def test_subset_of_documents_gives_the_same_deltas(tiny_model, docs):
 def test_clean_passes_are_kept_between_chunks_and_change_nothing(tiny_model, docs, monkeypatch):
     """Null neurons come chunk by chunk: the clean pass of each batch runs once per (layer,
     documents), and the deltas equal those computed with nothing kept."""
-    from polytests import ablation
+    from polytests.engine import delta_loss as ablation
 
     tokens = tokenize_documents(tiny_model.tokenizer, docs["confirm"][:10])
     fresh = np.vstack([batched_delta_loss(tiny_model, tokens, 1, part, "zero", max_batch_tokens=128)
@@ -186,7 +196,7 @@ def test_clean_passes_are_kept_between_chunks_and_change_nothing(tiny_model, doc
 
 
 def test_engine_keeps_clean_passes_only_for_the_latest_layer_and_documents(tiny_model, docs, monkeypatch):
-    from polytests import ablation
+    from polytests.engine import delta_loss as ablation
 
     engine = _engine(tiny_model, docs)
     calls = []
@@ -207,7 +217,7 @@ def test_last_layer_shortcut_falls_back_to_logsumexp_where_exponentials_overflow
     """Exponentials are taken against the clean logits' maximum; an ablation that moves a logit
     far above it overflows float32, and that block is redone with logsumexp. Checked against the
     loss computed directly in float64 (LayerNorm, unembedding, log-sum-exp)."""
-    from polytests import ablation
+    from polytests.engine import delta_loss as ablation
 
     gen = torch.Generator().manual_seed(3)
     d_model, vocab, width, n_neurons = 4, 7, 6, 3

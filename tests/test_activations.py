@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from polytests.activations import CollectionRequest, collect
-from polytests.aggregates import doc_stats_direct
-from polytests.cache import ActivationCache, read_entry
 from polytests.corpora import load_corpora
+from polytests.engine.activations import CollectionRequest, collect
+from polytests.engine.aggregates import doc_stats_direct
+from polytests.engine.cache import ActivationCache, read_entry
+from polytests.engine.store import build_store
+from polytests.engine.tokenization import make_windows, tokenize_documents
 from polytests.errors import CacheError
 from polytests.neurons import NeuronRef
-from polytests.store import build_store
-from polytests.tokenization import make_windows, tokenize_documents
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +131,7 @@ def test_corrupt_cache_is_reported_and_recomputed(tiny_model, documents, tmp_pat
 
 
 def _build_in_subprocess(model_dir, corpora_root, cache_dir, queue):
-    from polytests.models import load_model
+    from polytests.engine.models import load_model
 
     model = load_model(str(model_dir))
     docs = [d for c in load_corpora(corpora_root).values() for d in c.documents]
@@ -159,7 +159,7 @@ def test_concurrent_writers_leave_one_valid_entry(tiny_model_dir, tiny_corpora, 
 
 @pytest.mark.parametrize("site", [None, "blocks.{layer}.mlp.hook_post"])
 def test_the_hook_free_forward_collects_what_the_bridge_hooks_read(tiny_model, documents, site, monkeypatch):
-    from polytests.models.fast import fast_forward
+    from polytests.engine.models.fast import fast_forward
 
     tokens = tokenize_documents(tiny_model.tokenizer, documents[:12])
     request = CollectionRequest(layers=(0, 1), neurons=(NeuronRef(1, 3),), site=site)
@@ -181,7 +181,7 @@ def test_fast_forward_follows_the_model_to_another_dtype(tiny_model):
     # The fast forward caches tensors of the weights; a model moved after a first use gets a new one.
     import torch
 
-    from polytests.models.fast import fast_forward
+    from polytests.engine.models.fast import fast_forward
 
     first = fast_forward(tiny_model)
     if first is None:

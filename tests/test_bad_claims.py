@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import rich.console  # noqa: F401
+import rich.table  # noqa: F401
 
 # pytester's in-process runs drop modules first imported inside them: import up front.
 import polytests.reports  # noqa: F401
-import polytests.runner  # noqa: F401
-import rich.console  # noqa: F401
-import rich.table  # noqa: F401
+import polytests.verdicts.runner  # noqa: F401
 from polytests.corpora import load_corpora
 from tests.helpers import alpha_neurons
 

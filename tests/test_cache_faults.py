@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 
-from polytests.cache import ActivationCache, read_entry, write_entry
+from polytests.engine.cache import ActivationCache, read_entry, write_entry
 from polytests.errors import CacheError
 from polytests.reports import detect_flips
 from polytests.reports.files import read_previous_report
@@ -86,13 +86,21 @@ def test_stale_temp_files_of_dead_writers_are_removed(tmp_path):
     assert not stale.exists() and live.exists()
 
 
+def _result(claim_id: str, verdict: str, provenance: dict):
+    import dataclasses
+
+    from tests.test_reports import result
+
+    return dataclasses.replace(result(verdict, claim_id=claim_id), provenance=provenance)
+
+
 @pytest.mark.parametrize("content", ["", "{", '{"claims": 3}', '{"claims": [{"verdict": "confirmed"}]}',
                                      '{"claims": [{"claim_id": "a", "verdict": "refuted", "provenance": []}]}',
                                      '[1, 2]', "\xff\xfe"])
 def test_a_malformed_previous_report_is_set_aside_with_a_warning(tmp_path, content):
     path = tmp_path / "claims.json"
     path.write_text(content, encoding="latin-1")
-    flips = detect_flips([{"claim_id": "a", "verdict": "confirmed", "provenance": {}}], tmp_path)
+    flips = detect_flips([_result("a", "confirmed", {})], tmp_path)
     parses = content.startswith('{"claims": [{')
     assert parses or flips.flips == []  # never fatal, never a flip from garbage
     warnings: list[str] = []
@@ -107,5 +115,5 @@ def test_a_malformed_previous_report_is_set_aside_with_a_warning(tmp_path, conte
 def test_a_well_formed_previous_report_is_read(tmp_path):
     path = tmp_path / "claims.json"
     path.write_text(json.dumps({"claims": [{"claim_id": "a", "verdict": "refuted", "provenance": {"seed": 1}}]}))
-    flips = detect_flips([{"claim_id": "a", "verdict": "confirmed", "provenance": {"seed": 2}}], tmp_path).flips
+    flips = detect_flips([_result("a", "confirmed", {"seed": 2})], tmp_path).flips
     assert flips[0]["before"] == "refuted" and "seed" in flips[0]["explanation"]

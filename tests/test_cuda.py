@@ -11,12 +11,17 @@ import numpy as np
 import pytest
 import torch
 
-from polytests.ablation import batched_delta_loss, naive_delta_loss, received_activations, resample_donors
-from polytests.activations import CollectionRequest, collect
 from polytests.corpora import load_corpora
-from polytests.models import load_model
+from polytests.engine.activations import CollectionRequest, collect
+from polytests.engine.delta_loss import (
+    batched_delta_loss,
+    naive_delta_loss,
+    received_activations,
+    resample_donors,
+)
+from polytests.engine.models import load_model
+from polytests.engine.tokenization import tokenize_documents
 from polytests.neurons import NeuronRef
-from polytests.tokenization import tokenize_documents
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

@@ -11,20 +11,21 @@ import numpy as np
 import pytest
 import torch
 
+from polytests.corpora import load_corpora
+from polytests.engine.activations import CollectionRequest, collect
+from polytests.engine.cache import ActivationCache
+
 # pytester's in-process runs drop modules first imported inside a test (tests/conftest.py imports
 # what the plugin uses up front); the pytester tests below also take the module-scoped ``models``
 # fixture so that transformers and TransformerLens are imported before any run (a second import
 # of `datasets` fails in pyarrow).
-from polytests.ablation import batched_delta_loss, naive_delta_loss
-from polytests.activations import CollectionRequest, collect
-from polytests.cache import ActivationCache
-from polytests.corpora import load_corpora
+from polytests.engine.delta_loss import batched_delta_loss, naive_delta_loss
+from polytests.engine.models import load_model
+from polytests.engine.models.loading import resolve_device
+from polytests.engine.store import build_store
+from polytests.engine.tokenization import tokenize_documents
 from polytests.errors import ModelLoadError, ModelWeightsAbsent
-from polytests.models import load_model
-from polytests.models.loading import resolve_device
 from polytests.neurons import NeuronRef
-from polytests.store import build_store
-from polytests.tokenization import tokenize_documents
 from tests.families import DECODERS, FAMILIES, N_CTX, mlp_output_projection, write_gguf
 from tests.helpers import alpha_neurons
 
@@ -129,8 +130,8 @@ def test_digest_is_stable_across_loads_and_names_what_is_on_disk(tiny_families, 
 
 
 def test_copies_with_one_basename_are_told_apart_and_identical_copies_are_one_model(tiny_families, tmp_path):
-    from polytests.runner import ClaimRunner
     from polytests.settings import Settings
+    from polytests.verdicts.runner import ClaimRunner
 
     first, second = tmp_path / "a" / "model", tmp_path / "b" / "model"
     shutil.copytree(tiny_families["gpt2"], first)
@@ -256,8 +257,8 @@ def test_device_auto_is_cuda_when_present(monkeypatch):
 
 
 def test_the_runner_loads_on_the_automatic_device(tiny_model_dir, monkeypatch):
-    from polytests.runner import ClaimRunner
     from polytests.settings import Settings
+    from polytests.verdicts.runner import ClaimRunner
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     model = ClaimRunner(Settings()).model(str(tiny_model_dir))
@@ -294,8 +295,8 @@ def _claims_json(pytester):
 
 def test_an_encoder_ablation_claim_is_refused_before_any_activation_is_collected(
         models, pytester, tiny_families, tiny_corpora, monkeypatch):
-    import polytests.runner
-    import polytests.store
+    import polytests.engine.store
+    import polytests.verdicts.runner
 
     bert = load_model(str(tiny_families["bert"]))
     confirm = [d for c in load_corpora(tiny_corpora).values() for d in c.split("confirm")]
@@ -306,7 +307,7 @@ def test_an_encoder_ablation_claim_is_refused_before_any_activation_is_collected
              _claim("encoder-fires", neuron, 'kind = "fires_on"\ncorpus = "alpha"\nmin_effect = 0.002')
              + _claim("encoder-ablation", neuron, 'kind = "ablation_hurts"\ncorpora = ["alpha"]'))
     events = []
-    check, build = polytests.runner.ClaimRunner.check_claim, polytests.store.build_store
+    check, build = polytests.verdicts.runner.ClaimRunner.check_claim, polytests.engine.store.build_store
 
     def spy_check(self, claim):
         try:
@@ -319,8 +320,8 @@ def test_an_encoder_ablation_claim_is_refused_before_any_activation_is_collected
         events.append(("store", args[2]))
         return build(*args, **kwargs)
 
-    monkeypatch.setattr(polytests.runner.ClaimRunner, "check_claim", spy_check)
-    monkeypatch.setattr(polytests.store, "build_store", spy_build)
+    monkeypatch.setattr(polytests.verdicts.runner.ClaimRunner, "check_claim", spy_check)
+    monkeypatch.setattr(polytests.engine.store, "build_store", spy_build)
     result = pytester.runpytest("hypotheses", "-p", "no:cacheprovider", "-rA")
     out = result.stdout.str()
     assert ("refused", "encoder-ablation") in events

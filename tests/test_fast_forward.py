@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from polytests.ablation import batched_delta_loss, naive_delta_loss
-from polytests.models.fast import fast_forward
 from polytests.corpora import load_corpora
-from polytests.models import load_model
-from polytests.models.fast import FastForward
-from polytests.tokenization import tokenize_documents
+from polytests.engine.delta_loss import batched_delta_loss, naive_delta_loss
+from polytests.engine.models import load_model
+from polytests.engine.models.fast import FastForward, fast_forward
+from polytests.engine.tokenization import tokenize_documents
 from tests.helpers import write_tiny_native_model
 
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from polytests.activations import Collection
-from polytests.aggregates import doc_stats_direct
 from polytests.claims.evaluate import neuron_scale
 from polytests.claims.parse import parse_claim_file
-from polytests.hunt import hunt, scale_top_k, scan_responses, write_candidates
-from polytests.hunt.scan import scales_of_layer
+from polytests.commands.hunt import hunt, scale_top_k, scan_responses, write_candidates
+from polytests.commands.hunt.scan import scales_of_layer
+from polytests.engine.activations import Collection
+from polytests.engine.aggregates import doc_stats_direct
+from polytests.engine.store import ActivationStore
+from polytests.engine.tokenization import TokenizedDocuments
 from polytests.neurons import NeuronRef
 from polytests.stats.bounds import bound_test
-from polytests.store import ActivationStore
-from polytests.tokenization import TokenizedDocuments
 
 PERIOD = 0
 OWN = {"alpha": range(10, 30), "beta": range(30, 50), "gamma": range(50, 70), "delta": range(70, 90)}

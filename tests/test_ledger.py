@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -23,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # A run in a child process; STOP_AT names a file whose atomic rename blocks (the run is then
 # killed between writing the complete temporary file and renaming it into place).
 CHILD = textwrap.dedent("""
-    import os, sys, time
+    import dataclasses, os, sys, time
     from polytests.reports import write_reports
     from tests.test_reports import result
 
@@ -37,8 +38,7 @@ CHILD = textwrap.dedent("""
         real_replace(src, dst)
 
     os.replace = replace
-    r = result(verdict)
-    r["doc_means"] = {"medical": [0.001 * i for i in range(n_docs)], "legal": [0.0]}
+    r = dataclasses.replace(result(verdict), doc_means={"medical": tuple(0.001 * i for i in range(n_docs)), "legal": (0.0,)})
     for i in range(runs):
         print(f"run {i}", flush=True)
         write_reports([r], folder)
@@ -139,8 +139,8 @@ def test_history_command_lists_runs_and_flips(tmp_path, capsys):
     assert lines[0] == "c1: 2 runs" and "confirmed" in lines[2] and "+0.01 [-0.02, +0.04]" in lines[2]
     assert "FLIPPED from confirmed (model digest abababababab -> efefefefefef)" in lines[3]
     silent = result(claim_id="quiet")
-    silent["predicates"][0]["kind"] = "silent_on"
-    silent["predicates"][0]["numbers"] = {"difference": -0.001, "margin": 0.05}
+    silent = dataclasses.replace(silent, predicates=(dataclasses.replace(
+        silent.predicates[0], kind="silent_on", numbers={"difference": -0.001, "margin": 0.05}),))
     write_reports([silent], folder)
     assert main(["history", "quiet", "--ledger", ledger]) == 0
     assert "-0.001 vs ±0.05" in capsys.readouterr().out

@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 
+from polytests.engine.models import load_model
+from polytests.engine.models.loading import EMBEDDED_MODEL_DIR
 from polytests.errors import ModelLoadError
-from polytests.models import load_model
-from polytests.models.loading import EMBEDDED_MODEL_DIR
 from tests.helpers import write_tiny_native_model
 
 

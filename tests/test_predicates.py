@@ -7,12 +7,19 @@ import pytest
 
 from polytests.claims.evaluate import EvaluationContext, evaluate_predicate
 from polytests.claims.model import (
-    Claim, ExplainedBy, FiresOn, NotExplainedByOneToken, Polysemantic, SilentOn, TokenMatched, TopKPrecision,
+    Claim,
+    ExplainedBy,
+    FiresOn,
+    NotExplainedByOneToken,
+    Polysemantic,
+    SilentOn,
+    TokenMatched,
+    TopKPrecision,
 )
-from polytests.neurons import NeuronRef
 from polytests.claims.results import PredicateResult
+from polytests.neurons import NeuronRef
 from polytests.verdicts import FamilyDecision, family_verdicts
-from polytests.runner import claim_pvalues, claim_ranges, decide
+from polytests.verdicts.decide import claim_pvalues, claim_ranges, decide
 from tests.helpers import synthetic_store
 
 VOCAB = [".", " the", " a", " b", " c", " x", " y", " shared", " z", " w"]

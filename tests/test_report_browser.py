@@ -7,6 +7,7 @@ is kept beside the report checked (the test's tmp dir, or the report folder).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -57,7 +58,7 @@ def test_html_report_in_headless_chromium(browser, tmp_path):
     folder = tmp_path / "reports"
     results = [result("confirmed"), result(claim_id="c2"), ablation_result()]
     write_reports(results, folder)
-    results[0]["verdict"] = "refuted"  # a flip, and a second run for the history plots
+    results[0] = dataclasses.replace(results[0], verdict="refuted")  # a flip, and a second run for the history plots
     write_reports(results, folder)
     facts = check_report(browser, folder / "claims.html", ["c1", "c2", "abl"], tmp_path / "claims-screenshot.png")
     assert len(facts["images"]) == 9  # strip, null and history plot per claim

@@ -1,7 +1,8 @@
-"""Reports render from result dictionaries alone: terminal table, explanations, files, ledger."""
+"""Reports render from typed results alone: terminal table, explanations, files, ledger."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import re
@@ -11,7 +12,13 @@ from rich.console import Console
 
 from polytests.claims.results import ClaimResult, PredicateResult, null_summary
 from polytests.reports import (
-    SummaryTable, claim_effect, effect_of, explain, explanations, fmt_signed, read_ledger, result_to_dict,
+    SummaryTable,
+    claim_effect,
+    effect_of,
+    explain,
+    explanations,
+    fmt_signed,
+    read_ledger,
     write_reports,
 )
 
@@ -23,7 +30,7 @@ def result(verdict="refuted", expect="confirmed", claim_id="c1", digest="ab" * 3
     null = null_summary(np.random.default_rng(0).normal(size=999), 2.5, "Welch t, documents relabelled")
     pred = PredicateResult("fires_on", "fires_on(corpus='medical')", 0.31, "L0N1 on medical: diff 0.01, p=0.31",
                            {"difference": difference, "ci": (-0.02, 0.04), "null": null})
-    return result_to_dict(ClaimResult(
+    return ClaimResult(
         claim_id, statement, "L0N1", "blocks.0.mlp.ln.hook_in", expect, 0.05, (pred,), 0.31, 0.62,
         verdict, "fires_on not supported", "holm", 2, top_tokens=((".", 0.9, "medical"),),
         doc_means={"medical": (0.1, 0.2, 0.3), "legal": (0.0, 0.01)}, corpora=("medical",),
@@ -33,16 +40,14 @@ def result(verdict="refuted", expect="confirmed", claim_id="c1", digest="ab" * 3
                    "tokens": [" court"], "acts": [0.3]}),
         provenance={"model": "m", "model_digest": digest, "split": "confirm", "seed": 1, "documents": 10,
                     "tokens": 99, "corpus_hash": "cd" * 32, "resamples": 999,
-                    "versions": {"torch": "2.13.0", "polytests": "0.1.0"}}))
+                    "versions": {"torch": "2.13.0", "polytests": "0.1.0"}})
 
 
 def ablation_result(delta=-0.0018):
     per_kind = {"zero": {"delta_loss": delta, "pvalue": 0.9, "null_evaluated": 20, "null_exceeding": 17,
                          "null": null_summary(np.linspace(-0.01, 0.01, 20), delta, "zero-ablation delta loss")}}
     pred = PredicateResult("ablation_hurts", "ablation_hurts(...)", 0.9, "ablating L0N1", {"per_kind": per_kind})
-    r = result(claim_id="abl")
-    r["predicates"] = [result_to_dict(pred)]
-    return r
+    return dataclasses.replace(result(claim_id="abl"), predicates=(pred,))
 
 
 def render(renderable, width) -> str:
@@ -74,10 +79,10 @@ def test_negative_effects_have_one_sign():
 
 
 def test_effect_is_read_from_bound_fields_when_present():
-    pred = {"kind": "fires_on", "pvalue": 0.01, "estimate": 0.2, "ci": [0.1, 0.3], "bound": 0.05, "numbers": {}}
+    pred = PredicateResult("fires_on", "", 0.01, "", {}, estimate=0.2, ci=(0.1, 0.3), bound=0.05)
     assert effect_of(pred).text() == "+0.2 [+0.1, +0.3] vs +0.05"
-    assert effect_of({"kind": "x", "pvalue": 0.5, "numbers": {}}) is None
-    silent = {"kind": "silent_on", "pvalue": 0.01, "numbers": {"difference": -0.01, "margin": 0.05}}
+    assert effect_of(PredicateResult("x", "", 0.5, "", {})) is None
+    silent = PredicateResult("silent_on", "", 0.01, "", {"difference": -0.01, "margin": 0.05})
     assert effect_of(silent).text() == "-0.01 vs ±0.05"
 
 
@@ -85,8 +90,8 @@ def test_explanation_blocks_only_for_failed_or_inconclusive():
     r_ok = result("confirmed", claim_id="fine")
     r_bad = result(claim_id="bad")
     r_inc = result("inconclusive", claim_id="unsure")
-    r_inc["predicates"][0]["pvalue"] = None
-    r_inc["predicates"][0]["inconclusive_reason"] = "too few documents: 1 in medical"
+    r_inc = dataclasses.replace(r_inc, predicates=(dataclasses.replace(
+        r_inc.predicates[0], pvalue=None, inconclusive_reason="too few documents: 1 in medical"),))
     text = render(explanations([r_ok, r_bad, r_inc]), 120)
     assert "fine" not in text
     assert "bad: REFUTED (expected confirmed)" in text and "predicate fires_on: estimate +0.01 [-0.02, +0.04]" in text
@@ -138,7 +143,7 @@ def test_library_version_change_is_named(tmp_path):
     folder = tmp_path / "reports"
     write_reports([result("confirmed")], folder)
     r = result("refuted")
-    r["provenance"]["versions"] = {"torch": "2.14.0", "polytests": "0.1.0"}
+    r = dataclasses.replace(r, provenance={**r.provenance, "versions": {"torch": "2.14.0", "polytests": "0.1.0"}})
     flips = write_reports([r], folder).flips
     assert flips[0]["explanation"] == "torch 2.13.0 -> 2.14.0"
 
@@ -176,8 +181,9 @@ def test_p_values_at_the_design_floor_read_as_at_most_the_floor():
     from polytests.reports.format import fmt_claim_p, fmt_p
 
     assert fmt_p(1e-4, 1e-4) == "<= 1.0e-04" and fmt_p(2e-4, 1e-4) == "2.0e-04" and fmt_p(0.5) == "0.5"
-    confirmed = {"verdict": "confirmed", "pvalue": 1e-4, "pvalue_refute": 1.0, "predicates": [{"min_pvalue": 1e-4}]}
-    refuted = {"verdict": "refuted", "pvalue": 1.0, "pvalue_refute": 0.002, "predicates": [{"min_pvalue": 1e-4}]}
+    floor = (PredicateResult("fires_on", "", 1e-4, "", {}, min_pvalue=1e-4),)
+    confirmed = dataclasses.replace(result("confirmed"), pvalue=1e-4, pvalue_refute=1.0, predicates=floor)
+    refuted = dataclasses.replace(result("refuted"), pvalue=1.0, pvalue_refute=0.002, predicates=floor)
     assert fmt_claim_p(confirmed) == "<= 1.0e-04 (above)" and fmt_claim_p(refuted) == "0.002 (below)"
 
 
@@ -186,7 +192,7 @@ def test_figures_are_reused_by_content_and_redrawn_when_it_changes(tmp_path, mon
 
     drawn = []
     real = figs.strip_plot
-    monkeypatch.setattr(figs, "strip_plot", lambda r: drawn.append(r["claim_id"]) or real(r))
+    monkeypatch.setattr(figs, "strip_plot", lambda r: drawn.append(r.claim_id) or real(r))
     cache = tmp_path / "figures"
     first = write_reports([result()], tmp_path / "a", figure_cache=cache)
     again = write_reports([result()], tmp_path / "b", figure_cache=cache)
@@ -206,9 +212,10 @@ def test_each_recorded_null_is_one_panel_under_its_most_specific_label():
 
     decisive = {"statistic": "t", "observed": 2.0, "n": 99, "edges": [0.0, 1.0, 2.0], "counts": [50, 49]}
     other = {**decisive, "observed": 0.5}
-    pred = {"numbers": {"null": decisive, "per_kind": {"zero": {"null": dict(decisive)}, "mean": {"null": other}}}}
+    pred = PredicateResult("ablation_hurts", "", 0.5, "", {"null": decisive, "per_kind": {
+        "zero": {"null": dict(decisive)}, "mean": {"null": other}}})
     assert null_of(pred) == [("zero", decisive), ("mean", other)]
-    assert null_of({"numbers": {"null": decisive}}) == [("", decisive)]
+    assert null_of(PredicateResult("fires_on", "", 0.5, "", {"null": decisive})) == [("", decisive)]
 
 
 def test_figures_drawn_ahead_by_a_worker_are_the_ones_the_reports_use(tmp_path, monkeypatch):
@@ -217,13 +224,13 @@ def test_figures_drawn_ahead_by_a_worker_are_the_ones_the_reports_use(tmp_path, 
     import json
     from types import SimpleNamespace
 
-    from polytests.plugin import _draw_figures_ahead
+    from polytests.items import draw_figures_ahead
     from polytests.reports import figures as figs
 
     state = SimpleNamespace(settings=SimpleNamespace(cache_dir="cache", path=lambda p: tmp_path / p))
     config = SimpleNamespace(getoption=lambda name: False)
-    r = json.loads(json.dumps(result()))  # as the controller receives it
-    _draw_figures_ahead(config, state, r)
+    r = ClaimResult.from_dict(json.loads(json.dumps(result().to_dict())))  # as the controller receives it
+    draw_figures_ahead(config, state, r)
     assert sorted(p.name.split("-")[0] for p in (tmp_path / "cache" / "figures").glob("*.png")) == ["null", "strip"]
 
     def no_drawing(r):
@@ -234,5 +241,22 @@ def test_figures_drawn_ahead_by_a_worker_are_the_ones_the_reports_use(tmp_path, 
     written = write_reports([r], tmp_path / "reports", figure_cache=tmp_path / "cache" / "figures")
     assert any(p.suffix == ".png" for p in written.paths)
     # With reports switched off the worker draws nothing.
-    _draw_figures_ahead(SimpleNamespace(getoption=lambda name: True), state, json.loads(json.dumps(result("confirmed"))))
+    draw_figures_ahead(SimpleNamespace(getoption=lambda name: True), state, result("confirmed"))
     assert len(list((tmp_path / "cache" / "figures").glob("strip-*.png"))) == 1
+
+
+def test_results_read_back_from_json_are_the_same_objects_and_a_renamed_field_fails():
+    """claims.json and xdist workers carry ``ClaimResult.to_dict``; ``from_dict`` gives the reports
+    the same typed object, and a field it does not know fails there, not inside a report."""
+    import pytest
+
+    r = ablation_result()
+    data = json.loads(json.dumps(r.to_dict()))
+    assert ClaimResult.from_dict(data).to_dict() == data and "family_excluded" not in data
+    again = ClaimResult.from_dict(data)
+    assert again.predicates[0].numbers == data["predicates"][0]["numbers"] and again.corpora == ("medical",)
+    renamed = {("verdict_text" if k == "verdict" else k): v for k, v in data.items()}
+    with pytest.raises(TypeError, match="verdict"):
+        ClaimResult.from_dict(renamed)
+    excluded = dataclasses.replace(r, family_excluded={"x": "unknown corpus"})
+    assert excluded.to_dict()["family_excluded"] == {"x": "unknown corpus"}

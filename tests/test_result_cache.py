@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from polytests import claim, fires_on
-from polytests.result_cache import ResultCache, result_key
+from polytests.engine.result_cache import ResultCache, result_key
 
 SETTINGS = {"seed": 1, "resamples": 999, "min_effect": 0.05, "min_effect_loss": 0.002, "alpha": 0.05}
 
@@ -44,7 +44,7 @@ def test_the_key_does_not_depend_on_where_the_claim_was_written():
 
 
 def test_the_key_covers_the_source_code(monkeypatch):
-    import polytests.result_cache as rc
+    import polytests.engine.result_cache as rc
 
     base = _key()
     rc.code_versions.cache_clear()
@@ -85,8 +85,8 @@ def test_the_key_covers_the_version_of_every_library_that_makes_the_numbers(monk
     so upgrading it (or torch, numpy, scipy) changes the key instead of reading old results."""
     from importlib import metadata
 
-    import polytests.result_cache as rc
-    from polytests.runner import library_versions
+    import polytests.engine.result_cache as rc
+    from polytests.engine.provenance import library_versions
 
     versions = library_versions()
     assert versions["transformer_lens"] == metadata.version("transformer-lens")

@@ -9,8 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from polytests.models import load_model
-from polytests.models.training import CHECKPOINT, TrainingConfig, fast_logits, train_model
+from polytests.engine.models import load_model
+from polytests.engine.models.training import (
+    CHECKPOINT,
+    TrainingConfig,
+    fast_logits,
+    train_model,
+)
 from polytests.training_data.sources import MIX
 
 TINY = TrainingConfig(seed=3, vocab_size=300, d_model=32, n_layers=2, n_heads=4, d_mlp=64, n_ctx=32,

@@ -1,4 +1,4 @@
-"""The three-decision family correction and Monte Carlo resolution (polytests/verdicts.py)."""
+"""The three-decision family correction and Monte Carlo resolution (polytests/verdicts/family.py)."""
 
 from __future__ import annotations
 

@@ -9,8 +9,6 @@ the field's own example in the schema, so a new field gets good errors for free.
 
 from __future__ import annotations
 
-import difflib
-import json
 from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
@@ -18,30 +16,7 @@ from pydantic.fields import FieldInfo
 
 from polytests.claims.model import PREDICATES, Claim, line_of
 from polytests.errors import ClaimError
-
-_TOML_TYPES = {str: "string", int: "integer", float: "float", bool: "boolean", list: "array", tuple: "array",
-               dict: "table", type(None): "nothing"}
-
-
-def toml_type(value: Any) -> str:
-    return _TOML_TYPES.get(type(value), type(value).__name__)
-
-
-def toml_literal(value: Any) -> str:
-    """``value`` as it would be written in a claim file."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(toml_literal(v) for v in value) + "]"
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    return repr(value)
-
-
-def near_miss(word: str, known: list[str]) -> str | None:
-    """The known word ``word`` was probably meant to be, if one is close enough."""
-    found = difflib.get_close_matches(str(word), known, n=1, cutoff=0.6)
-    return found[0] if found else None
+from polytests.text import near_miss, toml_literal, toml_type
 
 
 def _key_name(model: type[BaseModel], name: str) -> str:

@@ -11,10 +11,11 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from polytests.claims.causal import evaluate_ablation
 from polytests.claims.model import (
     Claim, ExplainedBy, FiresOn, NotExplainedByOneToken, Polysemantic, Predicate, SilentOn,
     TokenMatched, TopKPrecision,
@@ -26,16 +27,20 @@ from polytests.stats.bounds import BoundTest, bound_test, documents_needed
 from polytests.stats.relative import MIN_DOCUMENTS
 from polytests.stats.correlation import document_correlation_test
 
+if TYPE_CHECKING:
+    from polytests.engine.ablation import AblationEngine
+    from polytests.engine.store import ActivationStore
+
 
 @dataclass
 class EvaluationContext:
     """What predicates need besides the claim: activations, token strings, settings."""
 
-    store: Any  # ActivationStore
+    store: ActivationStore
     vocab: list[str]  # decoded string of every token id
     n_resamples: int = 9999
     seed: int = 0
-    ablation: Any = None  # polytests.ablation.AblationEngine, for ablation predicates
+    ablation: AblationEngine | None = None  # for ablation predicates
     min_effect: float = 0.05  # default smallest effect, in units of the neuron's scale
     min_effect_loss: float = 0.002  # default smallest effect of ablation predicates, nats/token
     alpha: float = 0.05  # for "documents needed" (power at the observed effect)
@@ -514,7 +519,7 @@ def evaluate_predicate(ctx: EvaluationContext, claim: Claim, index: int, p: Pred
     if p.kind.startswith("ablation_"):
         if ctx.ablation is None:
             raise RuntimeError("ablation predicates need an ablation engine in the context")
-        return ctx.ablation.evaluate(claim, p, seed, ctx.n_resamples, ctx.min_effect_loss, ctx.alpha)
+        return evaluate_ablation(ctx.ablation, claim, p, seed, ctx.n_resamples, ctx.min_effect_loss, ctx.alpha)
     return EVALUATORS[p.kind](ctx, claim, p, seed)
 
 

@@ -19,12 +19,22 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from polytests.claims.diagnose import claim_error, near_miss, toml_type
+from polytests.claims.diagnose import claim_error
 from polytests.claims.model import (
-    AblationHurts, AblationSpares, AblationSpecific, Claim, ClaimFile, ExplainedBy, NotExplainedByOneToken,
-    Polysemantic, SilentOn, TokenMatched, TopKPrecision,
+    AblationHurts,
+    AblationSpares,
+    AblationSpecific,
+    Claim,
+    ClaimFileSchema,
+    ExplainedBy,
+    NotExplainedByOneToken,
+    Polysemantic,
+    SilentOn,
+    TokenMatched,
+    TopKPrecision,
 )
 from polytests.errors import ClaimError
+from polytests.text import near_miss, toml_type
 
 _BOM = b"\xef\xbb\xbf"
 _HEADER = re.compile(r"^\[\[?\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?")
@@ -180,7 +190,7 @@ def read_claim_file(path: str | Path) -> ClaimFileContents:
             f"cannot read the file ({exc.strerror or exc})", path=source, fix="check the file's permissions")),))
     where = locate(text)
     problems: list[ClaimProblem] = []
-    known = list(ClaimFile.model_fields)
+    known = list(ClaimFileSchema.model_fields)
     for key in data:
         if key not in known:
             guess = near_miss(key, known)

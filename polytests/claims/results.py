@@ -1,9 +1,33 @@
-"""Frozen results of evaluating predicates and claims. Reports only read these."""
+"""Frozen results of evaluating predicates and claims. Reports only read these.
+
+:func:`plain` turns a result into the JSON of claims.json (and of the results pytest-xdist
+workers send back); ``from_dict`` reads that JSON back into the same frozen objects, so every
+report reads typed fields whichever process judged the claim: a renamed field fails here, where
+the JSON is read, or in type checking, never silently inside a report.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
+
+
+def plain(value: Any) -> Any:
+    """``value`` as JSON-ready lists, dicts and Python numbers (dataclasses as dicts of their fields)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return plain(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return value.item()
+    return value
+
+
+def _pair(value) -> tuple[float, float] | None:
+    return None if value is None else (value[0], value[1])
 
 
 @dataclass(frozen=True)
@@ -34,6 +58,12 @@ class PredicateResult:
     pvalue_range: tuple[float, float] | None = None  # where pvalue would lie with unlimited resamples (None: exact)
     pvalue_refute_range: tuple[float, float] | None = None  # the same for pvalue_refute
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PredicateResult:
+        """The result :func:`plain` wrote (an unknown or missing field raises TypeError)."""
+        return cls(**{**data, "ci": _pair(data.get("ci")), "pvalue_range": _pair(data.get("pvalue_range")),
+                      "pvalue_refute_range": _pair(data.get("pvalue_refute_range"))})
+
 
 @dataclass(frozen=True)
 class ClaimResult:
@@ -61,6 +91,23 @@ class ClaimResult:
     provenance: dict[str, Any] = field(default_factory=dict)
     source: str | None = None
     line: int | None = None
+    # Claims of the family that could not be judged with it (claim id -> why); only written when any.
+    family_excluded: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ClaimResult:
+        """The result :func:`plain` wrote (an unknown or missing field raises TypeError)."""
+        return cls(**{**data, "predicates": tuple(PredicateResult.from_dict(p) for p in data.get("predicates", ())),
+                      "top_tokens": tuple((str(t), a, str(c)) for t, a, c in data.get("top_tokens", ())),
+                      "doc_means": {k: tuple(v) for k, v in (data.get("doc_means") or {}).items()},
+                      "corpora": tuple(data.get("corpora", ())), "contexts": tuple(data.get("contexts", ()))})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON of claims.json."""
+        data = plain(self)
+        if not data["family_excluded"]:
+            del data["family_excluded"]
+        return data
 
     @property
     def passed(self) -> bool:

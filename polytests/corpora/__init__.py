@@ -1,8 +1,8 @@
 """Corpora: folders of documents, their explore/confirm/train split and manifest."""
 
+from polytests.corpora.documents import Corpus, Document, load_corpora
 from polytests.corpora.manifest import Manifest, build_manifest, check_manifest
 from polytests.corpora.splits import SPLITS, assign_split
-from polytests.corpora.store import Corpus, Document, load_corpora
 
 __all__ = [
     "SPLITS",

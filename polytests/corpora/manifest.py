@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from polytests.corpora.store import Corpus
+from polytests.corpora.documents import Corpus
 
 MANIFEST_NAME = "manifest.json"
 FORMAT_VERSION = 1

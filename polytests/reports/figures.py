@@ -7,6 +7,7 @@ import io
 from functools import cache
 from pathlib import Path
 
+from polytests.claims.results import ClaimResult
 from polytests.reports.format import fmt_signed, null_of
 
 CLAIMED = "#d62728"
@@ -14,7 +15,7 @@ OTHER = "#7f7f7f"
 VERDICT_COLOURS = {"confirmed": "#1a7f37", "refuted": "#cf222e", "inconclusive": "#9a6700"}
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -23,10 +24,10 @@ def _pyplot():
     return plt
 
 
-def _png(fig) -> bytes:
+def png_bytes(fig) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return buffer.getvalue()
 
 
@@ -36,13 +37,13 @@ def _source() -> str:
     return Path(__file__).read_text(encoding="utf-8")
 
 
-def claim_figures(r: dict, cache_dir=None) -> dict[str, bytes | None]:
+def claim_figures(r: ClaimResult, cache_dir=None) -> dict[str, bytes | None]:
     """A claim's per-result figures (strip plot, null distributions), read from ``cache_dir``
     where an earlier run, or an xdist worker of this one, drew them from the same result."""
     return {"strip": memoised("strip", strip_plot, r, cache_dir), "null": memoised("null", null_plot, r, cache_dir)}
 
 
-def memoised(kind: str, draw, r: dict, cache_dir=None) -> bytes | None:
+def memoised(kind: str, draw, r: ClaimResult, cache_dir=None) -> bytes | None:
     """``draw(r)``, or the same PNG drawn by an earlier run from the same result.
 
     The key is a digest of the figure's kind, the result without its provenance (which
@@ -56,7 +57,7 @@ def memoised(kind: str, draw, r: dict, cache_dir=None) -> bytes | None:
 
     from polytests.reports.atomic import atomic_write_bytes
 
-    content = {k: v for k, v in r.items() if k not in ("provenance", "family_excluded")}
+    content = {k: v for k, v in r.to_dict().items() if k not in ("provenance", "family_excluded")}
     key = hashlib.sha256(json.dumps([kind, content, _source()], sort_keys=True,
                                     default=str).encode()).hexdigest()[:32]
     folder = Path(cache_dir)
@@ -73,15 +74,15 @@ def memoised(kind: str, draw, r: dict, cache_dir=None) -> bytes | None:
     return data
 
 
-def strip_plot(r: dict) -> bytes | None:
+def strip_plot(r: ClaimResult) -> bytes | None:
     """The neuron's per-document mean activation by corpus, claimed corpora in red."""
-    doc_means = r.get("doc_means") or {}
+    doc_means = r.doc_means
     if not doc_means:
         return None
     import numpy as np
 
-    plt = _pyplot()
-    claimed = set(r.get("corpora", ()))
+    plt = pyplot()
+    claimed = set(r.corpora)
     names = sorted(doc_means, key=lambda c: (c not in claimed, c))
     fig, ax = plt.subplots(figsize=(7, 0.35 * len(names) + 1.2), dpi=100)
     rng = np.random.default_rng(0)
@@ -93,18 +94,18 @@ def strip_plot(r: dict) -> bytes | None:
             ax.plot([values.mean()] * 2, [i - 0.3, i + 0.3], color="black", lw=1.2)
     ax.set_yticks(range(len(names)), names, fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel(f"mean activation per document at {r['site']}")
-    ax.set_title(f"{r['claim_id']} ({r['neuron']}): {r['verdict']}", fontsize=9)
+    ax.set_xlabel(f"mean activation per document at {r.site}")
+    ax.set_title(f"{r.claim_id} ({r.neuron}): {r.verdict}", fontsize=9)
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig)
 
 
-def null_plot(r: dict) -> bytes | None:
+def null_plot(r: ClaimResult) -> bytes | None:
     """Every recorded null distribution of the claim's predicates, observed statistic marked."""
-    panels = [(pred["kind"], label, null) for pred in r.get("predicates", []) for label, null in null_of(pred)]
+    panels = [(pred.kind, label, null) for pred in r.predicates for label, null in null_of(pred)]
     if not panels:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(len(panels), 1, figsize=(7, 1.9 * len(panels) + 0.4), dpi=100, squeeze=False)
     for ax, (kind, label, null) in zip(axes[:, 0], panels, strict=True):
         edges, counts = null["edges"], null["counts"]
@@ -119,7 +120,7 @@ def null_plot(r: dict) -> bytes | None:
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=7, loc="upper right", frameon=False)
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def history_plot(claim_id: str, history: list[dict]) -> bytes | None:
@@ -127,7 +128,7 @@ def history_plot(claim_id: str, history: list[dict]) -> bytes | None:
     points = [(i, h) for i, h in enumerate(history) if h.get("effect") and h["effect"].get("estimate") is not None]
     if len(history) < 2 or not points:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 1.9), dpi=100)
     xs = [i for i, _ in points]
     ys = [h["effect"]["estimate"] for _, h in points]
@@ -147,4 +148,4 @@ def history_plot(claim_id: str, history: list[dict]) -> bytes | None:
     ax.set_title(f"{claim_id}: effect over {len(history)} runs (colour = verdict, ringed = flipped)", fontsize=8.5)
     ax.tick_params(labelsize=7)
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig)

@@ -12,10 +12,23 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from polytests.claims.results import ClaimResult
 from polytests.reports import figures as figs
-from polytests.reports.atomic import atomic_write_bytes, atomic_write_text, remove_stale_temporaries, report_lock
+from polytests.reports.atomic import (
+    atomic_write_bytes,
+    atomic_write_text,
+    remove_stale_temporaries,
+    report_lock,
+)
 from polytests.reports.html import render_html
-from polytests.reports.ledger import LEDGER_NAME, append_entry, claim_history, find_flips, ledger_entry, read_ledger
+from polytests.reports.ledger import (
+    LEDGER_NAME,
+    append_entry,
+    claim_history,
+    find_flips,
+    ledger_entry,
+    read_ledger,
+)
 from polytests.reports.markdown import claims_markdown, summary_markdown
 
 CLAIMS_JSON = "claims.json"
@@ -57,7 +70,7 @@ def read_previous_report(folder: Path, warnings: list[str], set_aside: bool) -> 
         return None
 
 
-def detect_flips(results: list[dict], report_dir: str | Path) -> WrittenReports:
+def detect_flips(results: list[ClaimResult], report_dir: str | Path) -> WrittenReports:
     """Flips against the ledger (or previous claims.json) without writing anything."""
     folder = Path(report_dir)
     out = WrittenReports(folder)
@@ -67,7 +80,7 @@ def detect_flips(results: list[dict], report_dir: str | Path) -> WrittenReports:
     return out
 
 
-def write_reports(results: list[dict], report_dir: str | Path, *, stamp: str | None = None,
+def write_reports(results: list[ClaimResult], report_dir: str | Path, *, stamp: str | None = None,
                   figure_cache: str | Path | None = None) -> WrittenReports:
     """Append this run to the ledger and write every report file; returns paths, flips, warnings.
 
@@ -91,14 +104,14 @@ def write_reports(results: list[dict], report_dir: str | Path, *, stamp: str | N
         figures: dict[str, dict[str, bytes | None]] = {}
         figure_names: dict[str, str] = {}
         for r in results:
-            cid = r["claim_id"]
+            cid = r.claim_id
             figures[cid] = {**figs.claim_figures(r, figure_cache),
                             "history": figs.history_plot(cid, claim_history(entries, cid))}
             if figures[cid]["strip"]:
                 out.paths.append(atomic_write_bytes(folder / f"{cid}.png", figures[cid]["strip"]))
                 figure_names[cid] = f"{cid}.png"
         report = {"generated": stamp, "run": entry["run"], "flips": out.flips, "warnings": out.warnings,
-                  "claims": results}
+                  "claims": [r.to_dict() for r in results]}
         out.paths[:0] = [
             atomic_write_text(folder / CLAIMS_JSON, json.dumps(report, indent=1) + "\n"),
             atomic_write_text(folder / "claims.md", claims_markdown(results, stamp, out.flips, figure_names)),

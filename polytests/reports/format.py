@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from polytests.claims.results import ClaimResult, PredicateResult
+
 ESTIMATE_KEYS = ("estimate", "difference", "delta_loss", "claimed", "precision", "correlation")
 BOUND_KEYS = ("bound", "min_effect", "sesoi", "margin", "min_precision", "min_correlation")
 UNITS = {"delta_loss": "nats/token", "claimed": "nats/token"}
@@ -28,19 +30,18 @@ def fmt_p(p: float | None, floor: float | None = None) -> str:
     return text
 
 
-def claim_p(r: dict) -> tuple[float | None, float | None, str]:
+def claim_p(r: ClaimResult) -> tuple[float | None, float | None, str]:
     """The p-value behind a claim's verdict, the floor of its design, and which side it tests.
 
     A refuted claim's evidence is its "below the bound" p; any other claim's is "above".
     """
-    preds = r.get("predicates") or []
-    floor = max((p.get("min_pvalue") or 0.0 for p in preds), default=None) or None
-    if r.get("verdict") == "refuted" and r.get("pvalue_refute") is not None:
-        return r["pvalue_refute"], None, "below"
-    return r.get("pvalue"), floor, "above"
+    floor = max((p.min_pvalue or 0.0 for p in r.predicates), default=None) or None
+    if r.verdict == "refuted" and r.pvalue_refute is not None:
+        return r.pvalue_refute, None, "below"
+    return r.pvalue, floor, "above"
 
 
-def fmt_claim_p(r: dict) -> str:
+def fmt_claim_p(r: ClaimResult) -> str:
     p, floor, side = claim_p(r)
     return f"{fmt_p(p, floor)} ({side})" if p is not None else "—"
 
@@ -125,12 +126,21 @@ def _weakest(parts: dict) -> tuple[str, dict] | None:
     return max(items, key=lambda kv: kv[1].get("pvalue") if _number(kv[1].get("pvalue")) is not None else 2.0)
 
 
-def effect_of(pred: dict) -> Effect | None:
-    """The effect of one predicate result (as a dict), or None when it records none."""
-    top = _from_fields(pred)
+def _top_effect(pred: PredicateResult) -> Effect | None:
+    """The effect a predicate states in its own fields (``estimate``, ``ci``, ``bound``)."""
+    estimate = _number(pred.estimate)
+    if estimate is None:
+        return None
+    low, high = (_number(pred.ci[0]), _number(pred.ci[1])) if pred.ci is not None else (None, None)
+    return Effect(estimate, low, high, _number(pred.bound))
+
+
+def effect_of(pred: PredicateResult) -> Effect | None:
+    """The effect of one predicate result, or None when it records none."""
+    top = _top_effect(pred)
     if top is not None:
         return top
-    numbers = pred.get("numbers") or {}
+    numbers = pred.numbers
     margin = _number(numbers.get("margin"))
     for nested, prefix in (("per_corpus", ""), ("per_kind", ""), ("per_baseline_corpus", "vs ")):
         if isinstance(numbers.get(nested), dict):
@@ -143,27 +153,24 @@ def effect_of(pred: dict) -> Effect | None:
     return _from_fields(numbers)
 
 
-def deciding_predicate(r: dict) -> dict | None:
-    """The predicate a reader should look at first: the one left inconclusive, else the one
-    that missed a stated threshold, else the one with the largest p-value (intersection-union)."""
-    preds = r.get("predicates") or []
+def deciding_predicate(r: ClaimResult) -> PredicateResult | None:
+    """The predicate a reader should look at first: the one left inconclusive, else the one with
+    the largest p-value (intersection-union)."""
+    preds = r.predicates
     if not preds:
         return None
     for p in preds:
-        if p.get("pvalue") is None:
+        if p.pvalue is None:
             return p
-    for p in preds:
-        if p.get("holds_descriptively") is False:
-            return p
-    return max(preds, key=lambda p: p["pvalue"])
+    return max(preds, key=lambda p: p.pvalue)
 
 
-def claim_effect(r: dict) -> Effect | None:
+def claim_effect(r: ClaimResult) -> Effect | None:
     pred = deciding_predicate(r)
     return effect_of(pred) if pred is not None else None
 
 
-def null_of(pred: dict) -> list[tuple[str, dict]]:
+def null_of(pred: PredicateResult) -> list[tuple[str, dict]]:
     """Every null-distribution summary recorded in a predicate's numbers, with a label."""
     found: list[tuple[str, dict]] = []
 
@@ -176,7 +183,7 @@ def null_of(pred: dict) -> list[tuple[str, dict]]:
                 if key != "null" and isinstance(sub, dict):
                     walk(sub, label if key in ("per_corpus", "per_kind") else f"{label} {key}".strip())
 
-    walk(pred.get("numbers") or {}, "")
+    walk(pred.numbers, "")
     # A predicate often records its decisive null twice (at the top and under its kind or
     # corpus): one panel each, under the more specific label.
     unique: list[tuple[str, dict]] = []

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 
+from polytests.claims.results import ClaimResult
 from polytests.reports.format import claim_effect, effect_of, fmt_claim_p, fmt_p
 from polytests.reports.terminal import Explanation, explain, needs_explaining, outcome
 
@@ -86,14 +87,14 @@ def _shown_token(token: str) -> str:
     return token.replace("\n", "↵\n").replace("\t", "⇥")
 
 
-def heatmaps(r: dict) -> str:
+def heatmaps(r: ClaimResult) -> str:
     """Token heatmaps of the top contexts: each token shaded by the neuron's activation."""
-    contexts = r.get("contexts") or []
+    contexts = r.contexts
     if not contexts:
         return ""
     scale = max((abs(a) for c in contexts for a in c["acts"]), default=0.0)
     parts = ["<h3>Top contexts (confirm split)</h3>"
-             f"<p class='meta'>Each token shaded by the activation of {_e(r['neuron'])} at {_e(r['site'])} "
+             f"<p class='meta'>Each token shaded by the activation of {_e(r.neuron)} at {_e(r.site)} "
              f"(red positive, blue negative, full colour = {scale:.3g}); the outlined token is the peak. "
              "Hover a token for its value.</p>"]
     for group, title in ((True, "in the claimed corpora"), (False, "in the other corpora")):
@@ -118,23 +119,23 @@ def _flip_text(flip: dict | None) -> str:
     return f"{flip['before']} → {flip['after']} ({flip['explanation']})"
 
 
-def _predicate_rows(r: dict) -> str:
+def _predicate_rows(r: ClaimResult) -> str:
     rows = []
-    for p in r.get("predicates", []):
+    for p in r.predicates:
         effect = effect_of(p)
-        rows.append(f"<tr><td>{_e(p['kind'])}</td><td class='num'>{fmt_p(p.get('pvalue'))}</td>"
+        rows.append(f"<tr><td>{_e(p.kind)}</td><td class='num'>{fmt_p(p.pvalue)}</td>"
                     f"<td>{_e(effect.text() if effect else '')}{_e(' (' + effect.label + ')') if effect and effect.label else ''}</td>"
-                    f"<td>{_e(p.get('summary', ''))}</td></tr>")
+                    f"<td>{_e(p.summary)}</td></tr>")
     return ("<table><tr><th>predicate</th><th>p</th><th>estimate [95% CI] vs bound</th><th>evidence</th></tr>"
             + "".join(rows) + "</table>")
 
 
-def render_html(results: list[dict], stamp: str, flips: list[dict], figures: dict[str, dict[str, bytes | None]],
+def render_html(results: list[ClaimResult], stamp: str, flips: list[dict], figures: dict[str, dict[str, bytes | None]],
                 warnings: list[str] = ()) -> str:
     flip_of = {f["claim_id"]: f for f in flips}
-    counts = {v: sum(r["verdict"] == v for r in results) for v in VERDICTS}
+    counts = {v: sum(r.verdict == v for r in results) for v in VERDICTS}
     r0 = results[0] if results else {}
-    prov = r0.get("provenance") or {}
+    prov = r0.provenance
     head = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
             f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
             f"<meta name='viewport' content='width=device-width'><title>polytests report</title>"
@@ -156,40 +157,40 @@ def render_html(results: list[dict], stamp: str, flips: list[dict], figures: dic
     rows = []
     for r in results:
         effect = claim_effect(r)
-        flip = flip_of.get(r["claim_id"])
+        flip = flip_of.get(r.claim_id)
         rows.append(
-            f"<tr data-claim-verdict='{r['verdict']}' data-flipped='{'yes' if flip else 'no'}'>"
-            f"<td><a href='#claim-{_e(r['claim_id'])}'>{_e(r['claim_id'])}</a></td><td>{_e(r['neuron'])}</td>"
-            f"<td class='v-{r['verdict']}'>{r['verdict']}</td><td>{_e(r['expect'])}</td>"
+            f"<tr data-claim-verdict='{r.verdict}' data-flipped='{'yes' if flip else 'no'}'>"
+            f"<td><a href='#claim-{_e(r.claim_id)}'>{_e(r.claim_id)}</a></td><td>{_e(r.neuron)}</td>"
+            f"<td class='v-{r.verdict}'>{r.verdict}</td><td>{_e(r.expect)}</td>"
             f"<td class='{outcome(r)}'>{outcome(r)}</td>"
             f"<td>{_e(effect.text() if effect else '—')}</td>"
-            f"<td class='num'>{_e(fmt_claim_p(r))}</td><td class='num'>{fmt_p(r.get('pvalue_adjusted'))}</td>"
-            f"<td>{r.get('family_size')} · {_e(r.get('correction'))}</td>"
+            f"<td class='num'>{_e(fmt_claim_p(r))}</td><td class='num'>{fmt_p(r.pvalue_adjusted)}</td>"
+            f"<td>{r.family_size} · {_e(r.correction)}</td>"
             f"<td class='flip'>{_e(_flip_text(flip))}</td></tr>")
     overview = ("<table id='overview'><tr><th>claim</th><th>neuron</th><th>verdict</th><th>expected</th>"
                 "<th>test</th><th>effect [95% CI] vs bound</th><th>p</th><th>p adj</th><th>family · correction</th>"
                 "<th>flip</th></tr>" + "".join(rows) + "</table>")
     sections = []
     for r in results:
-        figs = figures.get(r["claim_id"], {})
-        flip = flip_of.get(r["claim_id"])
+        figs = figures.get(r.claim_id, {})
+        flip = flip_of.get(r.claim_id)
         why = ""
         if needs_explaining(r):
             why = "<div class='why'>" + "<br>".join(_e(line) for line in Explanation(r).lines()) + "</div>"
-        is_ablation = any(p["kind"].startswith("ablation_") for p in r.get("predicates", []))
+        is_ablation = any(p.kind.startswith("ablation_") for p in r.predicates)
         sections.append(
-            f"<section class='claim' id='claim-{_e(r['claim_id'])}' data-claim-id='{_e(r['claim_id'])}' "
-            f"data-claim-verdict='{r['verdict']}' data-flipped='{'yes' if flip else 'no'}'>"
-            f"<h2>{_e(r['claim_id'])} <span class='v-{r['verdict']}'>{r['verdict']}</span>"
+            f"<section class='claim' id='claim-{_e(r.claim_id)}' data-claim-id='{_e(r.claim_id)}' "
+            f"data-claim-verdict='{r.verdict}' data-flipped='{'yes' if flip else 'no'}'>"
+            f"<h2>{_e(r.claim_id)} <span class='v-{r.verdict}'>{r.verdict}</span>"
             + (f" <span class='flip'>flipped: {_e(_flip_text(flip))}</span>" if flip else "") + "</h2>"
-            f"<p>{_e(r['statement'])}</p>{why}{_predicate_rows(r)}"
-            + _figure(figs.get("strip"), f"{r['claim_id']}: per-document activations by corpus",
+            f"<p>{_e(r.statement)}</p>{why}{_predicate_rows(r)}"
+            + _figure(figs.get("strip"), f"{r.claim_id}: per-document activations by corpus",
                       "Mean activation per document, by corpus (claimed corpora in red; bar = corpus mean).")
-            + _figure(figs.get("null"), f"{r['claim_id']}: null distributions",
+            + _figure(figs.get("null"), f"{r.claim_id}: null distributions",
                       "Null distributions with the observed statistic marked"
                       + ("; for ablation, the claimed neuron's loss change against matched random neurons."
                          if is_ablation else "."))
-            + _figure(figs.get("history"), f"{r['claim_id']}: history", "Effect over the runs in the ledger.")
+            + _figure(figs.get("history"), f"{r.claim_id}: history", "Effect over the runs in the ledger.")
             + heatmaps(r)
             + f"<details><summary>full evidence</summary><pre>{_e(explain(r))}</pre></details></section>")
     return (head + intro + filters + overview + "".join(sections)

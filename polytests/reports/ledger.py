@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from polytests.claims.results import ClaimResult
 from polytests.reports.atomic import atomic_write_text
 from polytests.reports.format import claim_effect, deciding_predicate
 
@@ -73,29 +74,43 @@ def read_ledger(path: str | Path) -> LedgerContents:
     return out
 
 
-def claim_record(r: dict) -> dict:
+PROVENANCE_KEYS = ("model", "model_digest", "corpus_hash", "seed", "resamples", "split")
+
+
+def claim_record(r: ClaimResult) -> dict:
     """What the ledger keeps of one claim's result."""
-    prov = r.get("provenance") or {}
+    prov = r.provenance
     effect = claim_effect(r)
     pred = deciding_predicate(r)
-    record = {"verdict": r["verdict"], "expect": r.get("expect"), "pvalue": r.get("pvalue"),
-              "pvalue_adjusted": r.get("pvalue_adjusted"), "correction": r.get("correction"),
-              "family_size": r.get("family_size"), "neuron": r.get("neuron"), "site": r.get("site"),
+    record = {"verdict": r.verdict, "expect": r.expect, "pvalue": r.pvalue,
+              "pvalue_adjusted": r.pvalue_adjusted, "correction": r.correction,
+              "family_size": r.family_size, "neuron": r.neuron, "site": r.site,
               "effect": None}
     if effect is not None:
-        record["effect"] = {"predicate": pred["kind"] if pred else None, "label": effect.label,
+        record["effect"] = {"predicate": pred.kind if pred else None, "label": effect.label,
                             "estimate": effect.estimate, "low": effect.low, "high": effect.high,
                             "bound": effect.bound, "unit": effect.unit,
                             "symmetric_bound": effect.symmetric_bound}
-    for key in ("model", "model_digest", "corpus_hash", "seed", "resamples", "split"):
+    for key in PROVENANCE_KEYS:
         record[key] = prov.get(key)
     record["versions"] = prov.get("versions") or {}
     return record
 
 
-def ledger_entry(results: list[dict], generated: str) -> dict:
+def _previous_record(data: dict) -> dict:
+    """The ledger record of a claim in a previous claims.json; one written by another version of
+    polytests (other fields) gives its verdict and provenance only."""
+    try:
+        return claim_record(ClaimResult.from_dict(data))
+    except (TypeError, ValueError, KeyError, AttributeError):
+        prov = data.get("provenance") if isinstance(data.get("provenance"), dict) else {}
+        return {"verdict": data["verdict"], **{key: prov.get(key) for key in PROVENANCE_KEYS},
+                "versions": prov.get("versions") or {}}
+
+
+def ledger_entry(results: list[ClaimResult], generated: str) -> dict:
     return {"schema": SCHEMA, "run": uuid.uuid4().hex[:12], "generated": generated,
-            "claims": {r["claim_id"]: claim_record(r) for r in results}}
+            "claims": {r.claim_id: claim_record(r) for r in results}}
 
 
 def append_entry(path: str | Path, entry: dict, contents: LedgerContents | None = None) -> LedgerContents:
@@ -147,26 +162,26 @@ def describe_changes(changed: list[dict]) -> str:
     return "; ".join(f"{c['what'].replace('_', ' ')} {short(c['before'])} -> {short(c['after'])}" for c in changed)
 
 
-def find_flips(results: list[dict], entries: list[dict], previous_report: dict | None = None) -> list[dict]:
+def find_flips(results: list[ClaimResult], entries: list[dict], previous_report: dict | None = None) -> list[dict]:
     """Claims whose verdict differs from their latest earlier record: the ledger first, else
     the previous claims.json (a report folder from before the ledger existed)."""
     previous = {c["claim_id"]: c for c in (previous_report or {}).get("claims", []) if isinstance(c, dict)
                 and "claim_id" in c and "verdict" in c}
     flips = []
     for r in results:
-        found = latest_record(entries, r["claim_id"])
+        found = latest_record(entries, r.claim_id)
         if found is not None:
             entry, before = found
             source, when = "ledger", entry.get("generated")
-        elif r["claim_id"] in previous:
-            before = claim_record(previous[r["claim_id"]])
+        elif r.claim_id in previous:
+            before = _previous_record(previous[r.claim_id])
             source, when = "claims.json", (previous_report or {}).get("generated")
         else:
             continue
-        if before["verdict"] == r["verdict"]:
+        if before["verdict"] == r.verdict:
             continue
         changed = what_changed(before, claim_record(r))
-        flips.append({"claim_id": r["claim_id"], "before": before["verdict"], "after": r["verdict"],
+        flips.append({"claim_id": r.claim_id, "before": before["verdict"], "after": r.verdict,
                       "changed": changed, "explanation": describe_changes(changed),
                       "previous_run": when, "source": source})
     return flips

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from polytests.claims.results import ClaimResult
 from polytests.reports.format import claim_effect, fmt_claim_p, fmt_p
 from polytests.reports.terminal import Explanation, explain, needs_explaining, outcome
 
@@ -15,30 +16,30 @@ def _flip_cell(flip: dict | None) -> str:
     return f"{flip['before']} → {flip['after']} ({flip['explanation']})" if flip else ""
 
 
-def claims_markdown(results: list[dict], stamp: str, flips: list[dict], figure_names: dict[str, str]) -> str:
+def claims_markdown(results: list[ClaimResult], stamp: str, flips: list[dict], figure_names: dict[str, str]) -> str:
     flip_of = {f["claim_id"]: f for f in flips}
     rows = ["# polytests report", "", f"Generated {stamp}.", "",
             "| claim | neuron | verdict | expect | effect [95% CI] vs bound | p | p adj | test | flip |",
             "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         effect = claim_effect(r)
-        rows.append(f"| {_cell(r['claim_id'])} | {r['neuron']} | {r['verdict']} | {r['expect']} "
+        rows.append(f"| {_cell(r.claim_id)} | {r.neuron} | {r.verdict} | {r.expect} "
                     f"| {_cell(effect.text() if effect else '')} | {_cell(fmt_claim_p(r))} "
-                    f"| {fmt_p(r['pvalue_adjusted'])} | {outcome(r)} | {_cell(_flip_cell(flip_of.get(r['claim_id'])))} |")
+                    f"| {fmt_p(r.pvalue_adjusted)} | {outcome(r)} | {_cell(_flip_cell(flip_of.get(r.claim_id)))} |")
     for r in results:
-        rows += ["", f"## {r['claim_id']}", "", "```", explain(r), "```"]
-        if r["claim_id"] in figure_names:
-            rows += ["", f"![{r['claim_id']}]({figure_names[r['claim_id']]})"]
+        rows += ["", f"## {r.claim_id}", "", "```", explain(r), "```"]
+        if r.claim_id in figure_names:
+            rows += ["", f"![{r.claim_id}]({figure_names[r.claim_id]})"]
     return "\n".join(rows) + "\n"
 
 
-def summary_markdown(results: list[dict], stamp: str, flips: list[dict], warnings: list[str] = ()) -> str:
+def summary_markdown(results: list[ClaimResult], stamp: str, flips: list[dict], warnings: list[str] = ()) -> str:
     """A CI job summary: counts, flips, one row per claim, a short block per claim that failed
     or stayed inconclusive."""
-    counts = {v: sum(r["verdict"] == v for r in results) for v in ("confirmed", "refuted", "inconclusive")}
+    counts = {v: sum(r.verdict == v for r in results) for v in ("confirmed", "refuted", "inconclusive")}
     failed = sum(outcome(r) == "FAILED" for r in results)
     r0 = results[0] if results else {}
-    prov = r0.get("provenance") or {}
+    prov = r0.provenance
     lines = ["## polytests: claims", "",
              f"{len(results)} claims: **{counts['confirmed']} confirmed**, **{counts['refuted']} refuted**, "
              f"**{counts['inconclusive']} inconclusive**; {failed} failed their expectation. "
@@ -54,9 +55,9 @@ def summary_markdown(results: list[dict], stamp: str, flips: list[dict], warning
     lines += ["| claim | verdict | expected | effect [95% CI] vs bound | p adj | test |", "|---|---|---|---|---|---|"]
     for r in results:
         effect = claim_effect(r)
-        mark = " (flipped)" if r["claim_id"] in flipped else ""
-        lines.append(f"| {_cell(r['claim_id'])}{mark} | {r['verdict']} | {r['expect']} "
-                     f"| {_cell(effect.text() if effect else '')} | {fmt_p(r['pvalue_adjusted'])} | {outcome(r)} |")
+        mark = " (flipped)" if r.claim_id in flipped else ""
+        lines.append(f"| {_cell(r.claim_id)}{mark} | {r.verdict} | {r.expect} "
+                     f"| {_cell(effect.text() if effect else '')} | {fmt_p(r.pvalue_adjusted)} | {outcome(r)} |")
     blocks = [r for r in results if needs_explaining(r)]
     if blocks:
         lines += ["", "### Needs a look", ""]

@@ -12,33 +12,40 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from polytests.reports.format import claim_effect, deciding_predicate, effect_of, fmt_claim_p, fmt_p
+from polytests.claims.results import ClaimResult
+from polytests.reports.format import (
+    claim_effect,
+    deciding_predicate,
+    effect_of,
+    fmt_claim_p,
+    fmt_p,
+)
 
 VERDICT_STYLE = {"confirmed": "bold green", "refuted": "bold red", "inconclusive": "bold yellow"}
 
 
-def outcome(r: dict) -> str:
+def outcome(r: ClaimResult) -> str:
     """The pytest outcome of a claim: passed, FAILED, or skipped (inconclusive)."""
-    if r["verdict"] == "inconclusive":
+    if r.verdict == "inconclusive":
         return "skipped"
-    return "passed" if r["verdict"] == r["expect"] else "FAILED"
+    return "passed" if r.verdict == r.expect else "FAILED"
 
 
-def needs_explaining(r: dict) -> bool:
-    return r["verdict"] == "inconclusive" or outcome(r) == "FAILED"
+def needs_explaining(r: ClaimResult) -> bool:
+    return r.verdict == "inconclusive" or outcome(r) == "FAILED"
 
 
 class SummaryTable:
     """One row per claim: id (never wrapped), neuron, verdict, adjusted p, effect, outcome;
     the statement on a dim second line, cut to the width that is left."""
 
-    def __init__(self, results: list[dict], flipped: set[str] | frozenset = frozenset()) -> None:
+    def __init__(self, results: list[ClaimResult], flipped: set[str] | frozenset = frozenset()) -> None:
         self.results = results
         self.flipped = set(flipped)
 
     def __rich_console__(self, console, options):
         width = options.max_width
-        id_width = max([len("claim")] + [len(r["claim_id"]) + (2 if r["claim_id"] in self.flipped else 0)
+        id_width = max([len("claim")] + [len(r.claim_id) + (2 if r.claim_id in self.flipped else 0)
                                           for r in self.results])
         show_effect = width >= id_width + 70
         table = Table(title="polytests: claims", box=box.SIMPLE_HEAD, pad_edge=False, expand=False,
@@ -53,13 +60,13 @@ class SummaryTable:
         fixed = sum(len(x) + 2 for x in ("L00N0000", "inconclusive", "p adj0", "skipped"))
         statement_width = max(20, width - fixed - 2 - (38 if show_effect else 0))
         for r in self.results:
-            claim = Text(r["claim_id"] + (" !" if r["claim_id"] in self.flipped else ""), style="bold")
-            statement = r.get("statement") or ""
+            claim = Text(r.claim_id + (" !" if r.claim_id in self.flipped else ""), style="bold")
+            statement = (r.statement or "")
             if len(statement) > statement_width:
                 statement = statement[: statement_width - 1] + "…"
             claim.append("\n" + statement, style="dim")
-            row = [claim, r["neuron"], Text(r["verdict"], style=VERDICT_STYLE.get(r["verdict"], "")),
-                   fmt_p(r.get("pvalue_adjusted"))]
+            row = [claim, r.neuron, Text(r.verdict, style=VERDICT_STYLE.get(r.verdict, "")),
+                   fmt_p(r.pvalue_adjusted)]
             if show_effect:
                 effect = claim_effect(r)
                 row.append(effect.text() if effect else "")
@@ -68,27 +75,27 @@ class SummaryTable:
         yield table
         if self.results:
             r0 = self.results[0]
-            prov = r0.get("provenance") or {}
-            counts = {v: sum(r["verdict"] == v for r in self.results) for v in VERDICT_STYLE}
+            prov = r0.provenance
+            counts = {v: sum(r.verdict == v for r in self.results) for v in VERDICT_STYLE}
             yield Text(f"{len(self.results)} claims: {counts['confirmed']} confirmed, {counts['refuted']} refuted, "
-                       f"{counts['inconclusive']} inconclusive; family of {r0['family_size']} claims, "
-                       f"{r0['correction']} correction; model {prov.get('model')} "
+                       f"{counts['inconclusive']} inconclusive; family of {r0.family_size} claims, "
+                       f"{r0.correction} correction; model {prov.get('model')} "
                        f"({str(prov.get('model_digest', ''))[:12]}), split {prov.get('split')}, "
                        f"seed {prov.get('seed')}" + ("; ! = verdict flipped" if self.flipped else ""),
                        style="dim")
 
 
-def decision_hint(r: dict) -> str:
+def decision_hint(r: ClaimResult) -> str:
     """What would decide (or reverse) the claim, in a sentence."""
-    pred = deciding_predicate(r) or {}
-    if r["verdict"] == "inconclusive":
-        reason = pred.get("inconclusive_reason") or r.get("reason", "")
-        if "cannot reach alpha" in r.get("reason", ""):
-            return r["reason"].split("(")[-1].rstrip(")") if "(" in r["reason"] else r["reason"]
+    pred = deciding_predicate(r)
+    if r.verdict == "inconclusive":
+        reason = (pred.inconclusive_reason if pred is not None else None) or r.reason
+        if "cannot reach alpha" in r.reason:
+            return r.reason.split("(")[-1].rstrip(")") if "(" in r.reason else r.reason
         return f"more evidence: {reason}" if reason else "more documents or resamples"
-    if r["verdict"] == "refuted" and r.get("expect") == "confirmed":
+    if r.verdict == "refuted" and r.expect == "confirmed":
         return "settled against the claim; a new neuron, corpus or bound is a new claim"
-    if r["verdict"] == "confirmed" and r.get("expect") == "refuted":
+    if r.verdict == "confirmed" and r.expect == "refuted":
         return "the claim documented as false now holds: update `expect` or the statement"
     return ""
 
@@ -96,18 +103,18 @@ def decision_hint(r: dict) -> str:
 class Explanation:
     """A short block for a failed or inconclusive claim: predicate, estimate vs bound, the way on."""
 
-    def __init__(self, r: dict) -> None:
+    def __init__(self, r: ClaimResult) -> None:
         self.r = r
 
     def lines(self) -> list[str]:
         r = self.r
-        pred = deciding_predicate(r) or {}
-        lines = [f"{r['claim_id']}: {r['verdict'].upper()} (expected {r['expect']}) — {r.get('reason', '')}"]
-        if pred:
+        pred = deciding_predicate(r)
+        lines = [f"{r.claim_id}: {r.verdict.upper()} (expected {r.expect}) — {r.reason}"]
+        if pred is not None:
             effect = effect_of(pred)
             where = f" ({effect.label})" if effect is not None and effect.label else ""
             estimate = f": estimate {effect.text()}" if effect is not None else ""
-            lines.append(f"  predicate {pred['kind']}{where}{estimate}, p={fmt_p(pred.get('pvalue'))}")
+            lines.append(f"  predicate {pred.kind}{where}{estimate}, p={fmt_p(pred.pvalue)}")
         hint = decision_hint(r)
         if hint:
             lines.append(f"  to decide: {hint}")
@@ -115,35 +122,35 @@ class Explanation:
 
     def __rich_console__(self, console, options):
         first, *rest = self.lines()
-        yield Text(first, style=VERDICT_STYLE.get(self.r["verdict"], ""))
+        yield Text(first, style=VERDICT_STYLE.get(self.r.verdict, ""))
         for line in rest:
             yield Text(line)
 
 
-def explanations(results: list[dict]) -> Group:
+def explanations(results: list[ClaimResult]) -> Group:
     return Group(*[Explanation(r) for r in results if needs_explaining(r)])
 
 
-def explain(r: dict) -> str:
+def explain(r: ClaimResult) -> str:
     """The words of a failed, refuted or inconclusive claim, for pytest's failure section."""
     lines = [
-        f"claim {r['claim_id']}: {r['statement']}",
-        f"verdict: {r['verdict'].upper()} (expected {r['expect']}) — {r['reason']}",
-        f"neuron {r['neuron']} read at {r['site']}; p={fmt_claim_p(r)}, "
-        f"{r['correction']}-adjusted p={fmt_p(r['pvalue_adjusted'])} (family of {r['family_size']}), "
-        f"alpha={r['alpha']}",
+        f"claim {r.claim_id}: {r.statement}",
+        f"verdict: {r.verdict.upper()} (expected {r.expect}) — {r.reason}",
+        f"neuron {r.neuron} read at {r.site}; p={fmt_claim_p(r)}, "
+        f"{r.correction}-adjusted p={fmt_p(r.pvalue_adjusted)} (family of {r.family_size}), "
+        f"alpha={r.alpha}",
     ]
-    for pr in r["predicates"]:
-        status = ("inconclusive" if pr["pvalue"] is None else
-                  f"p above {fmt_p(pr['pvalue'], pr.get('min_pvalue'))}, below {fmt_p(pr.get('pvalue_refute'))}")
+    for pr in r.predicates:
+        status = ("inconclusive" if pr.pvalue is None else
+                  f"p above {fmt_p(pr.pvalue, pr.min_pvalue)}, below {fmt_p(pr.pvalue_refute)}")
         effect = effect_of(pr)
-        lines.append(f"  - {pr['kind']} [{status}]: {pr['summary']}")
+        lines.append(f"  - {pr.kind} [{status}]: {pr.summary}")
         if effect is not None and effect.bound is not None:
             lines.append(f"    estimate {effect.text()}")
-    if r.get("top_tokens"):
-        tops = ", ".join(f"{t!r} {a:.3g} ({c})" for t, a, c in r["top_tokens"][:8])
+    if r.top_tokens:
+        tops = ", ".join(f"{t!r} {a:.3g} ({c})" for t, a, c in r.top_tokens[:8])
         lines.append(f"top activating tokens: {tops}")
-    prov = r.get("provenance", {})
+    prov = r.provenance
     lines.append(f"documents {prov.get('documents')}, tokens {prov.get('tokens')}, model digest "
                  f"{str(prov.get('model_digest', ''))[:12]}, corpus hash {str(prov.get('corpus_hash', ''))[:12]}")
     return "\n".join(lines)

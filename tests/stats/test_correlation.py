@@ -128,7 +128,7 @@ def test_top_k_calibration_rows_on_simulated_activations(monkeypatch):
     # is a mixture: the binomial tests keep both wrong verdicts within the band.
     from types import SimpleNamespace
 
-    from polytests import calibrate_predicates
+    from polytests.commands import calibrate_predicates
 
     rng = np.random.default_rng(7)
     sizes = {"a": 30, "b": 60, "c": 40}

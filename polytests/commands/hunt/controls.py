@@ -1,0 +1,211 @@
+"""Stage 2 of the hunt: what survives for each candidate.
+
+A candidate is a neuron that responds to exactly ``k`` of the chosen corpora (stage 1,
+:mod:`polytests.commands.hunt.scan`). With per-token activations of the candidates, each is tested
+again with the claim evaluators themselves (:mod:`polytests.claims.evaluate`), against the
+pooled documents of the corpora it does not respond to, at the same bound
+(``min_effect`` x the neuron's exact scale):
+
+* ``response``: fires_on (k = 1) or polysemantic (k >= 2);
+* ``shared``: the same with the token types the responding corpora share excluded (k >= 2);
+* ``one_token``: not_explained_by_one_token for every responding corpus (its most active
+  token type removed);
+* ``token_matched``: the same token types in a responding corpus and in the non-responding
+  corpus with most of them (``min_occurrences`` each side), when there are enough.
+
+A control "holds" when its p-value for "above the bound" is at most ``alpha``. A candidate
+whose response holds but not without its single most active token is a ONE-TOKEN ARTIFACT
+(the original analysis's period neuron); one that holds but not without the shared tokens is
+a SHARED-TOKEN ARTIFACT. These are p-values on the explore split, one per control: evidence
+to write a claim with, judged on confirm, not verdicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from polytests.claims.evaluate import (
+    EvaluationContext,
+    eval_fires_on,
+    eval_not_one_token,
+    eval_polysemantic,
+    eval_token_matched,
+    most_active_token,
+    neuron_scale,
+    shared_token_ids,
+)
+from polytests.claims.parse import claim_from_dict
+from polytests.neurons import NeuronRef
+
+__all__ = ["Candidate", "Control", "check_candidate", "VERDICTS"]
+
+VERDICTS = {
+    "finding": "responds, and survives every control",
+    "partial": "responds beyond shared tokens and one token; the same tokens are not shown to differ",
+    "one-token artifact": "the response is carried by one token type",
+    "shared-token artifact": "the response is carried by the tokens the corpora share",
+    "weak": "not above the bound at the neuron's exact scale",
+}
+
+
+@dataclass(frozen=True)
+class Control:
+    """One control's outcome: ``holds`` (p_above <= alpha), ``below`` (shown below the bound),
+    ``unclear`` (neither), or ``n/a`` with the reason in ``detail``."""
+
+    name: str
+    status: str
+    p_above: float | None
+    p_below: float | None
+    estimate: float | None  # activation units
+    detail: str
+
+    @property
+    def holds(self) -> bool:
+        return self.status == "holds"
+
+    def mark(self) -> str:
+        return {"holds": "✓", "below": "✗", "unclear": "?", "n/a": "–"}[self.status]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    neuron: NeuronRef
+    corpora: tuple[str, ...]  # responding
+    baseline: tuple[str, ...]  # the chosen corpora it does not respond to
+    effect: float  # stage 1, in scale units
+    qvalue: float  # stage 1
+    scale: float  # exact
+    response: Control
+    shared: Control
+    one_token: Control
+    token_matched: Control
+    verdict: str
+    reason: str
+    artifact_token: str | None = None
+    artifact_share: float | None = None
+    matched_pairs: tuple[tuple[str, str], ...] = ()  # (corpus, against) whose token-matched control held
+    min_occurrences: int = 50
+
+    @property
+    def is_artifact(self) -> bool:
+        return self.verdict.endswith("artifact")
+
+    def effect_after(self, control: Control) -> float | None:
+        if control.estimate is None or not self.scale > 0:
+            return None
+        return control.estimate / self.scale
+
+
+def _probe(neuron: NeuronRef, predicate: dict):
+    return claim_from_dict({"id": f"hunt-{str(neuron).lower()}", "statement": "hunt probe", "neuron": str(neuron),
+                            "split": "explore", "predicate": [predicate]})
+
+
+def _control(name: str, result, alpha: float) -> Control:
+    p, p_below = result.pvalue, result.pvalue_refute
+    if p is None:
+        return Control(name, "n/a", None, None, None, result.reason or result.summary)
+    status = "holds" if p <= alpha else "below" if p_below is not None and p_below <= alpha else "unclear"
+    return Control(name, status, float(p), None if p_below is None else float(p_below),
+                   result.estimate, result.summary)
+
+
+def _worst(name: str, parts: list[Control]) -> Control:
+    """All parts must hold (intersection-union): the part with the largest p speaks for them."""
+    if not parts:
+        return Control(name, "n/a", None, None, None, "no part applies")
+    testable = [c for c in parts if c.status != "n/a"]
+    if not testable:
+        return Control(name, "n/a", None, None, None, parts[0].detail)
+    worst = max(testable, key=lambda c: c.p_above)
+    status = "holds" if all(c.holds for c in testable) else (
+        "below" if any(c.status == "below" for c in testable) else "unclear")
+    return Control(name, status, worst.p_above, worst.p_below, worst.estimate,
+                   "; ".join(c.detail for c in testable))
+
+
+def _against_for_matching(ctx, corpus: str, others: tuple[str, ...], min_occurrences: int) -> str | None:
+    """The non-responding corpus sharing the most token occurrences (>= min_occurrences each side) with ``corpus``."""
+    store = ctx.store
+    doc = store.tokens.doc_index_per_token()
+    ids = store.tokens.token_ids
+    count = {c: np.bincount(ids[np.isin(doc, store.docs_of(c))], minlength=len(ctx.vocab))
+             for c in (corpus, *others)}
+    best, best_n = None, 0
+    for o in others:
+        ok = (count[corpus] >= min_occurrences) & (count[o] >= min_occurrences)
+        n = int(np.minimum(count[corpus], count[o])[ok].sum())
+        if n > best_n:
+            best, best_n = o, n
+    return best
+
+
+def check_candidate(ctx: EvaluationContext, neuron: NeuronRef, corpora: tuple[str, ...],
+                    baseline: tuple[str, ...], *, min_effect: float, alpha: float = 0.05,
+                    min_occurrences: int = 50, effect: float = float("nan"),
+                    qvalue: float = float("nan")) -> Candidate:
+    """Run the four controls for one candidate (see the module docstring)."""
+    common = {"baseline": list(baseline), "min_effect": float(min_effect)}
+    if len(corpora) == 1:
+        pred = {"kind": "fires_on", "corpus": corpora[0], "versus": "pooled", **common}
+        claim = _probe(neuron, pred)
+        response = _control("response", eval_fires_on(ctx, claim, claim.predicates[0], 1), alpha)
+        shared = Control("shared", "n/a", None, None, None, "one corpus: nothing shared")
+    else:
+        pred = {"kind": "polysemantic", "corpora": list(corpora), "versus": "pooled", **common}
+        claim = _probe(neuron, pred)
+        response = _control("response", eval_polysemantic(ctx, claim, claim.predicates[0], 1), alpha)
+        pred = dict(pred, exclude_shared_tokens=True)
+        claim = _probe(neuron, pred)
+        n_shared = len(shared_token_ids(ctx.store, corpora))
+        shared = _control("shared", eval_polysemantic(ctx, claim, claim.predicates[0], 2), alpha)
+        shared = Control(shared.name, shared.status, shared.p_above, shared.p_below, shared.estimate,
+                         f"{n_shared} shared token types excluded: {shared.detail}")
+    one_parts, tokens = [], {}
+    for i, c in enumerate(corpora):
+        pred = {"kind": "not_explained_by_one_token", "corpus": c, "versus": "pooled", **common}
+        claim = _probe(neuron, pred)
+        token, share = most_active_token(ctx, claim, c, claim.predicates[0].min_count)
+        tokens[c] = (ctx.vocab[token], share)
+        one_parts.append(_control("one_token", eval_not_one_token(ctx, claim, claim.predicates[0], 10 + i), alpha))
+    one_token = _worst("one_token", one_parts)
+    matched_parts, pairs = [], []
+    for i, c in enumerate(corpora):
+        against = _against_for_matching(ctx, c, baseline, min_occurrences)
+        if against is None:
+            matched_parts.append(Control("token_matched", "n/a", None, None, None,
+                                         f"no token type occurs >= {min_occurrences} times in {c} and in a "
+                                         "non-responding corpus"))
+            continue
+        pred = {"kind": "token_matched", "corpus": c, "against": against, "min_occurrences": min_occurrences,
+                "min_effect": float(min_effect)}
+        claim = _probe(neuron, pred)
+        part = _control("token_matched", eval_token_matched(ctx, claim, claim.predicates[0], 20 + i), alpha)
+        matched_parts.append(part)
+        if part.holds:
+            pairs.append((c, against))
+    token_matched = _worst("token_matched", matched_parts)
+    scale = neuron_scale(ctx.store, neuron)
+    artifact_token = artifact_share = None
+    if not response.holds:
+        verdict, reason = "weak", f"response not above the bound on stage 2 ({response.detail})"
+    elif not one_token.holds:
+        broken = [c for c, part in zip(corpora, one_parts, strict=True) if not part.holds]
+        artifact_token, artifact_share = tokens[broken[0]]
+        verdict = "one-token artifact"
+        reason = (f"on {broken[0]}, {artifact_token!r} carries {artifact_share:.0%} of the activation; without it "
+                  f"the response is not above the bound (p={one_token.p_above:.2g})")
+    elif not shared.holds and shared.status != "n/a":
+        verdict = "shared-token artifact"
+        reason = (f"without the token types {' and '.join(corpora)} share, the response is not above the bound "
+                  f"(p={shared.p_above:.2g})")
+    elif token_matched.holds or token_matched.status == "n/a":
+        verdict, reason = "finding", VERDICTS["finding"]
+    else:
+        verdict, reason = "partial", VERDICTS["partial"]
+    return Candidate(neuron, tuple(corpora), tuple(baseline), float(effect), float(qvalue), scale, response,
+                     shared, one_token, token_matched, verdict, reason, artifact_token, artifact_share,
+                     tuple(pairs), min_occurrences)

@@ -1,0 +1,2 @@
+"""The engine: models, tokens, activations and their caches, and ablated losses. It knows tensors
+and sites, never claims or verdicts."""

@@ -1,0 +1,31 @@
+"""Words for error messages: TOML spelling of values and the nearest known word."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Any
+
+_TOML_TYPES = {str: "string", int: "integer", float: "float", bool: "boolean", list: "array", tuple: "array",
+               dict: "table", type(None): "nothing"}
+
+
+def toml_type(value: Any) -> str:
+    return _TOML_TYPES.get(type(value), type(value).__name__)
+
+
+def toml_literal(value: Any) -> str:
+    """``value`` as it would be written in a claim file."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_literal(v) for v in value) + "]"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return repr(value)
+
+
+def near_miss(word: str, known: list[str]) -> str | None:
+    """The known word ``word`` was probably meant to be, if one is close enough."""
+    found = difflib.get_close_matches(str(word), known, n=1, cutoff=0.6)
+    return found[0] if found else None

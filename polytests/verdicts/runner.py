@@ -1,0 +1,355 @@
+"""The claim runner: models, corpora and activation stores for a family of claims.
+
+It loads each model and each corpus split once, collects the activations that
+all claims of a (model, split, site) group need in one pass (cached on disk),
+evaluates every predicate, and applies the multiple-comparison correction
+over the whole family before any verdict is given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from dataclasses import dataclass, field
+
+from polytests.claims.contexts import top_context_windows
+from polytests.claims.evaluate import (
+    EvaluationContext,
+    doc_means_by_corpus,
+    evaluate_predicate,
+    top_tokens,
+)
+from polytests.claims.model import Claim
+from polytests.claims.results import ClaimResult, PredicateResult
+from polytests.corpora import build_manifest, load_corpora
+from polytests.engine.activations import CollectionRequest
+from polytests.engine.cache import ActivationCache
+from polytests.engine.provenance import library_versions
+from polytests.engine.store import load_settings_model, open_store
+from polytests.engine.tokenization import vocab_of
+from polytests.errors import (
+    AblationUnsupportedError,
+    ModelWeightsAbsent,
+    PolytestsError,
+)
+from polytests.neurons import NeuronRef
+from polytests.settings import Settings
+from polytests.stats import resolution_ok
+from polytests.verdicts.decide import claim_pvalues, claim_ranges, decide, refinable
+from polytests.verdicts.family import FamilyDecision, family_verdicts
+
+
+@dataclass
+class ClaimRunner:
+    settings: Settings
+    _models: dict = field(default_factory=dict)
+    _model_errors: dict = field(default_factory=dict)
+    _corpora: dict | None = None
+    _corpus_hash: str | None = None
+    _stores: dict = field(default_factory=dict)
+    _vocab: dict = field(default_factory=dict)
+    _ablation: dict = field(default_factory=dict)
+    _contexts: dict = field(default_factory=dict)
+    _result_cache: object = None
+    _started: float = field(default_factory=time.time)
+
+    # -- resources, each built once -------------------------------------------------
+    def model(self, spec: str):
+        """The model of ``spec`` (a relative path is read from the project root), loaded once; two
+        specs of the same weights share one model."""
+        if spec in self._model_errors:
+            raise self._model_errors[spec]  # tried once: every claim of this spec gets the same error
+        if spec not in self._models:
+            _share_cores_between_workers()
+            try:
+                loaded = load_settings_model(self.settings, spec)
+            except PolytestsError as exc:
+                self._model_errors[spec] = exc
+                raise
+            self._models[spec] = next((m for m in self._models.values() if m.digest == loaded.digest), loaded)
+        return self._models[spec]
+
+    @property
+    def corpora(self) -> dict:
+        if self._corpora is None:
+            self._corpora = load_corpora(self.settings.path(self.settings.corpora))
+        return self._corpora
+
+    @property
+    def corpus_hash(self) -> str:
+        if self._corpus_hash is None:
+            self._corpus_hash = build_manifest(self.corpora).corpus_hash
+        return self._corpus_hash
+
+    def vocab(self, model) -> list[str]:
+        if model.digest not in self._vocab:
+            self._vocab[model.digest] = vocab_of(model)
+        return self._vocab[model.digest]
+
+    def _model_spec(self, claim: Claim) -> str:
+        return claim.model if claim.model is not None else self.settings.model
+
+    # -- validation against the model and corpora -----------------------------------
+    def check_claim(self, claim: Claim) -> None:
+        """Raise ClaimError if the claim names a corpus or neuron that does not exist."""
+        known = sorted(self.corpora)
+        for c in claim.corpora():
+            if c not in self.corpora:
+                field_name = next((f"predicate[{i}]" for i, p in enumerate(claim.predicates) if c in p.corpora()),
+                                  None)
+                raise claim.error(f"unknown corpus {c!r}; known: {', '.join(known)}", field_name,
+                                  "use one of the known corpus names (folders of corpora/)")
+        try:
+            model = self.model(self._model_spec(claim))
+        except ModelWeightsAbsent:
+            raise  # not on this machine: the claim is skipped, not failed
+        except PolytestsError as exc:
+            raise claim.error(str(exc), "model") from exc  # the load error already says the fix
+        try:
+            claim.neuron.check_against(model.n_layers, model.d_mlp)
+        except ValueError as exc:
+            raise claim.error(str(exc), "neuron", "name a neuron that exists in the model") from exc
+        if claim.needs_ablation and not model.is_causal_lm:
+            raise claim.error(
+                f"model {model.name} has no causal language-model head, so ablation predicates "
+                "(next-token loss) cannot be evaluated", "predicate",
+                "remove the ablation_* predicates; activation predicates still work on this model")
+
+    # -- evaluation -------------------------------------------------------------------
+    def store(self, model, split: str = "confirm", neurons=(), site: str | None = None):
+        """The ActivationStore of ``model`` over a split of the corpora, with per-token values
+        for ``neurons`` (NeuronRef or "L2N18"); built once per run and cached on disk."""
+        key = (model.digest, split, site)  # the digest: two models may share a name
+        neurons = tuple(sorted({n if isinstance(n, NeuronRef) else NeuronRef.parse(n) for n in neurons}))
+        cached = self._stores.get(key)
+        if cached is not None and set(neurons) <= set(cached.collection.token_acts):
+            return cached
+        documents = [d for c in self.corpora.values() for d in c.split(split)]
+        request = CollectionRequest(layers=tuple(sorted({n.layer for n in neurons})), neurons=neurons, site=site)
+        store = open_store(self.settings, model, split, request, documents=documents)
+        self._stores[key] = store
+        return store
+
+    def _ablation_engine(self, model, store):
+        from polytests.engine.ablation import AblationEngine
+
+        key = (model.digest, store.split)
+        if key not in self._ablation:
+            docs = {s: [d for c in self.corpora.values() for d in c.split(s)] for s in ("explore", store.split)}
+            cache = ActivationCache(self.settings.path(self.settings.cache_dir))
+            # The store tokenized the same documents in the same order: reuse its tokens.
+            self._ablation[key] = AblationEngine(model, docs[store.split], docs["explore"], cache, store.split,
+                                                 tokens=store.tokens)
+        return self._ablation[key]
+
+    def _results_cache(self):
+        if self._result_cache is None:
+            from polytests.engine.result_cache import ResultCache
+
+            self._result_cache = ResultCache(self.settings.path(self.settings.cache_dir) / "results")
+        return self._result_cache
+
+    def _result_path(self, claim: Claim, model, resamples: int | None = None):
+        from polytests.engine.result_cache import result_key
+
+        s = self.settings
+        key = result_key(claim, model_digest=model.digest, corpus_hash=self.corpus_hash,
+                         settings={"seed": s.seed, "resamples": resamples or s.resamples, "min_effect": s.min_effect,
+                                   "min_effect_loss": s.min_effect_loss, "alpha": s.alpha})
+        return self._results_cache().path_for(claim.id, key)
+
+    def _load_result(self, path):
+        """A cached raw result; with ``recompute``, only one written during this run (by another worker)."""
+        if self.settings.recompute:
+            try:
+                if path.stat().st_mtime < self._started:
+                    return None
+            except OSError:
+                return None
+        hit = self._results_cache().load(path)
+        if hit is not None:
+            results, meta = hit
+            # Nothing was collected or computed for it this run: both caches served it.
+            hit = (results, {**meta, "result_from_cache": True, "from_cache": True})
+        return hit
+
+    def _group_context(self, group: tuple, members: list[Claim]) -> EvaluationContext:
+        """The activations and settings a group of claims (one model, split, site) is judged with."""
+        if group not in self._contexts:
+            spec, split, site = group
+            model = self.model(spec)
+            store = self.store(model, split, {c.neuron for c in members}, site)
+            ctx = EvaluationContext(store, self.vocab(model), self.settings.resamples, self.settings.seed,
+                                    min_effect=self.settings.min_effect,
+                                    min_effect_loss=self.settings.min_effect_loss, alpha=self.settings.alpha)
+            if any(c.needs_ablation for c in members):
+                if not model.is_causal_lm:
+                    raise AblationUnsupportedError(f"{model.name} has no language-model head")
+                ctx.ablation = self._ablation_engine(model, store)
+            self._contexts[group] = ctx
+        return self._contexts[group]
+
+    def _compute(self, group: tuple, members: list[Claim], claim: Claim) -> tuple[list[PredicateResult], dict]:
+        ctx = self._group_context(group, members)
+        model, store, split = self.model(group[0]), ctx.store, group[1]
+        results = [evaluate_predicate(ctx, claim, i, p) for i, p in enumerate(claim.predicates)]
+        meta = {"model": model.name, "model_digest": model.digest, "site": store.site_of(claim.neuron.layer),
+                "split": split, "documents": store.tokens.n_docs, "tokens": store.tokens.n_tokens,
+                "cache": store.cache_path, "from_cache": store.from_cache, "result_from_cache": False,
+                "top_tokens": top_tokens(ctx, claim), "doc_means": doc_means_by_corpus(ctx, claim),
+                "contexts": top_context_windows(ctx, claim)}
+        return results, meta
+
+    def evaluate_raw(self, claims: list[Claim]) -> dict[str, tuple[list[PredicateResult], dict]]:
+        """Predicate results of every claim, before the family correction.
+
+        A claim whose result is in the result cache (same claim, model, corpora,
+        settings and code) is read, not recomputed. Under pytest-xdist the workers
+        share the rest: each takes the claims no other worker holds (its own share
+        first), then waits for and reads the others'.
+        """
+        groups: dict[tuple, list[Claim]] = {}
+        for claim in claims:
+            groups.setdefault((self._model_spec(claim), claim.split, claim.site), []).append(claim)
+        out: dict[str, tuple[list[PredicateResult], dict]] = {}
+        work = []
+        for group, members in groups.items():
+            model = self.model(group[0])
+            for claim in members:
+                path = self._result_path(claim, model)
+                hit = self._load_result(path)
+                if hit is not None:
+                    out[claim.id] = hit
+                else:
+                    work.append((group, members, claim, path))
+        deferred = []
+        for item in _worker_share_first(work):
+            lock = self._results_cache().lock(item[3], wait=False)
+            if lock is None and self._results_cache().usable:
+                deferred.append(item)  # another worker holds it
+                continue
+            out[item[2].id] = self._compute_or_read(item, lock)
+        for item in deferred:
+            out[item[2].id] = self._compute_or_read(item, self._results_cache().lock(item[3], wait=True))
+        return {c.id: out[c.id] for c in claims}
+
+    def _family(self, claims: list[Claim], raw: dict) -> list[FamilyDecision]:
+        return family_verdicts([claim_pvalues(raw[c.id][0]) for c in claims],
+                               [claim_ranges(raw[c.id][0]) for c in claims], self.settings.correction)
+
+    def _refined(self, claim: Claim, claims: list[Claim], meta: dict, resamples: int
+                 ) -> tuple[list[PredicateResult], dict]:
+        """The claim's predicates again with ``resamples`` resamples (same seeds: the first resamples
+        are the same ones), read from or written to the result cache under that count."""
+        group = (self._model_spec(claim), claim.split, claim.site)
+        model = self.model(group[0])
+        path = self._result_path(claim, model, resamples)
+        hit = self._load_result(path)
+        if hit is not None:
+            return hit
+        members = [c for c in claims if (self._model_spec(c), c.split, c.site) == group]
+        ctx = dataclasses.replace(self._group_context(group, members), n_resamples=resamples)
+        results = [evaluate_predicate(ctx, claim, i, p) for i, p in enumerate(claim.predicates)]
+        value = (results, {**meta, "result_from_cache": False, "from_cache": False})
+        self._results_cache().save(path, value)
+        return value
+
+    def _compute_or_read(self, item, lock):
+        group, members, claim, path = item
+        try:
+            hit = self._load_result(path)
+            if hit is not None:
+                return hit
+            value = self._compute(group, members, claim)
+            self._results_cache().save(path, value)
+            return value
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def evaluate_family(self, claims: list[Claim]) -> dict[str, ClaimResult]:
+        """Verdicts for every claim, with the correction applied across all of them.
+
+        Each claim has two one-sided p-values against its bounds: "above" (all
+        predicates shown above their bounds: intersection-union, the largest p)
+        and "below" (some predicate shown below its bound: Bonferroni over the
+        predicates). A claim whose effect sits exactly on its bound has BOTH nulls
+        true, so either verdict would be wrong: the family is every claim's two
+        hypotheses, 2m in all, and the correction (Holm by default) runs over all of
+        them, which bounds the probability of any wrong verdict, confirmed or
+        refuted, in the whole family by alpha (see :func:`family_verdicts`). Neither
+        side significant after the correction is "inconclusive", never "refuted". A
+        decision that the Monte Carlo error of its p-values could reverse is resampled
+        again with ten times the resamples (``REFINE_ROUNDS`` times at most); if that does
+        not settle it, the claim is "inconclusive", undecided by Monte Carlo resolution.
+        """
+        raw = self.evaluate_raw(claims)
+        m = len(claims)
+        alphas = {c.id: c.alpha if c.alpha is not None else self.settings.alpha for c in claims}
+        used = {c.id: self.settings.resamples for c in claims}
+        for _ in range(REFINE_ROUNDS):
+            family = self._family(claims, raw)
+            refine = [c for c, d in zip(claims, family, strict=True)
+                      if not d.resolved(alphas[c.id]) and refinable(raw[c.id][0])
+                      and used[c.id] * 10 < MAX_RESAMPLES]
+            if not refine:
+                break
+            for claim in refine:
+                used[claim.id] = (used[claim.id] + 1) * 10 - 1
+                raw[claim.id] = self._refined(claim, claims, raw[claim.id][1], used[claim.id])
+        family = self._family(claims, raw)
+        sides = [claim_pvalues(raw[claim.id][0]) for claim in claims]
+        versions = library_versions()
+        out = {}
+        for claim, (above, below), decision in zip(claims, sides, family, strict=True):
+            results, meta = raw[claim.id]
+            alpha = alphas[claim.id]
+            verdict, reason = decide(results, above, below, decision, alpha, m, self.settings.correction,
+                                     used[claim.id])
+            provenance = {k: v for k, v in meta.items() if k not in ("top_tokens", "site", "doc_means", "contexts")}
+            provenance.update(corpus_hash=self.corpus_hash, seed=self.settings.seed,
+                              resamples=used[claim.id], versions=versions,
+                              min_effect=self.settings.min_effect, min_effect_loss=self.settings.min_effect_loss,
+                              resolution_ok=bool(resolution_ok(self.settings.resamples, alpha, max(2 * m, 1))))
+            out[claim.id] = ClaimResult(
+                claim.id, claim.statement, str(claim.neuron), meta["site"], claim.expect, alpha,
+                tuple(results), above, None if above is None else decision.decision_p, verdict, reason,
+                self.settings.correction, m, pvalue_refute=below,
+                pvalue_refute_adjusted=None if above is None else decision.below,
+                top_tokens=meta["top_tokens"],
+                doc_means=meta["doc_means"], corpora=claim.corpora(), provenance=provenance,
+                source=claim.source, line=claim.line, contexts=meta.get("contexts", {}),
+            )
+        return out
+
+
+# Unresolved claims are resampled again with ten times the resamples, at most this often and this far.
+REFINE_ROUNDS = 2
+MAX_RESAMPLES = 10_000_000
+
+
+def _share_cores_between_workers() -> None:
+    """Under pytest-xdist, each worker's torch uses its share of the cores, so n workers do not
+    run n times the cores' worth of threads (which made ``-n 2`` slower than serial)."""
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if count > 1 and os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        torch.set_num_threads(max(1, cores // count))
+
+
+def _worker_share_first(work: list) -> list:
+    """Work items in the order this process takes them: under pytest-xdist, worker w of n
+    starts with items w, w+n, w+2n... so the workers begin on different claims."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if not worker.startswith("gw") or count < 2:
+        return list(work)
+    w = int(worker[2:]) % count
+    mine = [item for i, item in enumerate(work) if i % count == w]
+    return mine + [item for i, item in enumerate(work) if i % count != w]
+
+
+__all__ = ["ClaimRunner"]
