@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from polytests.claims.evaluate import EvaluationContext, top_contexts
+from polytests.claims.evaluate import EvaluationContext
 from polytests.claims.model import Claim
+from polytests.claims.token_level import top_contexts
 
 
 def _window(ctx: EvaluationContext, acts: np.ndarray, peak: int, radius: int, claimed: bool) -> dict:
@@ -45,3 +46,20 @@ def top_context_windows(ctx: EvaluationContext, claim: Claim, per_group: int = 3
             if np.isfinite(masked[peak]):
                 out.append(_window(ctx, acts, int(peak), radius, claimed))
     return tuple(out)
+
+
+def top_tokens(ctx: EvaluationContext, claim: Claim, k: int = 8) -> tuple[tuple[str, float, str], ...]:
+    """The k most activating tokens of the split (one per document), for reports."""
+    store = ctx.store
+    acts = store.token_activations(claim.neuron)
+    chosen = top_contexts(store, acts, k, 1)
+    doc = store.tokens.doc_index_per_token()
+    return tuple((ctx.vocab[int(store.tokens.token_ids[i])], float(acts[i]),
+                  store.tokens.corpus_of_doc[int(doc[i])]) for i in chosen)
+
+
+def doc_means_by_corpus(ctx: EvaluationContext, claim: Claim) -> dict[str, tuple[float, ...]]:
+    """The neuron's mean activation in every document, grouped by corpus (for report figures)."""
+    store = ctx.store
+    means = store.doc_means(claim.neuron)
+    return {c: tuple(float(v) for v in means[store.docs_of(c)] if np.isfinite(v)) for c in store.corpora}

@@ -8,24 +8,22 @@ numbers behind it and a sentence a person can read.
 from __future__ import annotations
 
 import hashlib
-import math
-import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from polytests.claims.causal import evaluate_ablation
 from polytests.claims.model import (
-    Claim, ExplainedBy, FiresOn, NotExplainedByOneToken, Polysemantic, Predicate, SilentOn,
-    TokenMatched, TopKPrecision,
+    Claim, FiresOn, NotExplainedByOneToken, Polysemantic, Predicate, SilentOn, TokenMatched,
 )
 from polytests.claims.results import PredicateResult, null_summary
+from polytests.claims.token_level import eval_explained_by, eval_top_k, ids_of_strings
 from polytests.stats import hedges_g, intersection_union, probability_of_superiority
-from polytests.stats.multiplicity import bonferroni_span, max_span, monte_carlo_range
 from polytests.stats.bounds import BoundTest, bound_test, documents_needed
+from polytests.stats.multiplicity import bonferroni_span, max_span
 from polytests.stats.relative import MIN_DOCUMENTS
-from polytests.stats.correlation import document_correlation_test
 
 if TYPE_CHECKING:
     from polytests.engine.ablation import AblationEngine
@@ -84,11 +82,6 @@ def shared_token_ids(store, corpora: tuple[str, ...]) -> set[int]:
         for t in _ids_of_corpora(store, [c]):
             seen[t] = seen.get(t, 0) + 1
     return {t for t, n in seen.items() if n >= 2}
-
-
-def _ids_of_strings(ctx: EvaluationContext, strings) -> set[int]:
-    wanted = set(strings)
-    return {i for i, s in enumerate(ctx.vocab) if s in wanted}
 
 
 def _group_values(store, means: np.ndarray, corpora) -> np.ndarray:
@@ -215,7 +208,7 @@ def eval_fires_on(ctx, claim, p: FiresOn, seed: int) -> PredicateResult:
     excluded = set()
     if p.exclude_shared_tokens:
         excluded |= shared_token_ids(ctx.store, (p.corpus, *p.exclude_shared_tokens))
-    excluded |= _ids_of_strings(ctx, p.exclude_tokens)
+    excluded |= ids_of_strings(ctx, p.exclude_tokens)
     min_effect, scale, bound = _activation_bound(ctx, claim, p)
     r = _fires(ctx, claim, p.corpus, baseline, excluded, seed, p.versus, bound)
     return _result_from_fires(p.kind, p.describe(), r, f"{claim.neuron} on {p.corpus}", min_effect, scale)
@@ -389,120 +382,6 @@ def eval_not_one_token(ctx, claim, p: NotExplainedByOneToken, seed: int) -> Pred
                            pvalue_range=after["range_above"], pvalue_refute_range=after["range_below"])
 
 
-def top_contexts(store, acts: np.ndarray, k: int, max_per_document: int) -> np.ndarray:
-    """Flat token indices of the k most activating tokens, at most ``max_per_document`` per document."""
-    doc = store.tokens.doc_index_per_token()
-    order = np.argsort(-acts, kind="stable")
-    taken: dict[int, int] = {}
-    chosen = []
-    for i in order:
-        d = int(doc[i])
-        if taken.get(d, 0) < max_per_document:
-            taken[d] = taken.get(d, 0) + 1
-            chosen.append(int(i))
-            if len(chosen) == k:
-                break
-    return np.array(chosen, dtype=np.int64)
-
-
-def eval_top_k(ctx, claim, p: TopKPrecision, seed: int) -> PredicateResult:
-    """Precision of the top-k contexts against ``min_precision``, in both directions.
-
-    With at most ``max_per_document`` contexts a document, the k contexts are
-    treated as k draws: exact binomial tests of precision > min_precision
-    (confirm) and precision < min_precision (refute). The stated precision is
-    the bound; a label-shuffling null would test against the documents' base
-    rate instead, which follows the corpora's token share, not what was claimed.
-    """
-    from scipy import stats as sps
-
-    store = ctx.store
-    acts = store.token_activations(claim.neuron)
-    chosen = top_contexts(store, acts, p.k, p.max_per_document)
-    doc = store.tokens.doc_index_per_token()
-    claimed_docs = np.concatenate([store.docs_of(c) for c in p.corpora_])
-    is_claimed = np.zeros(store.tokens.n_docs, dtype=bool)
-    is_claimed[claimed_docs] = True
-    chosen_docs = doc[chosen]
-    k = len(chosen)
-    hits = int(is_claimed[chosen_docs].sum())
-    precision = hits / k if k else 0.0
-    base_rate = float(is_claimed.mean())
-    corpora_of = [store.tokens.corpus_of_doc[d] for d in chosen_docs]
-    if k == 0:
-        reason = "the split has no tokens"
-        return PredicateResult(p.kind, p.describe(), None, f"inconclusive: {reason}", {}, reason, 1.0)
-    p_above = float(sps.binom.sf(hits - 1, k, p.min_precision)) if p.min_precision < 1 else float(hits == k)
-    p_below = float(sps.binom.cdf(hits, k, p.min_precision)) if p.min_precision < 1 else 1.0
-    ci = sps.binomtest(hits, k).proportion_ci(0.95, method="wilson")
-    null = sps.binom.pmf(np.arange(k + 1), k, p.min_precision)
-    numbers = {"precision": precision, "k": k, "hits": hits, "base_rate": base_rate,
-               "min_precision": p.min_precision, "top_corpora": corpora_of,
-               "null": {"statistic": f"binomial(k={k}, {p.min_precision:g}) hits", "observed": float(hits),
-                        "n": k + 1, "edges": [float(e) - 0.5 for e in range(k + 2)],
-                        "counts": [float(v) for v in null]}}
-    summary = (f"top-{k} contexts (<={p.max_per_document}/doc): {precision:.0%} from {', '.join(p.corpora_)} "
-               f"[{ci.low:.0%}, {ci.high:.0%}] vs bound {p.min_precision:.0%} (base rate {base_rate:.0%})")
-    floor = float(p.min_precision ** k) if p.min_precision > 0 else 1.0
-    # documents needed: the same normal approximation as the other predicates, on a proportion
-    se = math.sqrt(max(precision * (1 - precision), 1e-12) / k)
-    distance = abs(precision - p.min_precision)
-    z = sps.norm.ppf(1 - ctx.alpha) + sps.norm.ppf(0.8)  # as documents_needed does for the others
-    needed = math.inf if distance == 0 else float(math.ceil((z * se / distance) ** 2 * k))
-    return PredicateResult(p.kind, p.describe(), p_above, summary, numbers, None, floor,
-                           pvalue_refute=p_below, estimate=precision, bound=p.min_precision,
-                           ci=(float(ci.low), float(ci.high)), units="precision", documents_needed=needed,
-                           documents=k)
-
-
-def _explanation_ids(ctx, p: ExplainedBy) -> set[int]:
-    ids = _ids_of_strings(ctx, p.tokens)
-    if p.regex is not None:
-        rx = re.compile(p.regex)
-        ids |= {i for i, s in enumerate(ctx.vocab) if rx.search(s)}
-    return ids
-
-
-def eval_explained_by(ctx, claim, p: ExplainedBy, seed: int) -> PredicateResult:
-    store = ctx.store
-    acts = store.token_activations(claim.neuron).astype(np.float64)
-    ids = _explanation_ids(ctx, p)
-    pred = np.isin(store.tokens.token_ids, np.fromiter(ids, dtype=np.int64)) if ids else \
-        np.zeros(len(acts), bool)
-    threshold = p.threshold if p.threshold is not None else 0.5 * float(acts.max())
-    firing = acts > threshold
-    tp = int((pred & firing).sum())
-    precision = tp / max(int(pred.sum()), 1)
-    recall = tp / max(int(firing.sum()), 1)
-    numbers: dict[str, Any] = {"matched_token_types": len(ids), "threshold": threshold,
-                               "precision": precision, "recall": recall}
-    if pred.all() or not pred.any():
-        reason = "the explanation matches no token (or every token) of the split"
-        return PredicateResult(p.kind, p.describe(), None, f"inconclusive: {reason}", numbers, reason, 1.0)
-    doc_of_token = store.tokens.doc_index_per_token()
-    holding = int(np.unique(doc_of_token[pred]).size)
-    numbers["documents_matching"] = holding
-    if holding < MIN_DOCUMENTS:
-        reason = (f"too few documents hold a matching token: {holding} (need {MIN_DOCUMENTS}: with fewer "
-                  "the correlation test does not keep its error rates; docs/statistics.md)")
-        return PredicateResult(p.kind, p.describe(), None, f"inconclusive: {reason}", numbers, reason, 1.0,
-                               documents=holding)
-    test = document_correlation_test(pred.astype(float), acts, doc_of_token, p.min_correlation,
-                                     n_resamples=ctx.n_resamples, seed=seed)
-    corr, (low, high), n_docs = test.correlation, test.ci, store.tokens.n_docs
-    pvalue, p_refute = test.pvalue_above, test.pvalue_below
-    numbers.update(correlation=corr, ci=(float(low), float(high)), min_correlation=p.min_correlation)
-    summary = (f"explanation ({len(ids)} token types) vs activation: r={corr:.2f} "
-               f"(95% CI [{low:.2f}, {high:.2f}], needed > {p.min_correlation}), "
-               f"precision {precision:.0%}, recall {recall:.0%} at activation > {threshold:.3g}")
-    return PredicateResult(p.kind, p.describe(), pvalue, summary, numbers, None, 1 / (test.replicates + 1),
-                           pvalue_refute=p_refute, estimate=corr, bound=p.min_correlation,
-                           ci=(float(low), float(high)), units="correlation", documents=n_docs,
-                           resamples=test.replicates,
-                           pvalue_range=monte_carlo_range(test.count_above, test.replicates),
-                           pvalue_refute_range=monte_carlo_range(test.count_below, test.replicates))
-
-
 EVALUATORS: dict[str, Callable[..., PredicateResult]] = {
     "fires_on": eval_fires_on,
     "silent_on": eval_silent_on,
@@ -521,20 +400,3 @@ def evaluate_predicate(ctx: EvaluationContext, claim: Claim, index: int, p: Pred
             raise RuntimeError("ablation predicates need an ablation engine in the context")
         return evaluate_ablation(ctx.ablation, claim, p, seed, ctx.n_resamples, ctx.min_effect_loss, ctx.alpha)
     return EVALUATORS[p.kind](ctx, claim, p, seed)
-
-
-def top_tokens(ctx: EvaluationContext, claim: Claim, k: int = 8) -> tuple[tuple[str, float, str], ...]:
-    """The k most activating tokens of the split (one per document), for reports."""
-    store = ctx.store
-    acts = store.token_activations(claim.neuron)
-    chosen = top_contexts(store, acts, k, 1)
-    doc = store.tokens.doc_index_per_token()
-    return tuple((ctx.vocab[int(store.tokens.token_ids[i])], float(acts[i]),
-                  store.tokens.corpus_of_doc[int(doc[i])]) for i in chosen)
-
-
-def doc_means_by_corpus(ctx: EvaluationContext, claim: Claim) -> dict[str, tuple[float, ...]]:
-    """The neuron's mean activation in every document, grouped by corpus (for report figures)."""
-    store = ctx.store
-    means = store.doc_means(claim.neuron)
-    return {c: tuple(float(v) for v in means[store.docs_of(c)] if np.isfinite(v)) for c in store.corpora}

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from polytests.claims.evaluate import neuron_scale, top_contexts
+from polytests.claims.evaluate import neuron_scale
+from polytests.claims.token_level import top_contexts
 from polytests.neurons import NeuronRef
 from polytests.stats.effects import mean_ci
 

@@ -13,13 +13,12 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from polytests.claims.contexts import top_context_windows
-from polytests.claims.evaluate import (
-    EvaluationContext,
+from polytests.claims.contexts import (
     doc_means_by_corpus,
-    evaluate_predicate,
+    top_context_windows,
     top_tokens,
 )
+from polytests.claims.evaluate import EvaluationContext, evaluate_predicate
 from polytests.claims.model import Claim
 from polytests.claims.results import ClaimResult, PredicateResult
 from polytests.corpora import build_manifest, load_corpora
