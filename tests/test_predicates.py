@@ -240,3 +240,20 @@ def test_fires_on_is_selective_by_default(corpora):
     assert "weakest prose" in each.summary
     clear = planted(corpora, lambda c, t: 1.0 if c == "medical" else 0.0)
     assert verdict_of(evaluate(clear, FiresOn("medical"))) == "confirmed"
+
+
+def test_reports_find_every_predicates_effect_and_null(corpora):
+    # The reports read a predicate's effect and null distribution out of its numbers (reports/format.py:
+    # effect_of, null_of). A key renamed in an evaluator must fail here, not blank a report.
+    from polytests.reports.format import effect_of, null_of
+
+    store = planted(corpora, lambda c, t: 1.0 if t in (A, B) else 0.0, noise=0.2)
+    with_null = [FiresOn("spanish"), Polysemantic(("spanish", "fortran")), NotExplainedByOneToken("spanish"),
+                 TokenMatched("spanish", against="fortran", min_occurrences=5),
+                 TopKPrecision(("spanish",), k=10, min_precision=0.6)]
+    for predicate in with_null + [SilentOn("legal", margin=0.2), ExplainedBy(tokens=(" a",), min_correlation=0.3)]:
+        r = evaluate(store, predicate, resamples=199)
+        assert r.pvalue is not None, (predicate.kind, r.inconclusive_reason)
+        assert effect_of(r) is not None, predicate.kind
+        if predicate in with_null:
+            assert null_of(r) and all(null["counts"] for _, null in null_of(r)), predicate.kind
