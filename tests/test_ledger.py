@@ -147,3 +147,18 @@ def test_history_command_lists_runs_and_flips(tmp_path, capsys):
     assert main(["history", "nope", "--ledger", ledger]) == 1
     assert "known: c1, c2, quiet" in capsys.readouterr().out
     assert main(["history", "--ledger", str(tmp_path / "none.jsonl")]) == 1
+
+
+def test_a_flip_from_alpha_or_min_effect_is_explained_by_it():
+    from polytests.reports.ledger import describe_changes, what_changed
+
+    before = {"model_digest": "a" * 64, "seed": 1, "alpha": 0.05, "min_effect": 0.05, "versions": {"torch": "2"}}
+    after = dict(before, alpha=0.01)
+    changed = what_changed(before, after)
+    assert changed == [{"what": "alpha", "before": 0.05, "after": 0.01}]
+    assert "alpha" in describe_changes(changed)
+    changed = what_changed(before, dict(before, min_effect=0.1, versions={"torch": "3"}))
+    assert [c["what"] for c in changed] == ["min_effect", "torch"]
+    assert describe_changes(what_changed(before, dict(before))) == "same model, corpora, libraries and seed"
+    # records written before these fields existed explain nothing by them
+    assert what_changed({k: v for k, v in before.items() if k != "alpha"}, after) == []

@@ -25,9 +25,12 @@ from polytests.reports.format import claim_effect, deciding_predicate
 LEDGER_NAME = "history.jsonl"
 REJECTED_NAME = "history.rejected.jsonl"
 SCHEMA = 1
-# Provenance that, when it differs between two runs, explains a flip (in this order).
-PROVENANCE_KEYS = ("model_digest", "corpus_hash", "seed", "resamples", "model", "split", "site", "correction",
-                   "family_size")
+# What a record copies from a result's provenance.
+PROVENANCE_KEYS = ("model", "model_digest", "corpus_hash", "seed", "resamples", "split", "min_effect",
+                   "min_effect_loss")
+# What, when it differs between two runs, explains a flip (in this order).
+EXPLAINING_KEYS = ("model_digest", "corpus_hash", "seed", "resamples", "model", "split", "site", "correction",
+                   "family_size", "alpha", "min_effect", "min_effect_loss")
 
 
 @dataclass
@@ -74,8 +77,6 @@ def read_ledger(path: str | Path) -> LedgerContents:
     return out
 
 
-PROVENANCE_KEYS = ("model", "model_digest", "corpus_hash", "seed", "resamples", "split")
-
 
 def claim_record(r: ClaimResult) -> dict:
     """What the ledger keeps of one claim's result."""
@@ -93,6 +94,7 @@ def claim_record(r: ClaimResult) -> dict:
                             "symmetric_bound": effect.symmetric_bound}
     for key in PROVENANCE_KEYS:
         record[key] = prov.get(key)
+    record["alpha"] = r.alpha  # the claim's own alpha (the run's, or the claim file's)
     record["versions"] = prov.get("versions") or {}
     return record
 
@@ -141,7 +143,7 @@ def latest_record(entries: list[dict], claim_id: str) -> tuple[dict, dict] | Non
 def what_changed(before: dict, after: dict) -> list[dict]:
     """Provenance that differs between two claim records: each as {what, before, after}."""
     changed = []
-    for key in PROVENANCE_KEYS:
+    for key in EXPLAINING_KEYS:
         if before.get(key) is not None and after.get(key) is not None and before.get(key) != after.get(key):
             changed.append({"what": key, "before": before[key], "after": after[key]})
     old_v, new_v = before.get("versions") or {}, after.get("versions") or {}
