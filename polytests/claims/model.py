@@ -58,6 +58,9 @@ from polytests.claims.predicates import (  # the predicates are part of the clai
 )
 from polytests.errors import ClaimError
 
+# A statement is copied into every report and the ledger: one line, not a document.
+Statement = Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=r"\S")]
+
 # -- the claim ----------------------------------------------------------------------------
 
 
@@ -73,7 +76,7 @@ class Claim(FrozenModel):
 
     id: Annotated[str, StringConstraints(pattern=ID_PATTERN)] = Field(
         description="unique name of the claim (letters, digits, '_', '-', '.')", examples=["l2n18-fortran"])
-    statement: Name = Field(description="the claim in one line of words",
+    statement: Statement = Field(description="the claim in one line of words (at most 1,000 characters)",
                             examples=["L2N18 fires on Fortran code"])
     neuron: Neuron = Field(description="the neuron, as L<layer>N<index>", examples=["L2N18"])
     predicates: Annotated[tuple[AnyPredicate, ...], BeforeValidator(list_only), Field(min_length=1)] = Field(
