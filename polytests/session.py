@@ -25,6 +25,8 @@ class PolytestsSession:
     family: dict[str, Claim] = field(default_factory=dict)
     invalid: dict[str, ClaimError] = field(default_factory=dict)
     duplicates: dict[tuple, ClaimError] = field(default_factory=dict)
+    _places_of: dict[str, dict[tuple, Claim]] = field(default_factory=dict)
+    _duplicated: set[str] = field(default_factory=set)
     # Claims whose model is not on this machine: skipped with the reason, not members of the family.
     skipped: dict[str, str] = field(default_factory=dict)
     _runner: object = None
@@ -40,12 +42,22 @@ class PolytestsSession:
         return self._runner
 
     def add(self, claim: Claim) -> None:
+        """Add a collected claim to the family. Two different claims with one id are BOTH refused:
+        judging either would record under that id whichever file happened to be collected first,
+        and the ledger would then compare two different claims."""
+        places = self._places_of.setdefault(claim.id, {})
+        places.setdefault(claim_place(claim), claim)
         existing = self.family.setdefault(claim.id, claim)
-        if existing != claim:
-            where = f"{existing.source}:{existing.line}" if existing.source else "another claim"
-            self.duplicates[claim_place(claim)] = ClaimError(
-                f"duplicate claim id {claim.id!r}, also used at {where}", path=claim.source, line=claim.line,
-                field="id", fix="give every claim of the hypothesis folders its own id")
+        if existing == claim and claim.id not in self._duplicated:
+            return
+        self._duplicated.add(claim.id)
+        self.family.pop(claim.id, None)
+        for place, c in places.items():
+            others = [f"{o.source}:{o.line}" if o.source else "another claim"
+                      for q, o in places.items() if q != place]
+            self.duplicates[place] = ClaimError(
+                f"duplicate claim id {c.id!r}, also used at {', '.join(others)}; neither claim is judged",
+                path=c.source, line=c.line, field="id", fix="give every claim of the hypothesis folders its own id")
 
     def check_run_model(self, origin: str) -> None:
         """Load the run's model if a claim of the family uses it; one error for the whole session

@@ -269,14 +269,22 @@ def test_a_claims_own_bad_model_fails_only_that_claim(project, neurons, tmp_path
     assert "refused before any activation was collected: elsewhere:" in out
 
 
-def test_duplicate_ids_across_files_fail_the_second_claim(project, neurons):
-    (project.path / "hypotheses" / "zz_again.toml").write_text(
+@pytest.mark.parametrize("name", ["zz_again.toml", "aa_again.toml"])
+def test_duplicate_ids_across_files_fail_both_claims(project, neurons, name):
+    # Whichever file is collected first, neither claim is judged: the id's entry in claims.json
+    # and the ledger never silently switches to another claim (before, the first collected won,
+    # so a file sorting before the original took its id over).
+    run(project)
+    (project.path / "hypotheses" / name).write_text(
         claim_toml("alpha-feature", neurons[1], ['kind = "fires_on"\ncorpus = "beta"']))
     result = run(project)
-    result.assert_outcomes(passed=4, failed=3)
+    result.assert_outcomes(passed=3, failed=4)
     out = result.stdout.str()
-    assert "duplicate claim id 'alpha-feature', also used at" in out and "zz_again.toml" in out
-    assert report(project)["alpha-feature"]["neuron"] == neurons[0]
+    assert out.count("duplicate claim id 'alpha-feature', also used at") >= 2 and name in out
+    assert "neither claim is judged" in out
+    assert "alpha-feature" not in report(project)
+    ledger = [json.loads(line) for line in (project.path / "reports" / "history.jsonl").read_text().splitlines()]
+    assert "alpha-feature" in ledger[0]["claims"] and "alpha-feature" not in ledger[-1]["claims"]
 
 
 def _rewrite_last_ledger_line(project, claim_id, **changes):
