@@ -241,6 +241,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
         else:
             written = write_reports(results, report_dir,
                                     figure_cache=state.settings.path(state.settings.cache_dir) / "figures")
+    except TimeoutError as exc:  # filelock.Timeout: another run holds the report folder's lock
+        config.stash[REPORT_ERROR_KEY] = (
+            f"the report folder {report_dir} stayed locked by another polytests run ({exc}); the verdicts above "
+            "stand, but no report and no ledger line were written. Fix: rerun when that run ends, or, if "
+            "none is going, delete the lock file")
+        return
     except OSError as exc:
         # The verdicts stand (they are the test outcomes); only the files are missing.
         config.stash[REPORT_ERROR_KEY] = (

@@ -159,13 +159,13 @@ class ActivationCache:
     def lock_for(self, path: Path):
         """Hold the entry's lock; after ``lock_timeout`` seconds, warn and go on without it
         (writes are atomic renames, so two writers cannot leave half a file)."""
-        from filelock import FileLock, Timeout
+        from filelock import FileLock
+
+        from polytests.locks import acquire
 
         path.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(path) + ".lock", timeout=self.lock_timeout)
-        try:
-            lock.acquire()
-        except Timeout:
+        lock = FileLock(str(path) + ".lock")
+        if not acquire(lock, self.lock_timeout, f"cached activations ({path.name})"):
             warnings.warn(f"polytests: {path.name}.lock has been held by another process for "
                           f"{self.lock_timeout:g}s; computing this entry without waiting. Fix: if no other "
                           f"polytests run is going, delete {path}.lock", stacklevel=3)

@@ -129,18 +129,19 @@ class ResultCache:
 
     def lock(self, path: Path, *, wait: bool, timeout: float = 3600.0):
         """The entry's file lock, acquired (or None: held elsewhere and ``wait`` is False, or no cache)."""
-        from filelock import FileLock, Timeout
+        from filelock import FileLock
+
+        from polytests.locks import acquire
 
         if not self.usable:
             return None
-        lock = FileLock(str(path) + ".lock", timeout=timeout if wait else 0)
+        lock = FileLock(str(path) + ".lock")
         try:
-            lock.acquire()
-        except Timeout:
-            if wait:
-                warnings.warn(f"polytests: {path.name}.lock held for {timeout:g}s; computing the claim here. "
-                              f"Fix: if no other polytests run is going, delete {path}.lock", stacklevel=2)
-            return None
+            if not acquire(lock, timeout if wait else 0, f"a claim's cached result ({path.name})"):
+                if wait:
+                    warnings.warn(f"polytests: {path.name}.lock held for {timeout:g}s; computing the claim here. "
+                                  f"Fix: if no other polytests run is going, delete {path}.lock", stacklevel=2)
+                return None
         except OSError:
             return None
         return lock

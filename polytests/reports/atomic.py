@@ -45,10 +45,19 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 @contextmanager
 def report_lock(folder: str | Path, timeout: float = 600.0):
     """Hold the report folder's lock: one run at a time reads and rewrites its files."""
+    from filelock import Timeout
+
+    from polytests.locks import acquire
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(folder / LOCK_NAME), timeout=timeout):
+    lock = FileLock(str(folder / LOCK_NAME))
+    if not acquire(lock, timeout, f"the report folder {folder}"):
+        raise Timeout(str(folder / LOCK_NAME))
+    try:
         yield
+    finally:
+        lock.release()
 
 
 def remove_stale_temporaries(folder: str | Path) -> list[Path]:
