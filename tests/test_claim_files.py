@@ -96,3 +96,12 @@ def test_expect_refuted_and_ablation_kinds_are_checked(tmp_path):
               predicates=[{"kind": "ablation_hurts", "corpora": ["a"], "kinds": ["shuffle"]}])
     assert fires_on("a", exclude_shared_tokens=["b"]) == {"kind": "fires_on", "corpus": "a",
                                                           "exclude_shared_tokens": ["b"]}
+
+
+def test_a_python_claims_errors_speak_python():
+    with pytest.raises(ClaimError) as info:
+        claim(id="py-claim", neuron="L0N1", predicates=[fires_on("alpha")])
+    assert "Fix: pass statement=" in str(info.value) and "[[claim" not in str(info.value)
+    with pytest.raises(ClaimError) as info:
+        claim(id="py-claim", statement="s", neuron="L0N1", predicates=[])
+    assert "field 'predicates'" in str(info.value) and "predicates=[fires_on(" in str(info.value)

@@ -18,11 +18,39 @@ A module-level ``Claim`` in a collected test file becomes a test item.
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any
 
 from polytests.claims.model import Claim
 from polytests.claims.parse import claim_from_dict
+from polytests.errors import ClaimError
+
+# The claim schema's messages speak TOML; a claim written in Python gets them in Python.
+_IN_PYTHON = (
+    ("add at least one [[claim.predicate]] table with a kind", 'pass predicates=[fires_on("corpus"), ...] to claim()'),
+    ("add a [[claim.predicate]] table with a kind", 'pass predicates=[fires_on("corpus"), ...] to claim()'),
+    ('write each predicate as a [[claim.predicate]] table with kind = "..."',
+     'pass predicates as a list of predicate helpers: predicates=[fires_on("corpus"), ...]'),
+    ("predicate must be [[claim.predicate]] tables", "predicates must be a list of predicate helpers"),
+    ("must be a table with a kind", "must be a predicate helper's result (fires_on(...), silent_on(...), ...)"),
+)
+
+
+def _in_python(text: str | None) -> str | None:
+    if text is None:
+        return None
+    for toml, python in _IN_PYTHON:
+        text = text.replace(toml, python)
+    return re.sub(r"^(?:write|add) (\w+) = ", r"pass \1=", text)
+
+
+def _python_error(exc: ClaimError) -> ClaimError:
+    field = exc.field.replace("predicate[", "predicates[") if exc.field else exc.field
+    if field == "predicate":
+        field = "predicates"
+    return ClaimError(_in_python(exc.message) or "", path=exc.path, line=exc.line, field=field,
+                      fix=_in_python(exc.fix))
 
 
 class PredicateTable(dict):
@@ -63,7 +91,10 @@ def claim(**fields: Any) -> Claim:
         for i, p in enumerate(predicates if isinstance(predicates, (list, tuple)) else ()):
             if getattr(p, "line", None):
                 lines[f"predicate[{i}]"] = p.line
-    return claim_from_dict(raw, source=source, lines=lines)
+    try:
+        return claim_from_dict(raw, source=source, lines=lines)
+    except ClaimError as exc:
+        raise _python_error(exc) from None
 
 
 def fires_on(corpus: str, **options: Any) -> dict:

@@ -1,5 +1,5 @@
 # tried: a ClaimError inside claim() (no predicate)
-# field: predicate
+# field: predicates
 # error: the claim asserts no predicate
 
 from polytests import claim

@@ -1,5 +1,5 @@
 # tried: a wrong keyword to fires_on() (basline=)
-# field: predicate[0].basline
+# field: predicates[0].basline
 # error: unknown key 'basline' for fires_on; did you mean 'baseline'?
 
 from polytests import claim, fires_on

@@ -1,6 +1,6 @@
 # tried: predicates=fires_on(...) without the list
-# field: predicate
-# error: predicate must be [[claim.predicate]] tables, got a table
+# field: predicates
+# error: predicates must be a list of predicate helpers, got a table
 
 from polytests import claim, fires_on
 
