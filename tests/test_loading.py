@@ -145,3 +145,17 @@ def test_corrupt_native_weights_are_named(tmp_path, tiny_corpora):
 def test_encoder_is_not_a_causal_lm(tmp_path, tiny_corpora):
     directory = write_tiny_native_model(tmp_path / "enc", tiny_corpora, attention_dir="bidirectional")
     assert not load_model(str(directory)).is_causal_lm
+
+
+def test_a_bare_hub_name_absent_from_the_cache_is_skipped_with_the_download_command(tmp_path, monkeypatch):
+    # gpt2 and openai-community/gpt2 are the same promise (docs/models.md): skipped, not failed.
+    from polytests.errors import ModelWeightsAbsent
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(ModelWeightsAbsent, match=r"`hf download gpt2`"):
+        load_model("gpt2")
+    with pytest.raises(ModelWeightsAbsent, match=r"`hf download openai-community/gpt2`"):
+        load_model("openai-community/gpt2")
+    with pytest.raises(ModelLoadError) as info:  # not a name a hub could hold: a plain error
+        load_model("no such model")
+    assert not isinstance(info.value, ModelWeightsAbsent)
