@@ -10,7 +10,7 @@ from polytests.commands.options import add_settings_options, resolve_args, setti
 from polytests.settings import SettingsError
 
 # Settings keys every command that reads activations takes, as --polytests-<key> or the alias.
-COMMAND_KEYS = ("model", "corpora", "cache_dir", "seed", "resamples")
+COMMAND_KEYS = ("model", "corpora", "reference", "cache_dir", "seed", "resamples")
 ALIASES = {"model": ("--model",), "cache_dir": ("--cache-dir",), "seed": ("--seed",),
            "resamples": ("--resamples",), "alpha": ("--alpha",), "min_effect": ("--min-effect",)}
 TRAINING_STEPS = 1150  # the shipped model's; see polytests.engine.models.training.TrainingConfig
@@ -31,10 +31,12 @@ def _corpora(args) -> int:
         manifest_path.write_text(build_manifest(corpora).to_json())
         print(f"wrote {manifest_path}")
     problems = check_manifest(corpora, manifest_path)
+    origins = build_manifest(corpora).origins()
     for name, corpus in corpora.items():
         sizes = [len(corpus.split(s)) for s in SPLITS]
         total = sum(len(d.text.encode()) for d in corpus.documents)
-        print(f"{name:16s} {len(corpus.documents):4d} docs {total:8,d} bytes  {'/'.join(SPLITS)} {sizes}")
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(origins.get(name, {}).items()))
+        print(f"{name:16s} {len(corpus.documents):4d} docs ({kinds}) {total:9,d} bytes  {'/'.join(SPLITS)} {sizes}")
     for problem in problems:
         print(problem, file=sys.stderr)
     return 1 if problems else 0
@@ -202,7 +204,7 @@ def _cache_key(args) -> int:
 
     settings = settings_of(args, "model", "corpora")
     model = load_settings_model(settings)
-    corpus_hash = build_manifest(load_corpora(settings.path(settings.corpora))).corpus_hash
+    corpus_hash = build_manifest(load_corpora(settings.path(settings.corpora)), with_sources=False).corpus_hash
     print(f"polytests-activations-{model.digest[:16]}-{corpus_hash[:16]}")
     return 0
 
@@ -226,6 +228,37 @@ def _calibrate(args) -> int:
 
     resolve_args(args, *COMMAND_KEYS, "alpha", "min_effect")
     return calibrate(args)
+
+
+def _reference(args) -> int:
+    from polytests.commands.reference_text import rebuild_sample, write_all_profiles
+    from polytests.engine.models.loading import EMBEDDED_MODEL_DIR
+    from polytests.engine.reference import ReferenceProfiles, ReferenceTextError, resolve_reference
+    from polytests.engine.store import load_settings_model, split_documents
+
+    settings = settings_of(args, "model", "corpora", "reference", "cache_dir")
+    if args.sample_from:
+        sha = rebuild_sample(Path(args.sample_from), EMBEDDED_MODEL_DIR,
+                             Path(__file__).resolve().parent / "embedded" / "training_data.json")
+        print(f"wrote {EMBEDDED_MODEL_DIR / 'reference.jsonl'} (sha256 {sha})")
+    model = load_settings_model(settings)
+    try:
+        reference = resolve_reference(settings.reference, model, settings.root,
+                                      lambda: split_documents(settings, "confirm"), lambda: "the corpora")
+    except ReferenceTextError as exc:
+        print(f"polytests reference: {exc}", file=sys.stderr)
+        return 2
+    if not reference.fixed:
+        print(f"{model.name}: no reference text (no reference.jsonl beside its weights, and [tool.polytests] "
+              "reference is not a path): scales and null neurons come from the run's corpora and move when they "
+              "change. Fix: write reference = \"path/to/text.jsonl\" (docs/statistics.md, 'The reference text')")
+        return 0
+    profiles = ReferenceProfiles(model, reference, settings.path(settings.cache_dir))
+    print(f"{model.name}: reference {reference.source}\n  sha256 {reference.sha256}\n  "
+          f"{len(reference.documents)} documents, {profiles.tokens.n_tokens:,} tokens")
+    if args.write_profiles:
+        print(f"wrote {write_all_profiles(model, reference)}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -296,6 +329,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--html", help="also write the view as a self-contained page to this file")
     p.add_argument("--contexts", type=int, default=6)
     p.set_defaults(func=_show)
+    p = sub.add_parser("reference", help="the reference text neuron scales and null neurons are measured on; "
+                       "rebuild the embedded model's sample and its profiles")
+    add_settings_options(p, "model", "corpora", "reference", "cache_dir", aliases=ALIASES)
+    p.add_argument("--sample-from", metavar="RESERVED_JSONL",
+                   help="rebuild the embedded model's reference.jsonl from reserved.jsonl of `polytests training-data`")
+    p.add_argument("--write-profiles", action="store_true",
+                   help="compute every layer's profile and write reference_profiles.safetensors beside the reference")
+    p.set_defaults(func=_reference)
     p = sub.add_parser("history", help="a claim's verdicts and effects over the runs in the ledger")
     p.add_argument("claim", nargs="?", help="claim id (default: one line per claim)")
     add_settings_options(p, "report_dir")

@@ -35,7 +35,7 @@ WRITTEN_KEY = pytest.StashKey[object]()
 REPORT_ERROR_KEY = pytest.StashKey[str]()
 
 
-OPTIONS = ("model", "corpora", "alpha", "min_effect", "min_effect_loss", "correction", "resamples", "seed",
+OPTIONS = ("model", "corpora", "reference", "alpha", "min_effect", "min_effect_loss", "correction", "resamples", "seed",
            "report_dir", "cache_dir", "device", "strict_inconclusive", "recompute")
 
 
@@ -45,6 +45,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("polytests", "claims about neurons, tested")
     group.addoption("--polytests-model", help="model spec: 'embedded', a local directory, or an alias like solu-4l")
     group.addoption("--polytests-corpora", help="folder of corpora (default: [tool.polytests] corpora)")
+    group.addoption("--polytests-reference",
+                    help="where neuron scales and ablation baselines are measured: 'model' (the model's shipped "
+                         "reference text, else the corpora), 'corpora', or a .jsonl file / folder of .txt files "
+                         "(default: [tool.polytests] reference, else model)")
     group.addoption("--polytests-alpha", help="alpha for claims that state none (default 0.05)")
     group.addoption("--polytests-min-effect",
                     help="smallest effect of activation predicates that state none, in units of the neuron's "

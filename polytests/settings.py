@@ -47,9 +47,12 @@ class Settings(BaseModel):
         ("hypotheses",), examples=["hypotheses"])
     alpha: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] = Field(0.05, examples=[0.05])
     # Smallest effects of interest (docs/statistics.md): activation predicates in units of the
-    # neuron's scale (its 99.9th-percentile |activation| on the split), ablation predicates in
+    # neuron's scale (its 99.9th-percentile |activation| on the reference text), ablation predicates in
     # nats/token. A predicate's own min_effect overrides them.
     min_effect: Annotated[float, Field(ge=0, allow_inf_nan=False)] = Field(0.05, examples=[0.05])
+    # Where a neuron's scale, firing rate and ablation baselines are measured (polytests.engine.reference):
+    # "model" (reference.jsonl beside the model's weights, else the corpora), "corpora", or a path.
+    reference: _Text = Field("model", examples=["model"])
     min_effect_loss: Annotated[float, Field(ge=0, allow_inf_nan=False)] = Field(0.002, examples=[0.002])
     correction: Literal["holm", "bh", "bonferroni", "none"] = Field("holm", examples=["holm"])
     resamples: Annotated[int, Field(ge=99, le=10_000_000)] = Field(19999, examples=[19999])

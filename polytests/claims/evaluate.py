@@ -20,6 +20,7 @@ from polytests.claims.model import (
 )
 from polytests.claims.results import PredicateResult, null_summary
 from polytests.claims.token_level import eval_explained_by, eval_top_k, ids_of_strings
+from polytests.engine.reference import SCALE_QUANTILE
 from polytests.stats import hedges_g, intersection_union, probability_of_superiority
 from polytests.stats.bounds import BoundTest, bound_test, documents_needed
 from polytests.stats.multiplicity import bonferroni_span, max_span
@@ -27,6 +28,7 @@ from polytests.stats.relative import MIN_DOCUMENTS
 
 if TYPE_CHECKING:
     from polytests.engine.ablation import AblationEngine
+    from polytests.engine.reference import ReferenceProfiles
     from polytests.engine.store import ActivationStore
 
 
@@ -42,6 +44,15 @@ class EvaluationContext:
     min_effect: float = 0.05  # default smallest effect, in units of the neuron's scale
     min_effect_loss: float = 0.002  # default smallest effect of ablation predicates, nats/token
     alpha: float = 0.05  # for "documents needed" (power at the observed effect)
+    # Where neuron scales come from (a fixed reference text); None: the store's own split.
+    profiles: ReferenceProfiles | None = None
+
+    def scale_of(self, neuron) -> float:
+        """The neuron's scale: on the reference text when there is one (so a bound does not move with
+        corpora the claim does not name), else on the store's split."""
+        if self.profiles is not None:
+            return self.profiles.scale(neuron, self.store.site)
+        return neuron_scale(self.store, neuron)
 
     def seed_for(self, claim: Claim, index: int) -> int:
         """A per-predicate seed: results do not depend on which other claims ran."""
@@ -90,11 +101,9 @@ def _group_values(store, means: np.ndarray, corpora) -> np.ndarray:
     return values[np.isfinite(values)]
 
 
-SCALE_QUANTILE = 0.999
-
-
 def neuron_scale(store, neuron) -> float:
-    """The neuron's activation scale on the split: the 99.9th percentile of |activation| over all tokens.
+    """The neuron's activation scale on the store's split: the 99.9th percentile of |activation| over
+    all tokens (claims use the same statistic on the reference text: EvaluationContext.scale_of).
 
     Smallest effects of activation predicates are stated in this unit, so one
     default means the same for SoLU, GELU and encoder neurons whose raw
@@ -110,7 +119,7 @@ def neuron_scale(store, neuron) -> float:
 def _activation_bound(ctx, claim, p) -> tuple[float, float, float]:
     """(min_effect in scale units, the neuron's scale, the bound in activation units)."""
     min_effect = p.min_effect if getattr(p, "min_effect", None) is not None else ctx.min_effect
-    scale = neuron_scale(ctx.store, claim.neuron)
+    scale = ctx.scale_of(claim.neuron)
     return float(min_effect), scale, float(min_effect) * scale
 
 
@@ -123,6 +132,16 @@ def _bound_numbers(t: BoundTest, alpha: float) -> dict:
             "documents_needed": documents_needed(t, alpha)}
 
 
+def _tokens_of(store, corpora, keep: np.ndarray | None) -> int:
+    """Tokens (kept by ``keep``) in the documents of ``corpora``: never those of other corpora."""
+    offsets = store.tokens.offsets
+    total = 0
+    for c in corpora:
+        for d in store.docs_of(c):
+            lo, hi = int(offsets[d]), int(offsets[d + 1])
+            total += (hi - lo) if keep is None else int(keep[lo:hi].sum())
+    return total
+
 
 def _fires(ctx, claim, corpus, baseline, excluded: set[int], seed: int, versus: str, bound: float) -> dict:
     """``corpus`` against ``baseline``: one bound test on the pooled baseline, and one per
@@ -132,7 +151,7 @@ def _fires(ctx, claim, corpus, baseline, excluded: set[int], seed: int, versus: 
     means = store.doc_means(claim.neuron, keep)
     x = _group_values(store, means, [corpus])
     y = _group_values(store, means, baseline)
-    tokens_used = int(keep.sum()) if keep is not None else store.tokens.n_tokens
+    tokens_used = _tokens_of(store, [corpus, *baseline], keep)
     out = {"n_docs": len(x), "n_baseline_docs": len(y), "tokens_used": tokens_used,
            "excluded_token_types": len(excluded), "versus": versus}
     if len(x) < MIN_DOCUMENTS or len(y) < MIN_DOCUMENTS:

@@ -14,6 +14,7 @@ from polytests.settings import Settings, load_pyproject_settings, settings_from
 HELP = {
     "model": "model spec: 'embedded', a local directory, or an alias like solu-4l",
     "corpora": "folder of corpora",
+    "reference": "where neuron scales are measured: model, corpora, or a .jsonl file / folder of .txt",
     "cache_dir": "activation cache folder",
     "seed": "seed for every resampling",
     "resamples": "resamples",

@@ -16,6 +16,7 @@ from polytests.engine.delta_loss import (
     received_activations,
     resample_donors,
 )
+from polytests.engine.reference import POST_SITE, ReferenceProfiles, reference_donors
 from polytests.engine.tokenization import TokenizedDocuments, tokenize_documents
 from polytests.neurons import NeuronRef
 
@@ -30,6 +31,10 @@ class AblationEngine:
     cache: object = None
     split: str = "confirm"
     tokens: TokenizedDocuments | None = None  # the documents' tokens, if already tokenized
+    # A fixed reference text (polytests.engine.reference): when given, firing rates (null neurons),
+    # mean ablation's means and resample ablation's donors come from it, not from the corpora, so
+    # a claim's ablation does not change with corpora it does not name.
+    profiles: ReferenceProfiles | None = None
 
     def __post_init__(self) -> None:
         if self.tokens is None:
@@ -49,7 +54,10 @@ class AblationEngine:
 
     def mean_values(self, layer: int, claimed: tuple[str, ...] = ()) -> np.ndarray:
         """Each neuron's mean hook_post activation over the baseline documents of the explore
-        split (every corpus except ``claimed``), document-weighted."""
+        split (every corpus except ``claimed``), document-weighted; with a reference, its
+        document-weighted mean over the reference text."""
+        if self.profiles is not None:
+            return self.profiles.profile(layer, POST_SITE).mean
         store = self._post_store(self.explore_documents, "explore", layer)
         stats = store.collection.stats[layer]
         baseline = ~np.isin(np.asarray(store.tokens.corpus_of_doc), list(claimed))
@@ -73,7 +81,13 @@ class AblationEngine:
             extra = {}
             if kind == "mean":
                 extra["means"] = self.mean_values(layer, claimed)
-            if kind == "resample":
+            if kind == "resample" and self.profiles is not None:
+                # Donors are reference documents, drawn per document id: no corpus run changes them.
+                ref = self.profiles.post_store(layer, missing, cache=self.cache)
+                donors = reference_donors([self.tokens.doc_ids[d] for d in docs], ref.tokens.n_docs, seed)
+                extra["received"] = {n: [ref.token_activations(NeuronRef(layer, n))[
+                    ref.tokens.offsets[j]: ref.tokens.offsets[j + 1]] for j in donors] for n in missing}
+            elif kind == "resample":
                 # Donors are drawn among all documents of the split, whatever subset is run.
                 store = self._post_store(self.documents, self.split, layer, missing)
                 donor_acts = {n: store.token_activations(NeuronRef(layer, n)) for n in missing}
@@ -94,7 +108,11 @@ class AblationEngine:
         return np.flatnonzero(np.isin(corpus, list(corpora)))
 
     def layer_profile(self, layer: int) -> tuple[np.ndarray, np.ndarray]:
-        """Each neuron's firing rate (share of tokens > 0) and mean |activation| over the split."""
+        """Each neuron's firing rate (share of tokens > 0) and |mean activation| over the split, or over
+        the reference text when there is one."""
+        if self.profiles is not None:
+            prof = self.profiles.profile(layer, POST_SITE)
+            return prof.rate, prof.magnitude
         if layer not in self._layer_stats:
             stats = self._post_store(self.documents, self.split, layer).collection.stats[layer]
             rate = stats.firing_rate[0]  # share of tokens with activation > 0

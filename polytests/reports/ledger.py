@@ -26,10 +26,10 @@ LEDGER_NAME = "history.jsonl"
 REJECTED_NAME = "history.rejected.jsonl"
 SCHEMA = 1
 # What a record copies from a result's provenance.
-PROVENANCE_KEYS = ("model", "model_digest", "corpus_hash", "seed", "resamples", "split", "min_effect",
+PROVENANCE_KEYS = ("model", "model_digest", "corpus_hash", "reference_sha256", "seed", "resamples", "split", "min_effect",
                    "min_effect_loss")
 # What, when it differs between two runs, explains a flip (in this order).
-EXPLAINING_KEYS = ("model_digest", "corpus_hash", "seed", "resamples", "model", "split", "site", "correction",
+EXPLAINING_KEYS = ("model_digest", "corpus_hash", "reference_sha256", "seed", "resamples", "model", "split", "site", "correction",
                    "family_size", "alpha", "min_effect", "min_effect_loss")
 
 

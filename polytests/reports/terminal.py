@@ -7,6 +7,8 @@ do not fit (effect) are dropped before any id is touched.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich import box
 from rich.console import Group
 from rich.table import Table
@@ -153,4 +155,10 @@ def explain(r: ClaimResult) -> str:
     prov = r.provenance
     lines.append(f"documents {prov.get('documents')}, tokens {prov.get('tokens')}, model digest "
                  f"{str(prov.get('model_digest', ''))[:12]}, corpus hash {str(prov.get('corpus_hash', ''))[:12]}")
+    if prov.get("reference_fixed") is True:
+        lines.append(f"scale and null neurons from the reference text {Path(str(prov.get('reference'))).name} "
+                     f"(sha256 {str(prov.get('reference_sha256', ''))[:12]}, {prov.get('reference_documents')} documents)")
+    elif prov.get("reference_fixed") is False:
+        lines.append("scale and null neurons from the run's corpora (no reference text for this model): the bound "
+                     "moves when corpora are added or removed; see docs/statistics.md, 'The reference text'")
     return "\n".join(lines)

@@ -50,6 +50,8 @@ class ClaimRunner:
     _vocab: dict = field(default_factory=dict)
     _ablation: dict = field(default_factory=dict)
     _contexts: dict = field(default_factory=dict)
+    _references: dict = field(default_factory=dict)
+    _profiles: dict = field(default_factory=dict)
     _result_cache: object = None
     _started: float = field(default_factory=time.time)
 
@@ -78,13 +80,37 @@ class ClaimRunner:
     @property
     def corpus_hash(self) -> str:
         if self._corpus_hash is None:
-            self._corpus_hash = build_manifest(self.corpora).corpus_hash
+            self._corpus_hash = build_manifest(self.corpora, with_sources=False).corpus_hash
         return self._corpus_hash
 
     def vocab(self, model) -> list[str]:
         if model.digest not in self._vocab:
             self._vocab[model.digest] = vocab_of(model)
         return self._vocab[model.digest]
+
+    def reference(self, model, split: str = "confirm"):
+        """The reference text of ``model`` (settings ``reference``): fixed, or the split's documents."""
+        from polytests.engine.reference import resolve_reference
+
+        key = (model.digest, split)
+        if key not in self._references:
+            self._references[key] = resolve_reference(
+                self.settings.reference, model, self.settings.root,
+                lambda: [d for c in self.corpora.values() for d in c.split(split)], lambda: self.corpus_hash)
+        return self._references[key]
+
+    def profiles(self, model, split: str = "confirm"):
+        """Per-neuron scales and rates on a fixed reference; None when the reference is the corpora
+        (then scales come from the store's split, as before there was a reference)."""
+        from polytests.engine.reference import ReferenceProfiles
+
+        reference = self.reference(model, split)
+        if not reference.fixed:
+            return None
+        key = (model.digest, reference.sha256)
+        if key not in self._profiles:
+            self._profiles[key] = ReferenceProfiles(model, reference, self.settings.path(self.settings.cache_dir))
+        return self._profiles[key]
 
     def _model_spec(self, claim: Claim) -> str:
         return claim.model if claim.model is not None else self.settings.model
@@ -105,6 +131,12 @@ class ClaimRunner:
             raise  # not on this machine: the claim is skipped, not failed
         except PolytestsError as exc:
             raise claim.error(str(exc), "model") from exc  # the load error already says the fix
+        from polytests.engine.reference import ReferenceTextError
+
+        try:
+            self.reference(model, claim.split)
+        except ReferenceTextError as exc:
+            raise claim.error(f"[tool.polytests] reference: {exc}") from exc
         try:
             claim.neuron.check_against(model.n_layers, model.d_mlp)
         except ValueError as exc:
@@ -139,7 +171,7 @@ class ClaimRunner:
             cache = ActivationCache(self.settings.path(self.settings.cache_dir))
             # The store tokenized the same documents in the same order: reuse its tokens.
             self._ablation[key] = AblationEngine(model, docs[store.split], docs["explore"], cache, store.split,
-                                                 tokens=store.tokens)
+                                                 tokens=store.tokens, profiles=self.profiles(model, store.split))
         return self._ablation[key]
 
     def _results_cache(self):
@@ -154,7 +186,8 @@ class ClaimRunner:
 
         s = self.settings
         key = result_key(claim, model_digest=model.digest, corpus_hash=self.corpus_hash,
-                         settings={"seed": s.seed, "resamples": resamples or s.resamples, "min_effect": s.min_effect,
+                         settings={"reference": self.reference(model, claim.split).sha256, "seed": s.seed,
+                                   "resamples": resamples or s.resamples, "min_effect": s.min_effect,
                                    "min_effect_loss": s.min_effect_loss, "alpha": s.alpha})
         return self._results_cache().path_for(claim.id, key)
 
@@ -181,7 +214,8 @@ class ClaimRunner:
             store = self.store(model, split, {c.neuron for c in members}, site)
             ctx = EvaluationContext(store, self.vocab(model), self.settings.resamples, self.settings.seed,
                                     min_effect=self.settings.min_effect,
-                                    min_effect_loss=self.settings.min_effect_loss, alpha=self.settings.alpha)
+                                    min_effect_loss=self.settings.min_effect_loss, alpha=self.settings.alpha,
+                                    profiles=self.profiles(model, split))
             if any(c.needs_ablation for c in members):
                 if not model.is_causal_lm:
                     raise AblationUnsupportedError(f"{model.name} has no language-model head")
@@ -197,7 +231,8 @@ class ClaimRunner:
                 "split": split, "documents": store.tokens.n_docs, "tokens": store.tokens.n_tokens,
                 "cache": store.cache_path, "from_cache": store.from_cache, "result_from_cache": False,
                 "top_tokens": top_tokens(ctx, claim), "doc_means": doc_means_by_corpus(ctx, claim),
-                "contexts": top_context_windows(ctx, claim)}
+                "contexts": top_context_windows(ctx, claim),
+                **self.reference(model, split).describe(), "scale": ctx.scale_of(claim.neuron)}
         return results, meta
 
     def evaluate_raw(self, claims: list[Claim]) -> dict[str, tuple[list[PredicateResult], dict]]:

@@ -109,6 +109,7 @@ def _load_directory(directory: Path, spec: str, device: str | None, hub_id: str 
     else:
         name = hub_id or _display_name(directory, config, "legacy")
         loaded = load_legacy(directory, config, spec, name)
+    loaded.extra.setdefault("directory", str(directory))  # where a shipped reference.jsonl is looked for
     return loaded
 
 
@@ -136,6 +137,7 @@ def load_model(spec: str | os.PathLike = "embedded", *, device: str | None = Non
             )
         config = read_config(directory, spec_text)
         loaded = load_native(directory, config, spec_text, "polytests-embedded-solu-4l")
+        loaded.extra.setdefault("directory", str(directory))
     elif local is not None and local.is_file():
         if local.suffix.lower() != ".gguf":
             raise ModelLoadError(f"model {spec_text} is a file, not a .gguf file nor a folder. Fix: pass the folder "
