@@ -98,3 +98,55 @@ def test_documents_of_the_first_layout_keep_their_split():
         old = "train" if f < 0.4 else "explore" if f < 0.6 else "confirm"
         if old != "train":
             assert assign_split(f"c/doc{i}") == old
+
+
+# Corpora whose documents cannot be real text, and why (each CARD.md says it too).
+NOT_REAL = {"gibberish": "generated", "spanish_poetry": "authored"}
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in ROOT.iterdir() if p.is_dir()))
+def test_every_corpus_is_real_text_with_a_source_and_licence_per_document(corpora, name):
+    """Issue #23: real documents everywhere real text exists; per document its origin, source and
+    licence in the manifest (generated gibberish and authored Spanish poetry are the exceptions)."""
+    import json
+
+    entries = json.loads((ROOT / "manifest.json").read_text())["documents"]
+    mine = {k: v for k, v in entries.items() if k.startswith(name + "/")}
+    assert len(mine) == len(corpora[name].documents)
+    origins = {e.get("origin") for e in mine.values()}
+    assert origins == {NOT_REAL.get(name, "real")}, f"{name}: {origins}"
+    for doc_id, e in mine.items():
+        assert e.get("licence", "").strip() and e.get("source", "").strip(), doc_id
+    if name not in NOT_REAL:
+        assert len(mine) >= 100
+        assert all("==" in e["source"] for e in mine.values())  # package==version path
+
+
+def test_origins_are_counted_per_corpus(corpora):
+    counts = build_manifest(corpora).origins()
+    assert counts["fortran"] == {"real": len(corpora["fortran"].documents)}
+    assert counts["gibberish"] == {"generated": len(corpora["gibberish"].documents)}
+
+
+@pytest.mark.parametrize(("content", "match"), [
+    ("{", "not valid UTF-8 JSON"),
+    ('{"documents": {"nope": {"origin": "real", "licence": "MIT", "source": "x"}}}', "'nope' names no document"),
+    ('{"default": {"origin": "found", "licence": "MIT", "source": "x"}}', "field 'origin' is 'found'"),
+    ('{"default": {"origin": "authored", "source": "x"}}', "field 'licence' is missing"),
+    ('{"documents": {}}', "has no entry and there is no 'default'"),
+    ('{"default": {"origin": "real", "licence": "MIT", "package": "p"}}', "needs field 'version'"),
+])
+def test_a_bad_sources_file_names_the_file_field_and_fix(tmp_path, content, match):
+    from polytests.corpora.documents import load_corpora as load
+    from polytests.errors import CorpusError
+
+    folder = tmp_path / "c"
+    (folder / "docs").mkdir(parents=True)
+    (folder / "CARD.md").write_text("# c\n")
+    (folder / "docs" / "a.txt").write_text("text")
+    (folder / "sources.json").write_text(content)
+    with pytest.raises(CorpusError, match=match) as info:
+        build_manifest(load(tmp_path))
+    assert "sources.json" in str(info.value)
+    # The corpus hash (cache keys) does not read sources.json, so a run is never stopped by it.
+    assert build_manifest(load(tmp_path), with_sources=False).corpus_hash

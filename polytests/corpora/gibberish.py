@@ -10,6 +10,8 @@ the corpus; a test regenerates it and compares it with the files on disk.
 
 from __future__ import annotations
 
+import json
+
 import random
 from pathlib import Path
 
@@ -84,4 +86,11 @@ def write_corpus(root: str | Path, seed: int = DEFAULT_SEED, count: int = DEFAUL
     for name, text in generate_corpus(seed, count).items():
         (docs / f"{name}.txt").write_text(text, encoding="utf-8")
     (folder / "CARD.md").write_text(CARD.format(seed=seed, count=count), encoding="utf-8")
+    (folder / "sources.json").write_text(json.dumps(sources_of(seed), indent=1) + "\n", encoding="utf-8")
     return folder
+
+
+def sources_of(seed: int = DEFAULT_SEED) -> dict:
+    """gibberish/sources.json: every document generated, by this module, from ``seed``."""
+    return {"default": {"origin": "generated", "licence": "CC0-1.0",
+                        "source": f"polytests.corpora.gibberish, seed {seed} (`polytests corpora --gibberish`)"}}

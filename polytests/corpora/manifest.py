@@ -14,19 +14,34 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from polytests.corpora.documents import Corpus
+from polytests.corpora.document_sources import read_sources
 
 MANIFEST_NAME = "manifest.json"
 FORMAT_VERSION = 1
 
 
+HASHED = ("split", "sha256", "bytes")  # what the corpus hash (and so every cache key) depends on
+
+
 @dataclass(frozen=True)
 class Manifest:
-    entries: dict[str, dict]  # doc id -> {"split", "sha256", "bytes"}
+    entries: dict[str, dict]  # doc id -> {"split", "sha256", "bytes"[, "origin", "licence", "source"]}
 
     @property
     def corpus_hash(self) -> str:
-        payload = json.dumps(self.entries, sort_keys=True).encode("utf-8")
+        """Of the texts and their splits only: a licence or source corrected in sources.json does not
+        invalidate cached activations."""
+        hashed = {doc: {k: e[k] for k in HASHED if k in e} for doc, e in self.entries.items()}
+        payload = json.dumps(hashed, sort_keys=True).encode("utf-8")
         return hashlib.sha256(payload).hexdigest()
+
+    def origins(self) -> dict[str, dict[str, int]]:
+        """Per corpus: how many documents are real, authored, generated (or of unknown origin)."""
+        out: dict[str, dict[str, int]] = {}
+        for doc, e in self.entries.items():
+            row = out.setdefault(doc.split("/", 1)[0], {})
+            row[e.get("origin", "unknown")] = row.get(e.get("origin", "unknown"), 0) + 1
+        return out
 
     def to_json(self) -> str:
         body = {
@@ -37,14 +52,18 @@ class Manifest:
         return json.dumps(body, indent=1, sort_keys=True) + "\n"
 
 
-def build_manifest(corpora: dict[str, Corpus]) -> Manifest:
+def build_manifest(corpora: dict[str, Corpus], with_sources: bool = True) -> Manifest:
+    """The manifest of ``corpora``; ``with_sources``: each document's origin, licence and source from
+    its corpus's sources.json (a broken sources.json then raises CorpusError naming it)."""
     entries = {}
     for corpus in corpora.values():
+        sources = read_sources(corpus.root, [d.name for d in corpus.documents]) if with_sources else {}
         for doc in corpus.documents:
             entries[doc.id] = {
                 "split": doc.split,
                 "sha256": doc.sha256,
                 "bytes": len(doc.text.encode("utf-8")),
+                **sources.get(doc.name, {}),
             }
     return Manifest(entries)
 
