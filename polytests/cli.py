@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from polytests.commands.options import add_settings_options, resolve_args, settings_of
+from polytests.engine.reference import ReferenceTextError
 from polytests.settings import SettingsError
 
 # Settings keys every command that reads activations takes, as --polytests-<key> or the alias.
@@ -116,6 +117,7 @@ def _hunt(args) -> int:
     from polytests.commands.hunt.run import write_outputs
     from polytests.commands.neuron_view import neuron_view
     from polytests.engine.activations import CollectionRequest
+    from polytests.engine.reference import settings_profiles
     from polytests.engine.store import load_settings_model, open_store, split_documents
     from polytests.engine.tokenization import tokenize_documents, vocab_of
 
@@ -138,14 +140,15 @@ def _hunt(args) -> int:
                           CollectionRequest(layers=layers, neurons=tuple(neurons), top_k=top_k), documents=docs)
 
     vocab = vocab_of(model)
+    profiles = settings_profiles(settings, model, args.split)
     result = hunt(store, layers, vocab, k=args.k, min_effect=args.min_effect, q=args.q, alpha=args.alpha,
                   top=args.top, n_resamples=settings.resamples, seed=settings.seed, collect_tokens=with_tokens,
-                  explicit_baseline=bool(args.names))
+                  explicit_baseline=bool(args.names), profiles=profiles)
     console.print(result)
     if args.out or args.html:
         tstore = with_tokens([c.neuron for c in result.candidates]) if result.candidates else store
         views = [neuron_view(tstore, vocab, c.neuron, model=model.name, k=args.contexts,
-                             ci_resamples=min(settings.resamples, 999), seed=settings.seed)
+                             ci_resamples=min(settings.resamples, 999), seed=settings.seed, profiles=profiles)
                  for c in result.candidates[: args.pictures]]
         written = write_outputs(result, out=args.out, html=args.html, views=views)
         for path in written:
@@ -160,6 +163,7 @@ def _show(args) -> int:
     from polytests.commands.neuron_view import neuron_view
     from polytests.commands.show import claims_naming, parse_neuron_for_model
     from polytests.engine.activations import CollectionRequest
+    from polytests.engine.reference import settings_profiles
     from polytests.engine.store import load_settings_model, open_store
     from polytests.engine.tokenization import vocab_of
 
@@ -175,7 +179,7 @@ def _show(args) -> int:
     hypotheses = args.hypotheses or [str(settings.path(h)) for h in settings.hypotheses]
     view = neuron_view(store, vocab_of(model), neuron, model=model.name, k=args.contexts,
                        ci_resamples=settings.resamples, seed=settings.seed,
-                       claims=claims_naming(neuron, hypotheses))
+                       claims=claims_naming(neuron, hypotheses), profiles=settings_profiles(settings, model, args.split))
     Console().print(view)
     if args.html:
         from polytests.commands.hunt.pictures import token_heatmap
@@ -363,6 +367,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except SettingsError as exc:
         print(f"polytests {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except ReferenceTextError as exc:  # [tool.polytests] reference names a file that cannot be read
+        print(f"polytests {args.command}: [tool.polytests] reference: {exc}", file=sys.stderr)
         return 2
 
 

@@ -187,3 +187,25 @@ def test_k_out_of_range_and_unknown_corpus_are_errors(store):
     with pytest.raises(ValueError, match="top_k"):
         scan_responses(ActivationStore("s", "0", "explore", store.tokens, Collection(
             store.collection.site, store.collection.stats, {}, {}, {}, {})), [0])
+
+
+def test_a_reference_scale_is_what_the_scan_bounds_by(store):
+    """With reference profiles (as claims use), the scan's scale is the reference's, not the split's:
+    a reference on which every neuron fires twice as hard halves every effect in scale units."""
+    from types import SimpleNamespace
+
+    exact, _ = scales_of_layer(store, 0, 6)
+
+    class Profiles:
+        def profile(self, layer, site):
+            assert layer == 0 and site == store.site
+            return SimpleNamespace(scale=2 * exact)
+
+    # min_effect 0.1 of a doubled scale is the same bound as 0.2 of the split's scale.
+    split = scan_responses(store, [0], min_effect=0.2, n_resamples=199, seed=1)
+    ref = scan_responses(store, [0], min_effect=0.1, n_resamples=199, seed=1, profiles=Profiles())
+    assert ref.scale_method == "reference"
+    np.testing.assert_allclose(ref.scale, 2 * exact)
+    assert [ref.responding(i) for i in range(6)] == [split.responding(i) for i in range(6)]
+    np.testing.assert_allclose(ref.pvalues, split.pvalues)
+    np.testing.assert_allclose(ref.effect, split.effect / 2, rtol=1e-9)

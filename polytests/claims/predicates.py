@@ -105,7 +105,7 @@ def _min_effect(units: str, example: float):
                  "[tool.polytests] setting; see docs/statistics.md)", examples=[example])
 
 
-_ACTIVATION_UNITS = "units of the neuron's scale (its 99.9th-percentile |activation| on the split)"
+_ACTIVATION_UNITS = "units of the neuron's scale (its 99.9th-percentile |activation| on the reference text)"
 _VERSUS = Field("each", description="'each' (default, selective): above every baseline corpus by min_effect; "
                 "'pooled' (weaker): above the baseline's pooled documents only, while another corpus may "
                 "respond as strongly", examples=["each"])

@@ -51,13 +51,14 @@ class NeuronView:
     top_tokens: tuple[tuple[str, float, int], ...]  # (token, share of positive activation, occurrences)
     contexts: tuple[Context, ...]
     claims: tuple[str, ...] = field(default=())  # lines naming claims about the neuron
+    scale_on: str = "split"  # where the scale was measured: "reference" (as claims do) or "split"
 
     def __rich_console__(self, console, options):
         from rich.table import Table
         from rich.text import Text
 
         yield Text(f"{self.neuron} of {self.model} at {self.site.format(layer=self.neuron.layer)}, {self.split} "
-                   f"split; scale (99.9th pct |act|) {self.scale:.4g}", style="bold")
+                   f"split; scale (99.9th pct |act| on the {self.scale_on}) {self.scale:.4g}", style="bold")
         table = Table(title="mean activation per document, by corpus (95% bootstrap CI over documents)",
                       title_justify="left")
         for col in ("corpus", "docs", "mean", "95% CI", "mean / scale"):
@@ -105,7 +106,7 @@ class NeuronView:
         claims = "".join(f"<li>{e(line)}</li>" for line in self.claims) or "<li>none</li>"
         return (f"<section class='neuron' id='{e(self.neuron)}'><{heading}>{e(self.neuron)}</{heading}>"
                 f"<p class='meta'>{e(self.model)} at {e(self.site.format(layer=self.neuron.layer))}, {e(self.split)} "
-                f"split; scale (99.9th pct |act|) {self.scale:.4g}; red = positive, blue = negative, full colour = "
+                f"split; scale (99.9th pct |act| on the {self.scale_on}) {self.scale:.4g}; red = positive, blue = negative, full colour = "
                 f"{shade:.3g}</p><table><tr><th>corpus</th><th>docs</th><th>mean</th><th>95% CI</th></tr>{rows}"
                 f"</table><h4>top token types</h4><table><tr><th>token</th><th>share of positive activation</th>"
                 f"<th>occurrences</th></tr>{toks}</table><h4>top contexts</h4>{''.join(ctx)}"
@@ -173,8 +174,12 @@ def corpus_means(store, neuron: NeuronRef, *, ci_resamples: int = 999, seed: int
 
 
 def neuron_view(store, vocab: list[str], neuron: NeuronRef, *, model: str, k: int = 6, radius: int = 12,
-                n_tokens: int = 10, claims=(), ci_resamples: int = 999, seed: int = 0) -> NeuronView:
-    return NeuronView(neuron, store.site, store.split, model, neuron_scale(store, neuron),
+                n_tokens: int = 10, claims=(), ci_resamples: int = 999, seed: int = 0,
+                profiles=None) -> NeuronView:
+    """``profiles`` (a ReferenceProfiles): the scale is the reference's, as claims use; else the split's."""
+    scale = profiles.scale(neuron, store.site) if profiles is not None else neuron_scale(store, neuron)
+    return NeuronView(neuron, store.site, store.split, model, scale,
                       corpus_means(store, neuron, ci_resamples=ci_resamples, seed=seed),
                       _top_tokens(store, vocab, neuron, n_tokens),
-                      context_windows(store, vocab, neuron, k=k, radius=radius), tuple(claims))
+                      context_windows(store, vocab, neuron, k=k, radius=radius), tuple(claims),
+                      "reference" if profiles is not None else "split")

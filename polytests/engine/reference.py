@@ -368,6 +368,21 @@ class ReferenceProfiles:
         return build_store(self.model, list(self.reference.documents), "reference", request, cache=cache)
 
 
+def settings_profiles(settings, model, split: str = "explore"):
+    """The reference profiles the settings give ``model`` (as claims use them); None when the
+    reference is the corpora (then scales come from each store's own split)."""
+    from polytests.corpora import build_manifest, load_corpora
+    from polytests.engine.store import split_documents
+
+    reference = resolve_reference(
+        settings.reference, model, settings.root, lambda: split_documents(settings, split),
+        lambda: build_manifest(load_corpora(settings.path(settings.corpora)), with_sources=False).corpus_hash)
+    if not reference.fixed:
+        return None
+    return ReferenceProfiles(model, reference, settings.path(settings.cache_dir))
+
+
 __all__ = ["POST_SITE", "REFERENCE_FILE", "SCALE_QUANTILE", "LayerProfile", "Reference", "ReferenceTextError",
-           "ReferenceProfiles", "corpora_reference", "read_profiles", "write_profiles", "model_reference", "read_reference", "reference_donors", "resolve_reference",
-           "sample_reference", "write_reference"]
+           "ReferenceProfiles", "corpora_reference", "model_reference", "read_profiles", "read_reference",
+           "reference_donors", "resolve_reference", "sample_reference", "settings_profiles", "write_profiles",
+           "write_reference"]

@@ -194,3 +194,13 @@ def null_of(pred: PredicateResult) -> list[tuple[str, dict]]:
         elif len(label) > len(unique[same][0]):
             unique[same] = (label, null)
     return unique
+
+
+def reference_words(prov: dict) -> str:
+    """Where the neuron scales came from, in words (a fixed reference text, or the corpora)."""
+    if prov.get("reference_fixed") is False:
+        return "scales from the corpora (no reference text: bounds move with the corpora)"
+    if prov.get("reference_sha256"):
+        return f"scales from the reference text `{str(prov['reference_sha256'])[:12]}`"
+    return "scales from the split"
+

@@ -13,7 +13,7 @@ import base64
 import html
 
 from polytests.claims.results import ClaimResult
-from polytests.reports.format import claim_effect, effect_of, fmt_claim_p, fmt_p
+from polytests.reports.format import claim_effect, effect_of, fmt_claim_p, fmt_p, reference_words
 from polytests.reports.terminal import Explanation, explain, needs_explaining, outcome
 
 # No network: images must be data URIs; scripts and styles only inline.
@@ -142,7 +142,7 @@ def render_html(results: list[ClaimResult], stamp: str, flips: list[dict], figur
             f"<style>{STYLE}</style></head><body>")
     intro = (f"<h1>polytests report</h1><p class='meta'>Generated {_e(stamp)} · {len(results)} claims · "
              f"model {_e(prov.get('model'))} ({_e(str(prov.get('model_digest', ''))[:12])}) · corpus hash "
-             f"{_e(str(prov.get('corpus_hash', ''))[:12])} · split {_e(prov.get('split'))} · seed {_e(prov.get('seed'))}"
+             f"{_e(str(prov.get('corpus_hash', ''))[:12])} · {_e(reference_words(prov).replace('`', ''))} · split {_e(prov.get('split'))} · seed {_e(prov.get('seed'))}"
              f" · {_e(prov.get('resamples'))} resamples</p>")
     if flips:
         intro += ("<p class='why'><b>Verdicts flipped since the previous run:</b> "

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from polytests.claims.results import ClaimResult
-from polytests.reports.format import claim_effect, fmt_claim_p, fmt_p
+from polytests.reports.format import claim_effect, fmt_claim_p, fmt_p, reference_words
 from polytests.reports.terminal import Explanation, explain, needs_explaining, outcome
 
 
@@ -44,7 +44,8 @@ def summary_markdown(results: list[ClaimResult], stamp: str, flips: list[dict], 
              f"{len(results)} claims: **{counts['confirmed']} confirmed**, **{counts['refuted']} refuted**, "
              f"**{counts['inconclusive']} inconclusive**; {failed} failed their expectation. "
              f"Model `{prov.get('model')}` (`{str(prov.get('model_digest', ''))[:12]}`), corpus hash "
-             f"`{str(prov.get('corpus_hash', ''))[:12]}`, seed {prov.get('seed')}, {stamp}.", ""]
+             f"`{str(prov.get('corpus_hash', ''))[:12]}`, {reference_words(prov)}, seed {prov.get('seed')}, "
+             f"{stamp}.", ""]
     if flips:
         lines += ["### Verdicts flipped", ""]
         lines += [f"- **{f['claim_id']}**: {f['before']} → {f['after']} ({f['explanation']})" for f in flips]
@@ -64,3 +65,4 @@ def summary_markdown(results: list[ClaimResult], stamp: str, flips: list[dict], 
         for r in blocks:
             lines += ["```", *Explanation(r).lines(), "```"]
     return "\n".join(lines) + "\n"
+

@@ -33,7 +33,6 @@ from polytests.claims.evaluate import (
     eval_polysemantic,
     eval_token_matched,
     most_active_token,
-    neuron_scale,
     shared_token_ids,
 )
 from polytests.claims.parse import claim_from_dict
@@ -188,7 +187,7 @@ def check_candidate(ctx: EvaluationContext, neuron: NeuronRef, corpora: tuple[st
         if part.holds:
             pairs.append((c, against))
     token_matched = _worst("token_matched", matched_parts)
-    scale = neuron_scale(ctx.store, neuron)
+    scale = ctx.scale_of(neuron)
     artifact_token = artifact_share = None
     if not response.holds:
         verdict, reason = "weak", f"response not above the bound on stage 2 ({response.detail})"

@@ -62,7 +62,7 @@ class HuntResult:
 
 def hunt(store, layers, vocab, *, k: int, corpora=None, min_effect: float = 0.1, q: float = 0.05,
          alpha: float = 0.05, top: int = 15, n_resamples: int = 999, seed: int = 0, min_occurrences: int = 50,
-         collect_tokens=None, explicit_baseline: bool | None = None) -> HuntResult:
+         collect_tokens=None, explicit_baseline: bool | None = None, profiles=None) -> HuntResult:
     """Stage 1 on ``store``, then stage 2 on the top ``top`` neurons with exactly ``k`` corpora.
 
     ``collect_tokens(neurons) -> store`` returns a store holding per-token activations of those
@@ -71,7 +71,7 @@ def hunt(store, layers, vocab, *, k: int, corpora=None, min_effect: float = 0.1,
     if k < 1:
         raise ValueError(f"--k must be at least 1, got {k}")
     responses = scan_responses(store, layers, corpora=corpora, min_effect=min_effect, q=q,
-                               n_resamples=n_resamples, seed=seed)
+                               n_resamples=n_resamples, seed=seed, profiles=profiles)
     if k > len(responses.corpora) - 1:
         raise ValueError(f"--k {k} with {len(responses.corpora)} corpora: a neuron can respond to at most "
                          f"{len(responses.corpora) - 1} of them (the rest is the comparison)")
@@ -82,12 +82,13 @@ def hunt(store, layers, vocab, *, k: int, corpora=None, min_effect: float = 0.1,
         store = collect_tokens(neurons)
     if explicit_baseline is None:
         explicit_baseline = set(responses.corpora) != set(store.corpora)
-    ctx = EvaluationContext(store, vocab, n_resamples=n_resamples, seed=seed, min_effect=min_effect, alpha=alpha)
+    ctx = EvaluationContext(store, vocab, n_resamples=n_resamples, seed=seed, min_effect=min_effect, alpha=alpha,
+                            profiles=profiles)
     checked = tuple(check_candidate(ctx, responses.neurons[i], responses.responding(i), responses.others(i),
                                     min_effect=min_effect, alpha=alpha, min_occurrences=min_occurrences,
                                     effect=float(responses.effect[i]), qvalue=responses.q_of(i)) for i in chosen)
     notes = ()
-    if responses.scale_method != "exact":
+    if responses.scale_method not in ("exact", "reference"):
         notes = (f"stage 1 read the neuron scale from the top activations ({responses.scale_method}); the controls "
                  "use the exact scale",)
     return HuntResult(responses, k, checked, len(with_k), store.split, alpha, explicit_baseline, notes)

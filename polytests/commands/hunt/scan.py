@@ -138,8 +138,9 @@ def _group_seed(seed: int, corpus: int, rest: tuple[int, ...]) -> int:
 
 def scan_responses(store, layers, *, corpora=None, min_effect: float = 0.1, q: float = 0.05,
                    n_resamples: int = 999, seed: int = 0, d_mlp: int | None = None, progress=None,
-                   permutation: bool = False) -> Responses:
-    """Stage 1 over every neuron of ``layers`` (see the module docstring)."""
+                   permutation: bool = False, profiles=None) -> Responses:
+    """Stage 1 over every neuron of ``layers`` (see the module docstring); ``profiles`` (a
+    ReferenceProfiles): scales from the reference text, as claims use them."""
     names = tuple(corpora) if corpora else store.corpora
     unknown = [c for c in names if c not in store.corpora]
     if unknown:
@@ -158,7 +159,10 @@ def scan_responses(store, layers, *, corpora=None, min_effect: float = 0.1, q: f
     for layer in layers:
         mean = store.collection.stats[layer].mean  # [docs, neurons]
         width = d_mlp or mean.shape[1]
-        s, how = scales_of_layer(store, layer, width)
+        if profiles is not None:
+            s, how = profiles.profile(layer, store.site).scale[:width], "reference"
+        else:
+            s, how = scales_of_layer(store, layer, width)
         methods.add(how)
         neurons += [NeuronRef(layer, i) for i in range(width)]
         means_all.append(mean[:, :width])
