@@ -162,3 +162,13 @@ def test_a_flip_from_alpha_or_min_effect_is_explained_by_it():
     assert describe_changes(what_changed(before, dict(before))) == "same model, corpora, libraries and seed"
     # records written before these fields existed explain nothing by them
     assert what_changed({k: v for k, v in before.items() if k != "alpha"}, after) == []
+
+
+def test_a_non_utf8_ledger_line_is_set_aside_and_said_not_rewritten(tmp_path):
+    """#28: a byte that is not UTF-8 used to be replaced silently and the line accepted as a run."""
+    good = json.dumps({"schema": 1, "claims": {"c1": {"verdict": "confirmed"}}}).encode()
+    bad = b'{"schema": 1, "claims": {"c\xff": {"verdict": "refuted"}}}'
+    (tmp_path / "history.jsonl").write_bytes(good + b"\n" + bad + b"\n")
+    contents = read_ledger(tmp_path / "history.jsonl")
+    assert [list(e["claims"]) for e in contents.entries] == [["c1"]]
+    assert [(n, why) for n, _, why in contents.rejected] == [(2, "not UTF-8 (byte 0xff at column 28)")]

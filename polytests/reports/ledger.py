@@ -58,10 +58,16 @@ def read_ledger(path: str | Path) -> LedgerContents:
     path = Path(path)
     out = LedgerContents()
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        data = path.read_bytes()
     except FileNotFoundError:
         return out
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, raw in enumerate(data.splitlines(), 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:  # set aside and said, never silently rewritten
+            out.rejected.append((n, raw.decode("utf-8", errors="replace"),
+                                 f"not UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"))
+            continue
         if not line.strip():
             continue
         try:
