@@ -9,7 +9,6 @@ computes every layer's profile (scale, firing rate, mean) at the model's default
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -22,14 +21,7 @@ from polytests.engine.reference import (
     write_profiles,
     write_reference,
 )
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+from polytests.training_data.gather import sha256_file
 
 
 def rebuild_sample(reserved: Path, model_dir: Path, manifest: Path, say=print) -> str:
@@ -37,7 +29,7 @@ def rebuild_sample(reserved: Path, model_dir: Path, manifest: Path, say=print) -
     reserved text is not the one the manifest pins (the sample then differs from the shipped one)."""
     pinned = json.loads(manifest.read_text())
     expected = pinned.get("files", {}).get("reserved.jsonl", {}).get("sha256")
-    got = _sha256(reserved)
+    got = sha256_file(reserved)
     if expected and got != expected:
         say(f"warning: {reserved} has sha256 {got[:12]}, the manifest {manifest.name} pins {expected[:12]}: the "
             "sample will not be the shipped one")

