@@ -235,7 +235,8 @@ def test_fires_on_is_selective_by_default(corpora):
     store = planted(corpora, lambda c, t: {"medical": 0.5, "prose": 0.8}.get(c, 0.0))
     pooled = evaluate(store, FiresOn("medical", versus="pooled"))
     each = evaluate(store, FiresOn("medical"))
-    assert pooled.pvalue <= 0.002 and verdict_of(pooled) == "confirmed" and "not selective" in pooled.summary
+    # (under 30 medical documents the deep tail needs the exact paired test too: p stops at 0.025)
+    assert pooled.pvalue <= 0.025 and verdict_of(pooled) == "confirmed" and "not selective" in pooled.summary
     assert each.pvalue > 0.5 and each.numbers["decisive"] == "prose" and verdict_of(each) == "refuted"
     assert "weakest prose" in each.summary
     clear = planted(corpora, lambda c, t: 1.0 if c == "medical" else 0.0)
@@ -257,3 +258,41 @@ def test_reports_find_every_predicates_effect_and_null(corpora):
         assert effect_of(r) is not None, predicate.kind
         if predicate in with_null:
             assert null_of(r) and all(null["counts"] for _, null in null_of(r)), predicate.kind
+
+
+def test_explained_by_over_documents_counts_a_document_where_the_neuron_is_silent_against_it():
+    # " a" tracks the activation in 12 documents and occurs in 40 where the neuron never fires:
+    # the median document does not carry the explanation (pooled, the 12 would dominate).
+    rng = np.random.default_rng(4)
+    docs = {"a": make_docs(rng, 12, [A, THE]), "b": make_docs(rng, 40, [A, X])}
+    store = planted(docs, lambda c, t: 1.0 if (c == "a" and t == A) else 0.0, noise=0.0)
+    r = evaluate(store, ExplainedBy(tokens=(" a",), min_correlation=0.3, over="documents"))
+    assert r.numbers["documents_matching"] == 52 and r.estimate == 0.0 and r.numbers["share_above"] == 12 / 52
+    assert r.numbers["pooled_correlation"] > 0.3 and verdict_of(r) == "refuted"
+
+
+def test_explained_by_over_documents_is_the_sign_test_and_needs_ten_contrasting_documents(corpora):
+    from scipy import stats as sps
+
+    store = planted(corpora, lambda c, t: 1.0 if t in (A, B) else 0.0, noise=0.2)
+    r = evaluate(store, ExplainedBy(tokens=(" a", " b"), min_correlation=0.5, over="documents"))
+    pooled = evaluate(store, ExplainedBy(tokens=(" a", " b"), min_correlation=0.5))
+    n = r.numbers["documents_matching"]
+    above = round(r.numbers["share_above"] * n)
+    assert r.pvalue == sps.binomtest(above, n, 0.5, alternative="greater").pvalue and r.pvalue_range is None
+    assert verdict_of(r) == verdict_of(pooled) == "confirmed"
+    assert r.numbers["pooled_correlation"] == pytest.approx(pooled.numbers["correlation"])
+    rng = np.random.default_rng(1)
+    docs = {"a": make_docs(rng, 9, [W, THE]), "b": make_docs(rng, 30, [THE, X])}
+    few = evaluate(planted(docs, lambda c, t: 1.0 if t == W else 0.0), ExplainedBy(tokens=(" w",), over="documents"))
+    assert few.pvalue is None and "hold both a matching and a non-matching token: 9" in few.inconclusive_reason
+
+
+def test_a_document_where_the_neuron_moves_less_than_the_smallest_effect_is_silent_there():
+    from polytests.stats.correlation import document_correlations
+
+    doc = np.repeat(np.arange(2), 4)
+    x = np.tile([1.0, 0, 0, 0], 2)
+    y = np.array([0.004, 0, 0, 0, 2.0, 0, 0, 0])  # the first document's response is 0.004 high
+    assert document_correlations(x, y, doc).tolist() == [1.0, 1.0]
+    assert document_correlations(x, y, doc, silent_below=0.01).tolist() == [0.0, 1.0]

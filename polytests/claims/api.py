@@ -128,7 +128,7 @@ def top_k_precision(*corpora: str, **options: Any) -> dict:
 
 
 def explained_by(**options: Any) -> dict:
-    """explained_by(tokens=[...], regex="...", min_correlation=0.3, threshold=None)."""
+    """explained_by(tokens=[...], regex="...", min_correlation=0.3, threshold=None, over="tokens" | "documents")."""
     return _table("explained_by", **{k: v for k, v in options.items() if v is not None})
 
 

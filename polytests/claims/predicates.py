@@ -306,6 +306,10 @@ class ExplainedBy(Predicate):
     threshold: Annotated[float, Field(allow_inf_nan=False)] | None = Field(
         None, description="activation counted as firing for precision/recall (default: half the maximum)",
         examples=[0.5])
+    over: Literal["tokens", "documents"] = Field(
+        "tokens", description='"tokens": the correlation over every token of the split (document bootstrap-t; '
+        'not exact on long-tailed activations); "documents": the median of each document\'s own correlation '
+        "(exact sign test)", examples=["documents"])
 
     @model_validator(mode="after")
     def _needs_an_explanation(self):

@@ -1,6 +1,7 @@
 """The token-level predicates: ``top_k_precision`` (the top contexts' corpora, exact binomial
-tests) and ``explained_by`` (an explanation's correlation with the activation, a document
-bootstrap-t), and the token-id helpers they share with the other predicates."""
+tests) and ``explained_by`` (an explanation's correlation with the activation: over every
+token, a document bootstrap-t, or within each document holding it, the sign test of its
+median), and the token-id helpers they share with the other predicates."""
 
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ import numpy as np
 
 from polytests.claims.model import ExplainedBy, TopKPrecision
 from polytests.claims.results import PredicateResult
-from polytests.stats.correlation import document_correlation_test
+from polytests.stats.correlation import (
+    document_correlation_test,
+    document_correlations,
+    within_document_correlation_test,
+)
 from polytests.stats.multiplicity import monte_carlo_range
 from polytests.stats.relative import MIN_DOCUMENTS
 
@@ -115,6 +120,9 @@ def eval_explained_by(ctx, claim, p: ExplainedBy, seed: int) -> PredicateResult:
         reason = "the explanation matches no token (or every token) of the split"
         return PredicateResult(p.kind, p.describe(), None, f"inconclusive: {reason}", numbers, reason, 1.0)
     doc_of_token = store.tokens.doc_index_per_token()
+    if p.over == "documents":
+        return _explained_within_documents(ctx, claim, p, pred, acts, doc_of_token, numbers, precision, recall,
+                                           threshold, len(ids))
     holding = int(np.unique(doc_of_token[pred]).size)
     numbers["documents_matching"] = holding
     if holding < MIN_DOCUMENTS:
@@ -127,12 +135,41 @@ def eval_explained_by(ctx, claim, p: ExplainedBy, seed: int) -> PredicateResult:
     corr, (low, high), n_docs = test.correlation, test.ci, store.tokens.n_docs
     pvalue, p_refute = test.pvalue_above, test.pvalue_below
     numbers.update(correlation=corr, ci=(float(low), float(high)), min_correlation=p.min_correlation)
-    summary = (f"explanation ({len(ids)} token types) vs activation: r={corr:.2f} "
+    summary = (f"explanation ({len(ids)} token types) vs activation over every token: r={corr:.2f} "
                f"(95% CI [{low:.2f}, {high:.2f}], needed > {p.min_correlation}), "
-               f"precision {precision:.0%}, recall {recall:.0%} at activation > {threshold:.3g}")
+               f"precision {precision:.0%}, recall {recall:.0%} at activation > {threshold:.3g}; "
+               "a pooled correlation's test is not exact on long-tailed activations (over = \"documents\" is)")
     return PredicateResult(p.kind, p.describe(), pvalue, summary, numbers, None, 1 / (test.replicates + 1),
                            pvalue_refute=p_refute, estimate=corr, bound=p.min_correlation,
                            ci=(float(low), float(high)), units="correlation", documents=n_docs,
                            resamples=test.replicates,
                            pvalue_range=monte_carlo_range(test.count_above, test.replicates),
                            pvalue_refute_range=monte_carlo_range(test.count_below, test.replicates))
+
+
+def _explained_within_documents(ctx, claim, p: ExplainedBy, pred, acts, doc_of_token, numbers, precision, recall,
+                                threshold, n_types) -> PredicateResult:
+    """``over = "documents"``: the median within-document correlation, by the exact sign test. A
+    document where the neuron's activation varies by less than the smallest activation effect
+    (min_effect times its scale) counts as silent there: correlation 0."""
+    silent = ctx.min_effect * ctx.scale_of(claim.neuron)
+    contrasting = document_correlations(pred.astype(float), acts, doc_of_token, silent_below=silent)
+    holding = int(contrasting.size)
+    numbers["documents_matching"] = holding
+    if holding < MIN_DOCUMENTS:
+        reason = (f"too few documents hold both a matching and a non-matching token: {holding} (need "
+                  f"{MIN_DOCUMENTS}: the test's unit is the document; docs/statistics.md)")
+        return PredicateResult(p.kind, p.describe(), None, f"inconclusive: {reason}", numbers, reason, 1.0,
+                               documents=holding)
+    test = within_document_correlation_test(pred.astype(float), acts, doc_of_token, p.min_correlation,
+                                            silent_below=silent)
+    low, high = test.ci
+    numbers.update(correlation=test.median, ci=(float(low), float(high)), min_correlation=p.min_correlation,
+                   pooled_correlation=test.pooled, share_above=test.share_above, silent_below=silent)
+    summary = (f"explanation ({n_types} token types) vs activation within each of {holding} documents holding it: "
+               f"median r={test.median:.2f} (95% CI [{low:.2f}, {high:.2f}], needed > {p.min_correlation}; "
+               f"{test.share_above:.0%} of documents above), pooled r={test.pooled:.2f}, "
+               f"precision {precision:.0%}, recall {recall:.0%} at activation > {threshold:.3g}")
+    return PredicateResult(p.kind, p.describe(), test.pvalue_above, summary, numbers, None, test.min_pvalue,
+                           pvalue_refute=test.pvalue_below, estimate=test.median, bound=p.min_correlation,
+                           ci=(float(low), float(high)), units="correlation", documents=holding)

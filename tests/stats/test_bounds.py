@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from polytests.stats import bounds
 from polytests.stats.bounds import bound_test, bound_test_one_sample, documents_needed, mean_bound_test
 from polytests.stats.relative import relative_effect_test
 
@@ -80,3 +81,34 @@ def test_the_mean_test_kept_for_comparison_is_welch_and_permutation():
     r = mean_bound_test(x, y, 0.25, n_resamples=1999, seed=3)
     welch = stats.ttest_ind(x - 0.25, y, equal_var=False, alternative="greater").pvalue
     assert r.pvalue_above >= welch - 1e-12 and r.estimate == pytest.approx(x.mean() - y.mean())
+
+
+def test_paired_sign_pvalues_are_binomial_tails_over_disjoint_pairs():
+    from scipy import stats as sps
+
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(1, 1, 12), rng.normal(0, 1, 40)
+    p_above, p_below = bounds.paired_sign_pvalues(x, y, 0.2, np.random.default_rng(9))
+    # the same pairing, drawn by hand
+    r = np.random.default_rng(9)
+    ys = y[r.permutation(40)[:12]]
+    xs = x[r.permutation(12)]
+    d = xs - 0.2 - ys
+    assert p_above == pytest.approx(sps.binomtest(int((d > 0).sum()), 12, 0.5, alternative="greater").pvalue)
+    assert p_below == pytest.approx(sps.binomtest(int((d < 0).sum()), 12, 0.5, alternative="greater").pvalue)
+
+
+def test_a_small_group_reaches_the_deep_tail_only_with_the_paired_test():
+    rng = np.random.default_rng(6)
+    x, y = rng.normal(1.2, 1, 12), rng.normal(0, 1, 60)
+    free = bounds.bound_test(x, y, 0.0, n_resamples=999, seed=3, tail_guard=False)
+    guarded = bounds.bound_test(x, y, 0.0, n_resamples=999, seed=3)
+    assert free.pvalue_above < bounds.TAIL_LEVEL
+    pair_above, _ = bounds.paired_sign_pvalues(x, y, 0.0, np.random.default_rng([3, bounds._PAIR_STREAM]))
+    assert guarded.pvalue_above == max(free.pvalue_above, min(pair_above, bounds.TAIL_LEVEL))
+    assert guarded.pvalue_above > free.pvalue_above  # 12 pairs cannot reach the permutation test's p here
+    assert guarded.min_pvalue >= 0.5 ** 12
+    # 30 documents a group and more: the studentized test alone
+    x30 = rng.normal(1.2, 1, 30)
+    assert bounds.bound_test(x30, y, 0.0, n_resamples=999, seed=3).pvalue_above == \
+        bounds.bound_test(x30, y, 0.0, n_resamples=999, seed=3, tail_guard=False).pvalue_above

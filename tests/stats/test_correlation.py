@@ -142,3 +142,67 @@ def test_top_k_calibration_rows_on_simulated_activations(monkeypatch):
     monkeypatch.setattr(calibrate_predicates, "TRUTH_DRAWS", 100)
     (row,) = calibrate_predicates.top_k_rows(values, n_claims=150, seed=0)
     assert row.n == 150 and row.ok, row
+
+
+# --------------------------------------------------------------------------
+# the verdicts' test: the median within-document correlation
+# --------------------------------------------------------------------------
+
+
+def _per_document_by_hand(x, y, doc):
+    out = []
+    for d in np.unique(doc):
+        xs, ys = x[doc == d], y[doc == d]
+        if np.ptp(xs) == 0:
+            continue  # not contrasting: left out
+        out.append(0.0 if np.ptp(ys) == 0 else float(np.corrcoef(xs, ys)[0, 1]))
+    return np.array(out)
+
+
+def test_document_correlations_are_numpys_per_document():
+    from polytests.stats.correlation import document_correlations
+
+    rng = np.random.default_rng(10)
+    sizes = rng.integers(1, 30, 80)
+    doc = np.repeat(np.arange(80), sizes)
+    x = (rng.random(doc.size) < 0.2).astype(float)
+    y = (rng.random(doc.size) < 0.3) * rng.lognormal(0, 1.5, doc.size) + 3.0 * x
+    y[doc % 7 == 0] = 0.25  # constant activation in some documents: they count as 0
+    got = document_correlations(x, y, doc)
+    want = _per_document_by_hand(x, y, doc)
+    assert got.shape == want.shape and want.size > 30
+    np.testing.assert_allclose(got, want, atol=1e-12)
+    assert np.count_nonzero(got == 0.0) >= 5
+
+
+def test_a_large_offset_does_not_make_a_constant_document_vary():
+    from polytests.stats.correlation import document_correlations
+
+    doc = np.repeat(np.arange(2), 6)
+    x = np.tile([1.0, 0, 0, 1, 0, 0], 2)
+    y = np.r_[np.full(6, 1e6 + 0.1), [1e6, 1e6 + 1, 1e6, 1e6 + 1, 1e6, 1e6]]
+    r = document_correlations(x, y, doc)
+    assert r[0] == 0.0 and r[1] == pytest.approx(np.corrcoef(x[6:], y[6:])[0, 1])
+
+
+def test_within_document_test_is_scipys_sign_test():
+    from scipy import stats
+
+    from polytests.stats.correlation import within_document_correlation_test
+
+    rng = np.random.default_rng(11)
+    doc = np.repeat(np.arange(40), 25)
+    x = (rng.random(doc.size) < 0.15).astype(float)
+    y = x * rng.lognormal(0, 1, doc.size) * (rng.random(40) < 0.7)[doc] + 0.3 * rng.random(doc.size)
+    r = _per_document_by_hand(x, y, doc)
+    for bound in (0.1, 0.4, 0.7):
+        t = within_document_correlation_test(x, y, doc, bound)
+        above, below = int(np.sum(r > bound)), int(np.sum(r < bound))
+        assert t.pvalue_above == pytest.approx(stats.binomtest(above, r.size, 0.5, alternative="greater").pvalue)
+        assert t.pvalue_below == pytest.approx(stats.binomtest(below, r.size, 0.5, alternative="greater").pvalue)
+        assert t.median == pytest.approx(np.median(r)) and t.documents == r.size
+    assert t.pooled == pytest.approx(np.corrcoef(x, y)[0, 1])
+    with pytest.raises(ValueError, match="strictly between"):
+        within_document_correlation_test(x, y, doc, 1.0)
+    with pytest.raises(ValueError, match="non-matching"):
+        within_document_correlation_test(np.ones(10), np.arange(10.0), np.zeros(10, int), 0.3)
