@@ -5,8 +5,10 @@ options, collection, the session fixture, the terminal summary. The nodes are in
 :mod:`polytests.items`, the family and its results in :mod:`polytests.session`.
 The family of claims (for the multiple-comparison correction) is every claim
 collected from the configured hypothesis paths before ``-k``/``-m`` deselect
-anything, plus the TOML claims of those paths that this run did not collect,
-so a verdict does not change with what you run.
+anything, plus the TOML claims of those paths that this run did not collect.
+Only the selected claims are computed; the rest are read from the result cache or
+enter the correction at p = 1, so a selection never confirms or refutes a claim that
+the full run would not (docs/statistics.md, "Running a selection").
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ REPORT_ERROR_KEY = pytest.StashKey[str]()
 
 
 OPTIONS = ("model", "corpora", "reference", "alpha", "min_effect", "min_effect_loss", "correction", "resamples", "seed",
-           "report_dir", "cache_dir", "device", "strict_inconclusive", "recompute")
+           "report_dir", "cache_dir", "lock_timeout", "device", "strict_inconclusive", "recompute")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -62,6 +64,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--polytests-seed", help="seed for every resampling")
     group.addoption("--polytests-report-dir", help="where claims.json/.md/.html go (default reports/)")
     group.addoption("--polytests-cache-dir", help="activation cache folder (default .polytests_cache)")
+    group.addoption("--polytests-lock-timeout",
+                    help="seconds to wait for another run's lock on a cache entry or the report folder (default 600)")
     group.addoption("--polytests-device", help="torch device: auto, cpu, cuda (default auto: CUDA when present)")
     group.addoption("--polytests-strict-inconclusive", action="store_true", default=None,
                     help="fail inconclusive claims instead of skipping them")
@@ -201,12 +205,29 @@ def pytest_runtestloop(session: pytest.Session):
     if not session.config.option.collectonly and any(isinstance(i, ClaimItem) for i in session.items):
         capture = session.config.pluginmanager.getplugin("capturemanager")
         state = session.config.stash[SESSION_KEY]
+        # Only the selected claims (after paths, -k and -m) are computed; the rest of the family
+        # is read from the result cache or enters the correction at p = 1 (session.evaluate_all).
+        selected = {i.claim.id for i in session.items if isinstance(i, ClaimItem)}
+        state.selected = None if set(state.family) <= selected else selected
+        _report_progress(session.config, state)
         if capture is not None:
             with capture.global_and_fixture_disabled():
                 state.evaluate_all()
         else:
             state.evaluate_all()
     return (yield)
+
+
+def _report_progress(config: pytest.Config, state: PolytestsSession) -> None:
+    """Progress lines of the family's computation go to the terminal: every step, or, when output is
+    not a terminal and ``-q`` was given, one line a minute at most."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or hasattr(config, "workerinput"):
+        return
+    from polytests.progress import at_most_every
+
+    quiet = config.get_verbosity() < 0 and not reporter.isatty()
+    state.runner.progress = at_most_every(60.0 if quiet else 0.0, reporter.write_line)
 
 
 @pytest.fixture(scope="session")
@@ -244,12 +265,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
             written = detect_flips(results, report_dir)
         else:
             written = write_reports(results, report_dir,
-                                    figure_cache=state.settings.path(state.settings.cache_dir) / "figures")
+                                    figure_cache=state.settings.path(state.settings.cache_dir) / "figures",
+                                    lock_timeout=state.settings.lock_timeout)
     except TimeoutError as exc:  # filelock.Timeout: another run holds the report folder's lock
         config.stash[REPORT_ERROR_KEY] = (
-            f"the report folder {report_dir} stayed locked by another polytests run ({exc}); the verdicts above "
-            "stand, but no report and no ledger line were written. Fix: rerun when that run ends, or, if "
-            "none is going, delete the lock file")
+            f"the report folder {report_dir} stayed locked by another polytests run for lock_timeout = "
+            f"{state.settings.lock_timeout:g}s ({exc}); the verdicts above stand, but no report and no ledger line "
+            "were written. Fix: rerun when that run ends, or raise [tool.polytests] lock_timeout")
         return
     except OSError as exc:
         # The verdicts stand (they are the test outcomes); only the files are missing.
@@ -284,6 +306,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     console.print(SummaryTable(results, {f["claim_id"] for f in flips}))
     console.print(explanations(results))
     terminalreporter.write(buffer.getvalue())
+    missing = max((r.provenance.get("family_not_computed", 0) for r in results), default=0)
+    if missing:
+        size = results[0].family_size
+        terminalreporter.write_line(
+            f"polytests: {missing} of the family's {size} claims were not selected and had no cached result: "
+            f"they entered the correction at p = 1, so an inconclusive verdict here may be decided by the full "
+            f"run (no verdict of this run can be reversed by it)", yellow=True)
     if written is None:
         return
     for flip in flips:

@@ -29,6 +29,8 @@ class PolytestsSession:
     _duplicated: set[str] = field(default_factory=set)
     # Claims whose model is not on this machine: skipped with the reason, not members of the family.
     skipped: dict[str, str] = field(default_factory=dict)
+    # Ids of the claims this run selected (a path or -k); None: every claim of the family.
+    selected: set[str] | None = None
     _runner: object = None
     _results: dict | None = None
     _checked: bool = False
@@ -121,15 +123,17 @@ class PolytestsSession:
     def _judge_isolated(self, claims: list[Claim]) -> dict:
         """The family's results; if judging them together fails, find the claims that fail
         alone (by group of shared activations, then one by one) and judge the rest without them."""
+        compute = None if self.selected is None else self.selected & {c.id for c in claims}
         try:
-            return self.runner.evaluate_family(claims)
+            return self.runner.evaluate_family(claims, compute)
         except Exception:  # noqa: BLE001
             pass
         groups: dict[tuple, list[Claim]] = {}
         for c in claims:
             groups.setdefault((c.model or self.settings.model, c.split, c.site), []).append(c)
         for members in groups.values():
-            if self._fails(members) is None:
+            members = [c for c in members if compute is None or c.id in compute]
+            if not members or self._fails(members) is None:
                 continue
             for c in members:
                 exc = self._fails([c])
@@ -138,7 +142,7 @@ class PolytestsSession:
                         c.id, exc, path=c.source, line=c.line)
         remaining = [c for c in claims if c.id not in self.invalid]
         try:
-            return self.runner.evaluate_family(remaining)
+            return self.runner.evaluate_family(remaining, compute)
         except Exception as exc:  # noqa: BLE001 - e.g. only fails together: every claim reports it
             for c in remaining:
                 self.invalid[c.id] = exc if isinstance(exc, PolytestsError) else ClaimCrashed(
@@ -169,6 +173,11 @@ class PolytestsSession:
             pytest.skip(self.skipped[claim.id])
         if claim.id in self.invalid:
             raise self.invalid[claim.id]
+        if claim.id not in self._results and self.family.get(claim.id) == claim:
+            # A member of the family this selection did not compute (e.g. checked from an ordinary
+            # test): computed now, within the family (the others read from the cache or at p = 1).
+            valid = [c for c in self.family.values() if c.id not in self.invalid and c.id not in self.skipped]
+            self._results.update(self.runner.evaluate_family(valid, {claim.id}))
         if claim.id not in self._results:
             # A claim outside the collected family (e.g. built inside a test): judged alone.
             try:

@@ -59,6 +59,9 @@ class Settings(BaseModel):
     seed: Annotated[int, Field(ge=0, lt=2**63)] = Field(20261125, examples=[20261125])
     report_dir: _Text = Field("reports", examples=["reports"])
     cache_dir: _Text = Field(".polytests_cache", examples=[".polytests_cache"])
+    # Seconds to wait for another process's lock (an activation-cache entry, a claim's cached result,
+    # the report folder) before the documented outcome (docs/reliability.md, "Locks").
+    lock_timeout: Annotated[float, Field(ge=0, le=86_400, allow_inf_nan=False)] = Field(600.0, examples=[600.0])
     strict_inconclusive: bool = Field(False, examples=[True])
     # Ignore per-claim results cached by earlier runs (they are still written for the next).
     recompute: bool = Field(False, examples=[True])

@@ -94,6 +94,9 @@ def test_claims_run_end_to_end(project):
     assert claims["alpha-feature"]["family_size"] == 4
     prov = claims["alpha-feature"]["provenance"]
     assert len(prov["model_digest"]) == 64 and len(prov["corpus_hash"]) == 64 and prov["seed"] == 20261125
+    assert len(prov["claim_digest"]) == 64 and len(prov["versions"]["polytests_source"]) == 64
+    ledger = [json.loads(line) for line in (project.path / "reports" / "history.jsonl").read_text().splitlines()]
+    assert ledger[-1]["claims"]["alpha-feature"]["claim_digest"] == prov["claim_digest"]
     assert (project.path / "reports" / "claims.html").is_file()
 
 
@@ -109,6 +112,68 @@ def test_verdicts_do_not_change_with_k(project):
     project.runpytest("hypotheses/claims.toml", "-p", "no:cacheprovider")
     by_path = report(project)["alpha-feature"]
     assert by_path["family_size"] == 4 and by_path["pvalue_adjusted"] == full["pvalue_adjusted"]
+
+
+def test_a_selection_computes_only_what_it_selected_and_never_decides_more_than_the_full_run(project):
+    # A fresh cache: -k computes alpha-feature alone; the three other valid claims enter Holm at p = 1.
+    result = run(project, "-k", "alpha-feature")
+    result.assert_outcomes(passed=1)
+    computed = {p.name.rsplit("-", 1)[0] for p in (project.path / "cache" / "results").glob("*.pkl")}
+    assert computed == {"alpha-feature"}  # (a refined result of it is a second entry)
+    selected = report(project)["alpha-feature"]
+    assert selected["family_size"] == 4 and selected["provenance"]["family_not_computed"] == 3
+    assert "3 of the family's 4 claims were not selected" in result.stdout.str()
+    run(project)
+    full = report(project)
+    assert full["alpha-feature"]["provenance"]["family_not_computed"] == 0
+    # Holm is non-decreasing in every input: the stand-ins at p = 1 can only raise the adjusted p.
+    assert selected["pvalue_adjusted"] >= full["alpha-feature"]["pvalue_adjusted"]
+    assert selected["pvalue_refute_adjusted"] >= full["alpha-feature"]["pvalue_refute_adjusted"]
+    if selected["verdict"] != "inconclusive":
+        assert full["alpha-feature"]["verdict"] == selected["verdict"]
+    # Now everything is cached: the selection reads the others and is exact.
+    run(project, "-k", "alpha-feature")
+    again = report(project)["alpha-feature"]
+    assert again["provenance"]["family_not_computed"] == 0
+    assert again["pvalue_adjusted"] == full["alpha-feature"]["pvalue_adjusted"]
+
+
+def test_a_claim_checked_from_a_test_in_a_selection_is_judged_within_the_family(project):
+    # alpha-python is a member of the family that this selection does not select as an item; the
+    # ordinary test that checks it gets it computed then, in the family of 4 (not alone).
+    project.makeconftest(textwrap.dedent("""
+        import pytest
+
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_runtest_call(item):
+            yield
+            if item.name == "test_check_from_an_ordinary_test":
+                from polytests.session import SESSION_KEY
+                state = item.config.stash[SESSION_KEY]
+                r = state.result_for(state.family["alpha-python"])
+                assert r.family_size == 4, r.family_size
+    """))
+    result = run(project, "-k", "alpha-feature or check_from_an_ordinary")
+    result.assert_outcomes(passed=2)
+    computed = {p.name.rsplit("-", 1)[0] for p in (project.path / "cache" / "results").glob("*.pkl")}
+    assert computed == {"alpha-feature", "alpha-python"}
+
+
+def test_computing_claims_is_never_silent_and_quiet_means_a_line_a_minute(project):
+    # pytester's output is not a terminal: with -q one progress line a minute at most (the run is
+    # shorter than that), without -q one line per claim, each with its stage, count and time.
+    quiet = run(project, "-q").stdout.str()
+    lines = [line for line in quiet.splitlines() if line.startswith("polytests: claim ")]
+    assert len(lines) == 1 and "(1/4;" in lines[0] and "fires_on on L" in lines[0] and "so far" in lines[0]
+    assert "claim(s) computed in" not in quiet  # inside the same minute
+    loud = run(project, "--polytests-recompute").stdout.str()
+    lines = [line for line in loud.splitlines() if line.startswith("polytests: claim ")]
+    lines = [line for line in lines if "/4;" in line]  # (refinement lines too, where a claim needs them)
+    assert [re.search(r"\((\d)/4;", line).group(1) for line in lines] == ["1", "2", "3", "4"]
+    assert "polytests: 4 claim(s) computed in" in loud
+    assert all("left)" in line for line in lines[1:])
+    # Nothing to compute: no progress lines at all.
+    assert "polytests: claim " not in run(project).stdout.str()
 
 
 def test_same_inputs_same_pvalues_bit_for_bit(project):

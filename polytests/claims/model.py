@@ -128,6 +128,15 @@ class Claim(FrozenModel):
         return tuple(seen)
 
     @property
+    def digest(self) -> str:
+        """SHA-256 of what the claim says (every field; not where it is written): the ledger tells
+        an edited claim from a verdict that flipped on the same claim."""
+        import hashlib
+        import json
+
+        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True, default=str).encode()).hexdigest()
+
+    @property
     def needs_ablation(self) -> bool:
         return any(p.kind.startswith("ablation_") for p in self.predicates)
 

@@ -131,7 +131,7 @@ class ActivationCache:
     computing it without the lock (and saying so).
     """
 
-    def __init__(self, root: str | Path, *, lock_timeout: float = 900.0) -> None:
+    def __init__(self, root: str | Path, *, lock_timeout: float = 600.0) -> None:
         self.root = Path(root)
         self.lock_timeout = lock_timeout
         self.fallback_reason: str | None = None

@@ -69,8 +69,9 @@ def result_key(claim, *, model_digest: str, corpus_hash: str, settings: dict[str
 class ResultCache:
     """A folder of per-claim result entries (``<claim id>-<key>.pkl``)."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, *, lock_timeout: float = 600.0) -> None:
         self.root = Path(root)
+        self.lock_timeout = lock_timeout
         self.usable = True
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -127,7 +128,7 @@ class ResultCache:
             with contextlib.suppress(OSError, UnboundLocalError):
                 os.unlink(tmp)
 
-    def lock(self, path: Path, *, wait: bool, timeout: float = 3600.0):
+    def lock(self, path: Path, *, wait: bool, timeout: float | None = None):
         """The entry's file lock, acquired (or None: held elsewhere and ``wait`` is False, or no cache)."""
         from filelock import FileLock
 
@@ -136,6 +137,7 @@ class ResultCache:
         if not self.usable:
             return None
         lock = FileLock(str(path) + ".lock")
+        timeout = self.lock_timeout if timeout is None else timeout
         try:
             if not acquire(lock, timeout if wait else 0, f"a claim's cached result ({path.name})"):
                 if wait:

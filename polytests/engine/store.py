@@ -179,7 +179,7 @@ def open_store(settings: Settings, model, split: str, request: CollectionRequest
     cached in the settings' cache folder: how the runner and every command open one."""
     if documents is None:
         documents = split_documents(settings, split, names)
-    cache = ActivationCache(settings.path(settings.cache_dir))
+    cache = ActivationCache(settings.path(settings.cache_dir), lock_timeout=settings.lock_timeout)
     return build_store(model, documents, split, request, cache=cache, progress=progress)
 
 

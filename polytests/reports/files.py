@@ -81,7 +81,7 @@ def detect_flips(results: list[ClaimResult], report_dir: str | Path) -> WrittenR
 
 
 def write_reports(results: list[ClaimResult], report_dir: str | Path, *, stamp: str | None = None,
-                  figure_cache: str | Path | None = None) -> WrittenReports:
+                  figure_cache: str | Path | None = None, lock_timeout: float = 600.0) -> WrittenReports:
     """Append this run to the ledger and write every report file; returns paths, flips, warnings.
 
     ``figure_cache``: a folder where per-claim figures are kept by content, so a rerun whose
@@ -90,7 +90,7 @@ def write_reports(results: list[ClaimResult], report_dir: str | Path, *, stamp: 
     folder.mkdir(parents=True, exist_ok=True)
     stamp = stamp or _now()
     out = WrittenReports(folder)
-    with report_lock(folder):
+    with report_lock(folder, lock_timeout):
         remove_stale_temporaries(folder)
         previous = read_previous_report(folder, out.warnings, set_aside=True)
         ledger_path = folder / LEDGER_NAME

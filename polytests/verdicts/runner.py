@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from polytests.claims.contexts import (
@@ -24,7 +25,6 @@ from polytests.claims.results import ClaimResult, PredicateResult
 from polytests.corpora import build_manifest, load_corpora
 from polytests.engine.activations import CollectionRequest
 from polytests.engine.cache import ActivationCache
-from polytests.engine.provenance import library_versions
 from polytests.engine.store import load_settings_model, open_store
 from polytests.engine.tokenization import vocab_of
 from polytests.errors import (
@@ -33,6 +33,7 @@ from polytests.errors import (
     PolytestsError,
 )
 from polytests.neurons import NeuronRef
+from polytests.progress import Steps
 from polytests.settings import Settings
 from polytests.stats import resolution_ok
 from polytests.verdicts.decide import claim_pvalues, claim_ranges, decide, refinable
@@ -53,6 +54,8 @@ class ClaimRunner:
     _references: dict = field(default_factory=dict)
     _profiles: dict = field(default_factory=dict)
     _result_cache: object = None
+    # Where progress lines go (the plugin sets the terminal, throttled under -q; None: silent).
+    progress: Callable[[str], None] | None = None
     _started: float = field(default_factory=time.time)
 
     # -- resources, each built once -------------------------------------------------
@@ -168,7 +171,7 @@ class ClaimRunner:
         key = (model.digest, store.split)
         if key not in self._ablation:
             docs = {s: [d for c in self.corpora.values() for d in c.split(s)] for s in ("explore", store.split)}
-            cache = ActivationCache(self.settings.path(self.settings.cache_dir))
+            cache = ActivationCache(self.settings.path(self.settings.cache_dir), lock_timeout=self.settings.lock_timeout)
             # The store tokenized the same documents in the same order: reuse its tokens.
             self._ablation[key] = AblationEngine(model, docs[store.split], docs["explore"], cache, store.split,
                                                  tokens=store.tokens, profiles=self.profiles(model, store.split))
@@ -178,7 +181,8 @@ class ClaimRunner:
         if self._result_cache is None:
             from polytests.engine.result_cache import ResultCache
 
-            self._result_cache = ResultCache(self.settings.path(self.settings.cache_dir) / "results")
+            self._result_cache = ResultCache(self.settings.path(self.settings.cache_dir) / "results",
+                                             lock_timeout=self.settings.lock_timeout)
         return self._result_cache
 
     def _result_path(self, claim: Claim, model, resamples: int | None = None):
@@ -260,19 +264,32 @@ class ClaimRunner:
                 else:
                     work.append((group, members, claim, path))
         deferred = []
+        steps = Steps(self.progress, len(work))
+        if out and work and self.progress is not None:
+            self.progress(f"polytests: {len(out)} claim(s) read from the result cache, {len(work)} to compute")
+        done = 0
         for item in _worker_share_first(work):
             lock = self._results_cache().lock(item[3], wait=False)
             if lock is None and self._results_cache().usable:
                 deferred.append(item)  # another worker holds it
                 continue
+            steps(done, f"claim {item[2].id}: {_stages(item[2])}")
             out[item[2].id] = self._compute_or_read(item, lock)
+            done += 1
         for item in deferred:
+            steps(done, f"claim {item[2].id}: waiting for the worker that computes it")
             out[item[2].id] = self._compute_or_read(item, self._results_cache().lock(item[3], wait=True))
+            done += 1
+        if work:
+            steps.finish(f"{len(work)} claim(s) computed")
         return {c.id: out[c.id] for c in claims}
 
     def _family(self, claims: list[Claim], raw: dict) -> list[FamilyDecision]:
-        return family_verdicts([claim_pvalues(raw[c.id][0]) for c in claims],
-                               [claim_ranges(raw[c.id][0]) for c in claims], self.settings.correction)
+        """The family's adjusted p-values; a claim without a result (not computed in a selection)
+        enters with p = 1 on both sides, as an untestable claim does."""
+        return family_verdicts([claim_pvalues(raw[c.id][0]) if c.id in raw else (None, 1.0) for c in claims],
+                               [claim_ranges(raw[c.id][0]) if c.id in raw else ((1.0, 1.0), (1.0, 1.0))
+                                for c in claims], self.settings.correction)
 
     def _refined(self, claim: Claim, claims: list[Claim], meta: dict, resamples: int
                  ) -> tuple[list[PredicateResult], dict]:
@@ -285,6 +302,9 @@ class ClaimRunner:
         if hit is not None:
             return hit
         members = [c for c in claims if (self._model_spec(c), c.split, c.site) == group]
+        if self.progress is not None:
+            self.progress(f"polytests: claim {claim.id}: its decision is within Monte Carlo error of alpha; "
+                          f"resampling again with {resamples:,} resamples")
         ctx = dataclasses.replace(self._group_context(group, members), n_resamples=resamples)
         results = [evaluate_predicate(ctx, claim, i, p) for i, p in enumerate(claim.predicates)]
         value = (results, {**meta, "result_from_cache": False, "from_cache": False})
@@ -304,7 +324,7 @@ class ClaimRunner:
             if lock is not None:
                 lock.release()
 
-    def evaluate_family(self, claims: list[Claim]) -> dict[str, ClaimResult]:
+    def evaluate_family(self, claims: list[Claim], compute: set[str] | None = None) -> dict[str, ClaimResult]:
         """Verdicts for every claim, with the correction applied across all of them.
 
         Each claim has two one-sided p-values against its bounds: "above" (all
@@ -319,35 +339,68 @@ class ClaimRunner:
         decision that the Monte Carlo error of its p-values could reverse is resampled
         again with ten times the resamples (``REFINE_ROUNDS`` times at most); if that does
         not settle it, the claim is "inconclusive", undecided by Monte Carlo resolution.
+
+        ``compute``: the ids of the claims this run selected (a path or ``-k``); None for all. The
+        others are read from the result cache where they are there, and otherwise enter the
+        correction with p = 1 on both sides without being computed: Holm's (and Bonferroni's, and
+        BH's) adjusted p-values are non-decreasing in every input, so a selected claim's adjusted
+        p can only be larger than in the full run, never smaller (docs/statistics.md, "Running a
+        selection"). Results are returned for the claims that have one.
         """
-        raw = self.evaluate_raw(claims)
+        wanted = [c for c in claims if compute is None or c.id in compute]
+        wanted_ids = {c.id for c in wanted}
+        raw = self.evaluate_raw(wanted)
+        for claim in claims:
+            if claim.id not in raw:
+                hit = self._load_result(self._result_path(claim, self.model(self._model_spec(claim))))
+                if hit is not None:
+                    raw[claim.id] = hit
+        not_computed = sum(c.id not in raw for c in claims)
         m = len(claims)
         alphas = {c.id: c.alpha if c.alpha is not None else self.settings.alpha for c in claims}
         used = {c.id: self.settings.resamples for c in claims}
+        frozen: set[str] = set()  # claims of the family not selected, whose refined result is not cached
         for _ in range(REFINE_ROUNDS):
             family = self._family(claims, raw)
             refine = [c for c, d in zip(claims, family, strict=True)
-                      if not d.resolved(alphas[c.id]) and refinable(raw[c.id][0])
-                      and used[c.id] * 10 < MAX_RESAMPLES]
+                      if c.id in raw and c.id not in frozen and not d.resolved(alphas[c.id])
+                      and refinable(raw[c.id][0]) and used[c.id] * 10 < MAX_RESAMPLES]
             if not refine:
                 break
             for claim in refine:
-                used[claim.id] = (used[claim.id] + 1) * 10 - 1
-                raw[claim.id] = self._refined(claim, claims, raw[claim.id][1], used[claim.id])
+                more = (used[claim.id] + 1) * 10 - 1
+                if claim.id in wanted_ids:
+                    raw[claim.id] = self._refined(claim, claims, raw[claim.id][1], more)
+                else:  # not selected: only what the full run cached (it would refine it the same way)
+                    hit = self._load_result(self._result_path(claim, self.model(self._model_spec(claim)), more))
+                    if hit is None:  # its p-values at the top of their Monte Carlo ranges: never below the full run's
+                        frozen.add(claim.id)
+                        raw[claim.id] = (_at_range_tops(raw[claim.id][0]), raw[claim.id][1])
+                        continue
+                    raw[claim.id] = hit
+                used[claim.id] = more
         family = self._family(claims, raw)
-        sides = [claim_pvalues(raw[claim.id][0]) for claim in claims]
-        versions = library_versions()
+        sides = [claim_pvalues(raw[claim.id][0]) if claim.id in raw else (None, 1.0) for claim in claims]
+        from polytests.engine.result_cache import code_versions
+
+        versions = code_versions()  # the libraries' versions and the digest of polytests' own source
         out = {}
         for claim, (above, below), decision in zip(claims, sides, family, strict=True):
+            if claim.id not in raw:
+                continue
             results, meta = raw[claim.id]
             alpha = alphas[claim.id]
             verdict, reason = decide(results, above, below, decision, alpha, m, self.settings.correction,
                                      used[claim.id])
+            if not_computed and verdict != "confirmed" and verdict != "refuted" and above is not None:
+                reason += (f" {not_computed} of the family's {m} claims were not computed in this selection and "
+                           "entered the correction at p = 1; the full run (every claim) can only sharpen this")
             provenance = {k: v for k, v in meta.items() if k not in ("top_tokens", "site", "doc_means", "contexts")}
             provenance.update(corpus_hash=self.corpus_hash, seed=self.settings.seed,
                               resamples=used[claim.id], versions=versions,
                               min_effect=self.settings.min_effect, min_effect_loss=self.settings.min_effect_loss,
-                              resolution_ok=bool(resolution_ok(self.settings.resamples, alpha, max(2 * m, 1))))
+                              resolution_ok=bool(resolution_ok(self.settings.resamples, alpha, max(2 * m, 1))),
+                              family_not_computed=not_computed, claim_digest=claim.digest)
             out[claim.id] = ClaimResult(
                 claim.id, claim.statement, str(claim.neuron), meta["site"], claim.expect, alpha,
                 tuple(results), above, None if above is None else decision.decision_p, verdict, reason,
@@ -358,6 +411,24 @@ class ClaimRunner:
                 source=claim.source, line=claim.line, contexts=meta.get("contexts", {}),
             )
         return out
+
+
+def _at_range_tops(results: list[PredicateResult]) -> list[PredicateResult]:
+    """Each p-value at the top of its 99.9% Monte Carlo range (exact ones unchanged)."""
+    out = []
+    for r in results:
+        above = r.pvalue_range[1] if r.pvalue_range else r.pvalue
+        below = r.pvalue_refute_range[1] if r.pvalue_refute_range else r.pvalue_refute
+        out.append(dataclasses.replace(r, pvalue=above, pvalue_refute=below,
+                                       pvalue_range=None if above is None else (above, above),
+                                       pvalue_refute_range=None if below is None else (below, below)))
+    return out
+
+
+def _stages(claim: Claim) -> str:
+    """What computing a claim involves, for its progress line."""
+    kinds = ", ".join(p.kind for p in claim.predicates)
+    return f"{kinds} on {claim.neuron} ({claim.split} split)"
 
 
 # Unresolved claims are resampled again with ten times the resamples, at most this often and this far.
