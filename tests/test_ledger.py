@@ -166,9 +166,57 @@ def test_a_flip_from_alpha_or_min_effect_is_explained_by_it():
 
 def test_a_non_utf8_ledger_line_is_set_aside_and_said_not_rewritten(tmp_path):
     """#28: a byte that is not UTF-8 used to be replaced silently and the line accepted as a run."""
-    good = json.dumps({"schema": 1, "claims": {"c1": {"verdict": "confirmed"}}}).encode()
+    prov = {"model_digest": "a" * 64, "corpus_hash": "b" * 64, "seed": 1}
+    good = json.dumps({"schema": 1, "claims": {"c1": {"verdict": "confirmed", **prov}}}).encode()
     bad = b'{"schema": 1, "claims": {"c\xff": {"verdict": "refuted"}}}'
     (tmp_path / "history.jsonl").write_bytes(good + b"\n" + bad + b"\n")
     contents = read_ledger(tmp_path / "history.jsonl")
     assert [list(e["claims"]) for e in contents.entries] == [["c1"]]
     assert [(n, why) for n, _, why in contents.rejected] == [(2, "not UTF-8 (byte 0xff at column 28)")]
+
+
+@pytest.mark.parametrize("record, why", [
+    ({"verdict": "confirmed"}, "has no provenance (model_digest, corpus_hash, seed)"),
+    ({"verdict": "maybe", "model_digest": "a", "corpus_hash": "b", "seed": 1}, "verdict 'maybe' is none of"),
+])
+def test_a_hand_written_ledger_line_is_not_taken_for_a_run(tmp_path, record, why):
+    """#28: a line with a verdict and nothing else used to count as a run, and a flip against it
+    was explained as "same model, corpora, libraries and seed"."""
+    real = {"verdict": "refuted", "model_digest": "a" * 64, "corpus_hash": "b" * 64, "seed": 1}
+    lines = [json.dumps({"schema": 1, "claims": {"c1": real}}), json.dumps({"schema": 1, "claims": {"c1": record}})]
+    (tmp_path / "history.jsonl").write_text("\n".join(lines) + "\n")
+    contents = read_ledger(tmp_path / "history.jsonl")
+    assert [e["claims"]["c1"]["verdict"] for e in contents.entries] == ["refuted"]
+    assert len(contents.rejected) == 1 and contents.rejected[0][0] == 2 and why in contents.rejected[0][2]
+
+
+def test_an_edited_claim_is_told_apart_from_a_flip(tmp_path):
+    """#28: the record carries the claim's digest; a verdict that changes with the claim's text says so."""
+    from polytests.reports.ledger import describe_changes, what_changed
+
+    before = {"verdict": "confirmed", "claim_digest": "1" * 64, "model_digest": "m", "seed": 1}
+    after = dict(before, verdict="refuted", claim_digest="2" * 64)
+    changed = what_changed(before, after)
+    assert changed[0]["what"] == "claim_digest"
+    assert describe_changes(changed).startswith("the claim itself was edited (digest 111111111111 -> 222222222222)")
+    assert describe_changes(what_changed(before, dict(before, verdict="refuted"))) == \
+        "same model, corpora, libraries and seed"
+
+
+def test_a_claims_digest_is_what_it_says_not_where_it_is_written():
+    from polytests.claims.model import Claim
+
+    raw = {"id": "c", "statement": "s", "neuron": "L1N2", "predicates": [{"kind": "fires_on", "corpus": "a"}]}
+    here = Claim.located(raw, source="a.toml", line=1, lines={})
+    there = Claim.located(raw, source="b/c.toml", line=40, lines={})
+    edited = Claim.located({**raw, "predicates": [{"kind": "fires_on", "corpus": "a", "min_effect": 0.2}]},
+                           source="a.toml", line=1, lines={})
+    assert here.digest == there.digest != edited.digest and len(here.digest) == 64
+
+
+def test_a_flip_after_a_change_of_polytests_code_names_it():
+    from polytests.reports.ledger import describe_changes, what_changed
+
+    before = {"verdict": "confirmed", "versions": {"numpy": "2.0", "polytests_source": "a" * 64}}
+    after = {"verdict": "inconclusive", "versions": {"numpy": "2.0", "polytests_source": "b" * 64}}
+    assert describe_changes(what_changed(before, after)) == "polytests' code aaaaaaaaaaaa -> bbbbbbbbbbbb"

@@ -26,11 +26,14 @@ LEDGER_NAME = "history.jsonl"
 REJECTED_NAME = "history.rejected.jsonl"
 SCHEMA = 1
 # What a record copies from a result's provenance.
-PROVENANCE_KEYS = ("model", "model_digest", "corpus_hash", "reference_sha256", "seed", "resamples", "split", "min_effect",
-                   "min_effect_loss")
+PROVENANCE_KEYS = ("claim_digest", "model", "model_digest", "corpus_hash", "reference_sha256", "seed", "resamples",
+                   "split", "min_effect", "min_effect_loss")
+# Every record polytests has written carries these; a line whose records lack them was not written by a run.
+REQUIRED_KEYS = ("model_digest", "corpus_hash", "seed")
+VERDICTS = ("confirmed", "refuted", "inconclusive")
 # What, when it differs between two runs, explains a flip (in this order).
-EXPLAINING_KEYS = ("model_digest", "corpus_hash", "reference_sha256", "seed", "resamples", "model", "split", "site", "correction",
-                   "family_size", "alpha", "min_effect", "min_effect_loss")
+EXPLAINING_KEYS = ("claim_digest", "model_digest", "corpus_hash", "reference_sha256", "seed", "resamples", "model", "split", "site", "correction",
+                   "family_size", "family_not_computed", "alpha", "min_effect", "min_effect_loss")
 
 
 @dataclass
@@ -50,6 +53,13 @@ def _check_entry(entry) -> str | None:
         return "no 'claims' object"
     if not all(isinstance(v, dict) and isinstance(v.get("verdict"), str) for v in entry["claims"].values()):
         return "a claim without a verdict"
+    for claim_id, record in entry["claims"].items():
+        if record["verdict"] not in VERDICTS:
+            return f"claim {claim_id!r}: verdict {record['verdict']!r} is none of {', '.join(VERDICTS)}"
+        missing = [k for k in REQUIRED_KEYS if k not in record]
+        if missing:
+            return (f"claim {claim_id!r} has no provenance ({', '.join(missing)}): a line no polytests run wrote; "
+                    "it would be compared as if it were one")
     return None
 
 
@@ -91,8 +101,8 @@ def claim_record(r: ClaimResult) -> dict:
     pred = deciding_predicate(r)
     record = {"verdict": r.verdict, "expect": r.expect, "pvalue": r.pvalue,
               "pvalue_adjusted": r.pvalue_adjusted, "correction": r.correction,
-              "family_size": r.family_size, "neuron": r.neuron, "site": r.site,
-              "effect": None}
+              "family_size": r.family_size, "family_not_computed": prov.get("family_not_computed", 0),
+              "neuron": r.neuron, "site": r.site, "effect": None}
     if effect is not None:
         record["effect"] = {"predicate": pred.kind if pred else None, "label": effect.label,
                             "estimate": effect.estimate, "low": effect.low, "high": effect.high,
@@ -167,7 +177,14 @@ def describe_changes(changed: list[dict]) -> str:
         text = str(value)
         return text[:12] if len(text) == 64 else text
 
-    return "; ".join(f"{c['what'].replace('_', ' ')} {short(c['before'])} -> {short(c['after'])}" for c in changed)
+    def words(c) -> str:
+        if c["what"] == "claim_digest":
+            return f"the claim itself was edited (digest {short(c['before'])} -> {short(c['after'])})"
+        if c["what"] == "polytests_source":
+            return f"polytests' code {short(c['before'])} -> {short(c['after'])}"
+        return f"{c['what'].replace('_', ' ')} {short(c['before'])} -> {short(c['after'])}"
+
+    return "; ".join(words(c) for c in changed)
 
 
 def find_flips(results: list[ClaimResult], entries: list[dict], previous_report: dict | None = None) -> list[dict]:
