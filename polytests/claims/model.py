@@ -157,18 +157,26 @@ def json_schema() -> dict:
     """The JSON Schema of a claim file, for editors (taplo / Even Better TOML, VS Code)."""
     schema = ClaimFileSchema.model_json_schema(by_alias=True)
     _array_bounds(schema)
+    # A rule the model states in a validator that JSON Schema can state too: an explanation is
+    # tokens (at least one) or a regex.
+    schema["$defs"]["ExplainedBy"]["anyOf"] = [
+        {"required": ["tokens"], "properties": {"tokens": {"minItems": 1}}},
+        {"required": ["regex"], "properties": {"regex": {"type": "string"}}}]
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": "https://polytests.invalid/claim-file.schema.json", **schema}
 
 
 def _array_bounds(node: Any) -> None:
     # pydantic words a length bound on a list behind a before-validator as minLength (a string
-    # keyword); JSON Schema needs minItems/maxItems for arrays.
+    # keyword); JSON Schema needs minItems/maxItems for arrays. Every list of strings in a claim
+    # (corpora, tokens, kinds) refuses a repeated entry: uniqueItems says so to editors.
     if isinstance(node, dict):
         if node.get("type") == "array":
             for old, new in (("minLength", "minItems"), ("maxLength", "maxItems")):
                 if old in node:
                     node[new] = node.pop(old)
+            if isinstance(node.get("items"), dict) and node["items"].get("type") == "string":
+                node["uniqueItems"] = True
         for value in node.values():
             _array_bounds(value)
     elif isinstance(node, list):

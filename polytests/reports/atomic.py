@@ -8,6 +8,7 @@ or the new one, never half of either. Runs that share a report folder take a fil
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from contextlib import contextmanager
@@ -67,3 +68,17 @@ def remove_stale_temporaries(folder: str | Path) -> list[Path]:
         p.unlink(missing_ok=True)
         removed.append(p)
     return removed
+
+
+def finite_json(value):
+    """``value`` with every non-finite float replaced by None, so ``json.dumps(..., allow_nan=False)``
+    writes JSON that every reader accepts (``Infinity`` is not JSON; JavaScript's JSON.parse and
+    strict parsers refuse it). The one infinite value a result carries is ``documents_needed`` of
+    an effect on its bound (no number of documents decides it); it is null in the files."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_json(v) for v in value]
+    return value

@@ -17,6 +17,7 @@ from polytests.reports import figures as figs
 from polytests.reports.atomic import (
     atomic_write_bytes,
     atomic_write_text,
+    finite_json,
     remove_stale_temporaries,
     report_lock,
 )
@@ -113,7 +114,7 @@ def write_reports(results: list[ClaimResult], report_dir: str | Path, *, stamp: 
         report = {"generated": stamp, "run": entry["run"], "flips": out.flips, "warnings": out.warnings,
                   "claims": [r.to_dict() for r in results]}
         out.paths[:0] = [
-            atomic_write_text(folder / CLAIMS_JSON, json.dumps(report, indent=1) + "\n"),
+            atomic_write_text(folder / CLAIMS_JSON, json.dumps(finite_json(report), indent=1, allow_nan=False) + "\n"),
             atomic_write_text(folder / "claims.md", claims_markdown(results, stamp, out.flips, figure_names)),
             atomic_write_text(folder / "claims.html", render_html(results, stamp, out.flips, figures, out.warnings)),
             atomic_write_text(folder / "summary.md", summary_markdown(results, stamp, out.flips, out.warnings)),

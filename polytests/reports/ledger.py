@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from polytests.claims.results import ClaimResult
-from polytests.reports.atomic import atomic_write_text
+from polytests.reports.atomic import atomic_write_text, finite_json
 from polytests.reports.format import claim_effect, deciding_predicate
 
 LEDGER_NAME = "history.jsonl"
@@ -142,7 +142,7 @@ def append_entry(path: str | Path, entry: dict, contents: LedgerContents | None 
         old = rejected_path.read_text(encoding="utf-8") if rejected_path.exists() else ""
         moved = "".join(f"{json.dumps({'line': n, 'why': why, 'text': line})}\n" for n, line, why in contents.rejected)
         atomic_write_text(rejected_path, old + moved)
-    lines = [json.dumps(e, separators=(",", ":")) for e in [*contents.entries, entry]]
+    lines = [json.dumps(finite_json(e), separators=(",", ":"), allow_nan=False) for e in [*contents.entries, entry]]
     atomic_write_text(path, "\n".join(lines) + "\n")
     return contents
 

@@ -159,6 +159,8 @@ class ClaimRunner:
         cached = self._stores.get(key)
         if cached is not None and set(neurons) <= set(cached.collection.token_acts):
             return cached
+        if cached is not None:  # a later call with other neurons: keep the ones the run already has
+            neurons = tuple(sorted(set(neurons) | set(cached.collection.token_acts)))
         documents = [d for c in self.corpora.values() for d in c.split(split)]
         request = CollectionRequest(layers=tuple(sorted({n.layer for n in neurons})), neurons=neurons, site=site)
         store = open_store(self.settings, model, split, request, documents=documents)
@@ -212,6 +214,10 @@ class ClaimRunner:
 
     def _group_context(self, group: tuple, members: list[Claim]) -> EvaluationContext:
         """The activations and settings a group of claims (one model, split, site) is judged with."""
+        known = self._contexts.get(group)
+        if known is not None and (not {c.neuron for c in members} <= set(known.store.collection.token_acts)
+                                  or (known.ablation is None and any(c.needs_ablation for c in members))):
+            del self._contexts[group]  # judged again with other claims (a selection, then a check)
         if group not in self._contexts:
             spec, split, site = group
             model = self.model(spec)
