@@ -138,8 +138,28 @@ def test_unknown_spec_and_missing_directory_files(tmp_path):
 def test_corrupt_native_weights_are_named(tmp_path, tiny_corpora):
     directory = write_tiny_native_model(tmp_path / "m", tiny_corpora)
     (directory / "model.safetensors").write_bytes(b"\x00" * 100)
-    with pytest.raises(ModelLoadError, match="model.safetensors: unreadable"):
+    with pytest.raises(ModelLoadError, match="model.safetensors is damaged: its header does not parse"):
         load_model(str(directory))
+
+
+@pytest.mark.parametrize("keep", [4, 0.5, 0.999])
+def test_a_truncated_huggingface_weight_file_is_called_damaged_with_how_to_fetch_it_again(tmp_path, tiny_model_dir,
+                                                                                          keep):
+    # #28: a cut download used to be reported as an architecture TransformerLens may not support.
+    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+
+    hf_dir = tmp_path / "tiny-gpt2"
+    GPT2LMHeadModel(GPT2Config(vocab_size=300, n_positions=32, n_embd=32, n_layer=2, n_head=4)).save_pretrained(
+        str(hf_dir))
+    AutoTokenizer.from_pretrained(str(tiny_model_dir)).save_pretrained(str(hf_dir))
+    weights = hf_dir / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[:keep] if isinstance(keep, int) else data[: int(len(data) * keep)])
+    with pytest.raises(ModelLoadError) as err:
+        load_model(str(hf_dir))
+    message = str(err.value)
+    assert "model.safetensors is damaged" in message and "hf download REPO --local-dir" in message
+    assert "architecture" not in message
 
 
 def test_encoder_is_not_a_causal_lm(tmp_path, tiny_corpora):

@@ -32,6 +32,7 @@ def load_native(directory: Path, config: dict, spec: str, name: str) -> LoadedMo
     missing = [k for k in NATIVE_CONFIG_FIELDS if k not in config]
     if missing:
         raise ModelLoadError(f"{directory / 'config.json'}: missing fields {missing}")
+    check_safetensors(weights, spec, "copy it again from where it came, or rebuild it with `polytests train-model`")
     optional = {k: config[k] for k in NATIVE_OPTIONAL_FIELDS if k in config}
     cfg = TransformerBridgeConfig(**{k: config[k] for k in NATIVE_CONFIG_FIELDS}, **optional)
     tokenizer = load_tokenizer(directory, None, spec)
@@ -129,6 +130,38 @@ def load_legacy(directory: Path, config: dict, spec: str, name: str) -> LoadedMo
                        {"form": "legacy", "architecture": "TransformerLensNative"}, inputs)
 
 
+def check_safetensors(path: Path, spec: str, refetch: str) -> None:
+    """Raise a ModelLoadError naming ``path`` when it is not a whole safetensors file: its header
+    (an 8-byte length, then JSON giving every tensor's byte range) must parse and the file must
+    hold every byte the header promises. A truncated download otherwise surfaces as an error about
+    architecture support or tensor shapes. ``refetch``: the fix that fetches it again."""
+    import json
+    import struct
+
+    size = path.stat().st_size
+    why = None
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+            if len(head) < 8:
+                why = f"{size} bytes, shorter than a safetensors header"
+            else:
+                (n,) = struct.unpack("<Q", head)
+                if n > size - 8:
+                    why = f"its header claims {n:,} bytes of JSON, the file holds {size:,} bytes in all"
+                else:
+                    header = json.loads(handle.read(n))
+                    end = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"),
+                              default=0)
+                    if 8 + n + end > size:
+                        why = f"its tensors end at byte {8 + n + end:,}, the file stops at {size:,}"
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        why = f"its header does not parse ({exc.__class__.__name__})"
+    if why:
+        raise ModelLoadError(f"{spec}: {path} is damaged: {why} (a truncated or interrupted download?). "
+                             f"Fix: {refetch}")
+
+
 def _hf_weight_files(directory: Path) -> list[Path]:
     """The weight files transformers reads from ``directory``: safetensors if any, else .bin."""
     safetensors = sorted(directory.glob("*.safetensors"))
@@ -182,6 +215,10 @@ def load_hf(directory: Path, config: dict, spec: str, name: str, device: str | N
             "*.safetensors, *.bin. Fix: download the model files into that folder "
             "(`hf download REPO --local-dir DIR`)"
         )
+    for path in weight_files:
+        if path.suffix == ".safetensors":
+            check_safetensors(path, spec, f"fetch it again (`hf download REPO --local-dir {directory}`, or copy "
+                                          "the file again from where it came)")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(directory))
