@@ -105,3 +105,33 @@ def test_a_python_claims_errors_speak_python():
     with pytest.raises(ClaimError) as info:
         claim(id="py-claim", statement="s", neuron="L0N1", predicates=[])
     assert "field 'predicates'" in str(info.value) and "predicates=[fires_on(" in str(info.value)
+
+
+def test_a_fix_never_repeats_the_mistake():
+    """#28: the suggested baseline contained the claimed corpus."""
+    from polytests.claims.parse import claim_from_dict
+    from polytests.errors import ClaimError
+
+    raw = {"id": "c", "statement": "s", "neuron": "L1N2",
+           "predicate": [{"kind": "fires_on", "corpus": "legal", "baseline": ["legal", "medical"]}]}
+    with pytest.raises(ClaimError) as err:
+        claim_from_dict(raw, source="claims.toml", lines={"": 1})
+    assert err.value.fix == 'write baseline = ["medical"]'
+    raw["predicate"][0]["baseline"] = ["legal"]
+    with pytest.raises(ClaimError, match="remove baseline"):
+        claim_from_dict(raw, source="claims.toml", lines={"": 1})
+
+
+def test_an_error_found_after_parsing_speaks_the_language_of_a_python_claim_file():
+    """#28: a claim written in Python got a TOML fix when the error came from checks after parsing
+    (an unknown corpus, a neuron out of range)."""
+    from polytests.claims.model import Claim
+
+    raw = {"id": "c", "statement": "s", "neuron": "L1N2", "predicates": [{"kind": "fires_on", "corpus": "x"}]}
+    raw = {**{k: v for k, v in raw.items() if k != "predicates"}, "predicate": raw["predicates"]}
+    in_py = Claim.located(raw, source="test_claims.py", line=3, lines={})
+    in_toml = Claim.located(raw, source="claims.toml", line=3, lines={})
+    fix = 'write corpus = "medical"'
+    assert in_toml.error("unknown corpus 'x'", "predicate[0].corpus", fix).fix == fix
+    err = in_py.error("unknown corpus 'x'", "predicate[0].corpus", fix)
+    assert err.fix == 'pass corpus="medical"' and err.field == "predicates[0].corpus"

@@ -18,39 +18,20 @@ A module-level ``Claim`` in a collected test file becomes a test item.
 
 from __future__ import annotations
 
-import re
 import sys
 from typing import Any
 
 from polytests.claims.model import Claim
 from polytests.claims.parse import claim_from_dict
 from polytests.errors import ClaimError
-
-# The claim schema's messages speak TOML; a claim written in Python gets them in Python.
-_IN_PYTHON = (
-    ("add at least one [[claim.predicate]] table with a kind", 'pass predicates=[fires_on("corpus"), ...] to claim()'),
-    ("add a [[claim.predicate]] table with a kind", 'pass predicates=[fires_on("corpus"), ...] to claim()'),
-    ('write each predicate as a [[claim.predicate]] table with kind = "..."',
-     'pass predicates as a list of predicate helpers: predicates=[fires_on("corpus"), ...]'),
-    ("predicate must be [[claim.predicate]] tables", "predicates must be a list of predicate helpers"),
-    ("must be a table with a kind", "must be a predicate helper's result (fires_on(...), silent_on(...), ...)"),
-)
-
-
-def _in_python(text: str | None) -> str | None:
-    if text is None:
-        return None
-    for toml, python in _IN_PYTHON:
-        text = text.replace(toml, python)
-    return re.sub(r"^(?:write|add) (\w+) = ", r"pass \1=", text)
-
+from polytests.text import in_python
 
 def _python_error(exc: ClaimError) -> ClaimError:
     field = exc.field.replace("predicate[", "predicates[") if exc.field else exc.field
     if field == "predicate":
         field = "predicates"
-    return ClaimError(_in_python(exc.message) or "", path=exc.path, line=exc.line, field=field,
-                      fix=_in_python(exc.fix))
+    return ClaimError(in_python(exc.message) or "", path=exc.path, line=exc.line, field=field,
+                      fix=in_python(exc.fix))
 
 
 class PredicateTable(dict):

@@ -178,6 +178,11 @@ def _describe(err: dict, model: type[BaseModel] | None, key: str | None, table: 
               "list_expected": "must be a list", "tuple_type": "must be a list"}
     if kind in simple:
         return f"{simple[kind]}, got {got}", write or f"write {key} with the right type"
+    if kind == "baseline_overlap" and isinstance(value, (list, tuple)) and isinstance(table, dict):
+        claimed = {table.get("corpus")} | set(table.get("corpora") or ())
+        rest = [c for c in value if c not in claimed]
+        return err["msg"], (f"write {key} = {toml_literal(rest)}" if rest
+                            else f"remove {key} (it lists only corpora this predicate claims)")
     if kind == "explanation_missing":
         return err["msg"], 'write tokens = [" the", "."] or regex = "^\\d+$"'
     # custom errors from the model's validators carry their own words

@@ -57,6 +57,7 @@ from polytests.claims.predicates import (  # the predicates are part of the clai
     list_only,
 )
 from polytests.errors import ClaimError
+from polytests.text import in_python
 
 # A statement is copied into every report and the ledger: one line, not a document.
 Statement = Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=r"\S")]
@@ -141,8 +142,12 @@ class Claim(FrozenModel):
         return any(p.kind.startswith("ablation_") for p in self.predicates)
 
     def error(self, message: str, field_name: str | None = None, fix: str | None = None) -> ClaimError:
-        return ClaimError(message, path=self.source, line=line_of(self.lines, field_name) or self.line,
-                          field=field_name, fix=fix)
+        """An error about this claim, with its fix worded for the file it was written in."""
+        line = line_of(self.lines, field_name) or self.line
+        if self.source is not None and str(self.source).endswith(".py"):
+            fix = in_python(fix)
+            field_name = field_name.replace("predicate[", "predicates[") if field_name else field_name
+        return ClaimError(message, path=self.source, line=line, field=field_name, fix=fix)
 
 
 class ClaimFileSchema(BaseModel):
