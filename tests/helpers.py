@@ -109,3 +109,17 @@ def alpha_neurons(model, documents) -> tuple[str, str]:
     strong = max(range(n), key=lambda j: min(theta(j, b) for b in others))
     weak = min(range(n), key=lambda j: theta(j, rest))
     return f"L1N{strong}", f"L1N{weak}"
+
+
+def check_or_write_section(doc: Path, start: str, end: str, text: str, command: str) -> None:
+    """Hold the part of ``doc`` between the ``start`` and ``end`` markers equal to ``text`` (a
+    test's output); with POLYTESTS_UPDATE_DOCS=1 write it there first."""
+    import os
+
+    current = doc.read_text(encoding="utf-8")
+    before, rest = current.split(start, 1)
+    _, after = rest.split(end, 1)
+    fresh = f"{before}{start}\n{text}\n{end}{after}"
+    if os.environ.get("POLYTESTS_UPDATE_DOCS") == "1":
+        doc.write_text(fresh, encoding="utf-8")
+    assert fresh == current, f"{doc.name} is out of date: rerun with POLYTESTS_UPDATE_DOCS=1 {command}"

@@ -30,7 +30,7 @@ import rich.table  # noqa: F401
 import polytests.reports  # noqa: F401
 import polytests.verdicts.runner  # noqa: F401
 from polytests.corpora import load_corpora
-from tests.helpers import alpha_neurons
+from tests.helpers import alpha_neurons, check_or_write_section
 
 BAD = Path(__file__).parent / "bad_claims"
 DOC = Path(__file__).parent.parent / "docs" / "reliability.md"
@@ -182,12 +182,4 @@ def _check_or_write_doc(rows, claims) -> None:
         lines.append(f"| `{e.source.name}` | {cell(e.tried)} | {cell(message)} |")
     valid = ", ".join(f"`{k}` {claims[k]['verdict']}" for k in ("valid-alpha-feature", "valid-documented-false"))
     lines += ["", f"{len(rows)} files in one run; the two valid claims beside them: {valid}."]
-    table = "\n".join(lines)
-    doc = DOC.read_text(encoding="utf-8")
-    before, rest = doc.split(START, 1)
-    _, after = rest.split(END, 1)
-    fresh = f"{before}{START}\n{table}\n{END}{after}"
-    if os.environ.get("POLYTESTS_UPDATE_DOCS") == "1":
-        DOC.write_text(fresh, encoding="utf-8")
-    assert fresh == doc, ("docs/reliability.md is out of date: rerun with POLYTESTS_UPDATE_DOCS=1 "
-                          "python -m pytest tests/test_bad_claims.py")
+    check_or_write_section(DOC, START, END, "\n".join(lines), "python -m pytest tests/test_bad_claims.py")

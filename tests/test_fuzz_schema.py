@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import re
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from hypothesis_jsonschema import from_schema
 from polytests.claims.model import json_schema
 from polytests.claims.parse import claim_from_dict
 from polytests.errors import ClaimError
+from tests.helpers import check_or_write_section
 
 DOC = Path(__file__).parent.parent / "docs" / "reliability.md"
 START, END = "<!-- fuzz-schema:start -->", "<!-- fuzz-schema:end -->"
@@ -153,10 +153,4 @@ def _check_or_write_doc(share: float, total: int) -> None:
             "store (the runner now widens the store); `documents_needed = inf` was written to claims.json "
             "as `Infinity`, which is not JSON (now null); the schema did not say that lists refuse "
             "repeated entries or that `explained_by` needs tokens or a regex (it does now).")
-    doc = DOC.read_text(encoding="utf-8")
-    before, rest = doc.split(START, 1)
-    _, after = rest.split(END, 1)
-    fresh = f"{before}{START}\n{text}\n{END}{after}"
-    if os.environ.get("POLYTESTS_UPDATE_DOCS") == "1":
-        DOC.write_text(fresh, encoding="utf-8")
-    assert fresh == doc, "docs/reliability.md is out of date: rerun with POLYTESTS_UPDATE_DOCS=1"
+    check_or_write_section(DOC, START, END, text, "python -m pytest tests/test_fuzz_schema.py")
