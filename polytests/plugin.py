@@ -14,6 +14,7 @@ the full run would not (docs/statistics.md, "Running a selection").
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,8 @@ RESULTS_KEY = pytest.StashKey[dict[str, ClaimResult]]()
 WRITTEN_KEY = pytest.StashKey[object]()
 REPORT_ERROR_KEY = pytest.StashKey[str]()
 
+
+PIPED_WIDTH = 160  # columns of the summary when output is not a terminal
 
 OPTIONS = ("model", "corpora", "reference", "alpha", "min_effect", "min_effect_loss", "correction", "resamples", "seed",
            "report_dir", "cache_dir", "lock_timeout", "device", "strict_inconclusive", "recompute")
@@ -300,7 +303,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     written = config.stash.get(WRITTEN_KEY, None)
     flips = written.flips if written is not None else []
     buffer = io.StringIO()
-    console = Console(file=buffer, width=config.get_terminal_writer().fullwidth,
+    # Output that is not a terminal (a CI log, a file) has no width to fit: 80 columns would cut the
+    # table's columns mid-word, so it gets room enough for the widest table (COLUMNS, when set, rules).
+    width = config.get_terminal_writer().fullwidth
+    if not terminalreporter.isatty() and "COLUMNS" not in os.environ:
+        width = max(width, PIPED_WIDTH)
+    console = Console(file=buffer, width=width,
                       force_terminal=terminalreporter.hasmarkup, no_color=not terminalreporter.hasmarkup,
                       highlight=False, emoji=False)
     console.print(SummaryTable(results, {f["claim_id"] for f in flips}))

@@ -176,6 +176,19 @@ def test_computing_claims_is_never_silent_and_quiet_means_a_line_a_minute(projec
     assert "polytests: claim " not in run(project).stdout.str()
 
 
+def test_a_summary_piped_to_a_file_is_not_cut_at_80_columns(project, monkeypatch):
+    # #26: piped output was cut mid-word ("respo…", "FAI") at 80 columns. (COLUMNS, when set, rules:
+    # pytest-xdist sets it in its workers.)
+    monkeypatch.delenv("COLUMNS", raising=False)
+    strong, _ = project_neurons(project)
+    long_id = "a-claim-id-long-enough-to-fill-half-the-line-x"
+    (project.path / "hypotheses" / "long.toml").write_text(
+        claim_toml(long_id, strong, ['kind = "fires_on"\ncorpus = "alpha"']))
+    out = run(project, "-k", long_id).stdout.str()
+    row = next(line for line in out.splitlines() if line.lstrip().startswith(long_id))
+    assert "…" not in row and "confirmed" in row and strong in row and "passed" in row
+
+
 def test_same_inputs_same_pvalues_bit_for_bit(project):
     run(project)
     first = report(project)

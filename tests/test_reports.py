@@ -260,3 +260,20 @@ def test_results_read_back_from_json_are_the_same_objects_and_a_renamed_field_fa
         ClaimResult.from_dict(renamed)
     excluded = dataclasses.replace(r, family_excluded={"x": "unknown corpus"})
     assert excluded.to_dict()["family_excluded"] == {"x": "unknown corpus"}
+
+
+def test_an_inconclusive_explanation_says_its_reason_once_and_then_what_would_decide_it():
+    # #26: the reason was printed twice, on the verdict line and again after "to decide:".
+    reason = ("neither shown above nor below the bound: fires_on: estimate +0.0112 vs bound +0.00808 activation; "
+              "p above 0.008 (adjusted 0.224), p below 1 (adjusted 1), holm over the family's 44 one-sided "
+              "hypotheses (22 claims): neither <= alpha 0.05; about 119 documents would decide it at this effect "
+              "with 80% power (now 121).")
+    r = dataclasses.replace(result("inconclusive", claim_id="near"), reason=reason)
+    text = render(explanations([r]), 400)
+    assert text.count("neither shown above nor below") == 1
+    assert "to decide: add documents: about 119 would decide it at this effect (now 121)" in text
+    mc = dataclasses.replace(r, reason="undecided by Monte Carlo resolution: the adjusted p above the bound is "
+                             "0.05, but its 99.9% Monte Carlo range [0.04, 0.06] straddles alpha 0.05; more "
+                             "resamples (now 19,999: --polytests-resamples) would narrow it")
+    assert "to decide: more resamples (now 19,999: --polytests-resamples) would narrow it" in render(
+        explanations([mc]), 400)

@@ -7,6 +7,8 @@ do not fit (effect) are dropped before any id is touched.
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 from rich import box
@@ -91,10 +93,22 @@ def decision_hint(r: ClaimResult) -> str:
     """What would decide (or reverse) the claim, in a sentence."""
     pred = deciding_predicate(r)
     if r.verdict == "inconclusive":
-        reason = (pred.inconclusive_reason if pred is not None else None) or r.reason
+        # The reason is printed just above: the hint adds what to do, never the reason again.
         if "cannot reach alpha" in r.reason:
             return r.reason.split("(")[-1].rstrip(")") if "(" in r.reason else r.reason
-        return f"more evidence: {reason}" if reason else "more documents or resamples"
+        needed = re.search(r"about ([\d,]+) documents would decide it at this effect with 80% power \(now (\d+)\)",
+                           r.reason)
+        if needed:
+            return f"add documents: about {needed.group(1)} would decide it at this effect (now {needed.group(2)})"
+        if "no number of documents decides" in r.reason:
+            return "not more of the same documents: the effect sits on its bound (another bound is another claim)"
+        narrow = re.search(r"more (?:resamples|matched null neurons)[^;.]*would narrow it[^;.]*", r.reason)
+        if narrow:
+            return narrow.group(0)
+        reason = pred.inconclusive_reason if pred is not None else None
+        if reason and reason not in r.reason:
+            return f"more evidence: {reason}"
+        return "" if reason else "more documents or resamples"
     if r.verdict == "refuted" and r.expect == "confirmed":
         return "settled against the claim; a new neuron, corpus or bound is a new claim"
     if r.verdict == "confirmed" and r.expect == "refuted":
@@ -116,7 +130,8 @@ class Explanation:
             effect = effect_of(pred)
             where = f" ({effect.label})" if effect is not None and effect.label else ""
             estimate = f": estimate {effect.text()}" if effect is not None else ""
-            lines.append(f"  predicate {pred.kind}{where}{estimate}, p={fmt_p(pred.pvalue)}")
+            below = f", p below the bound {fmt_p(pred.pvalue_refute)}" if pred.pvalue_refute is not None else ""
+            lines.append(f"  predicate {pred.kind}{where}{estimate}: p above the bound {fmt_p(pred.pvalue)}{below}")
         hint = decision_hint(r)
         if hint:
             lines.append(f"  to decide: {hint}")
