@@ -230,13 +230,17 @@ def test_same_seed_same_pvalues(corpora):
     assert first.pvalue == second.pvalue and first.pvalue_refute == second.pvalue_refute
 
 
-def test_fires_on_is_selective_by_default(corpora):
-    # Higher than the pooled baseline, but prose is higher still.
+def test_fires_on_is_selective_by_default():
+    # Higher than the pooled baseline, but prose is higher still (30 documents a corpus: with fewer
+    # the small-group guard, an exact test over pairs, needs a stronger effect to confirm).
+    rng = np.random.default_rng(0)
+    corpora = {c: make_docs(rng, 30, toks) for c, toks in (
+        ("spanish", [A, THE, SHARED, PERIOD]), ("fortran", [B, THE, SHARED, PERIOD]),
+        ("medical", [C, PERIOD, PERIOD, PERIOD, THE]), ("prose", [X, Y, THE, PERIOD]), ("legal", [Z, W, THE]))}
     store = planted(corpora, lambda c, t: {"medical": 0.5, "prose": 0.8}.get(c, 0.0))
     pooled = evaluate(store, FiresOn("medical", versus="pooled"))
     each = evaluate(store, FiresOn("medical"))
-    # (under 30 medical documents the deep tail needs the exact paired test too: p stops at 0.025)
-    assert pooled.pvalue <= 0.025 and verdict_of(pooled) == "confirmed" and "not selective" in pooled.summary
+    assert pooled.pvalue <= 0.002 and verdict_of(pooled) == "confirmed" and "not selective" in pooled.summary
     assert each.pvalue > 0.5 and each.numbers["decisive"] == "prose" and verdict_of(each) == "refuted"
     assert "weakest prose" in each.summary
     clear = planted(corpora, lambda c, t: 1.0 if c == "medical" else 0.0)
