@@ -14,7 +14,7 @@ from polytests.claims.model import Claim
 from polytests.claims.parse import read_claim_file
 from polytests.claims.results import ClaimResult
 from polytests.errors import ClaimCrashed, ClaimError, PolytestsError
-from polytests.session import RESULT_PROPERTY, SESSION_KEY
+from polytests.session import NOT_JUDGED_PROPERTY, RESULT_PROPERTY, SESSION_KEY
 
 
 class ClaimFile(pytest.File):
@@ -71,6 +71,9 @@ class BrokenClaimFile(pytest.Item):
         self.error = error
 
     def runtest(self) -> None:
+        # The reports list it among the claims not judged (under xdist the controller sees this too).
+        self.user_properties.append((NOT_JUDGED_PROPERTY, json.dumps(
+            {"claim": f"{self.name} ({self.path.name})", "why": f"invalid claim file: {str(self.error).splitlines()[0]}"})))
         raise self.error
 
     def repr_failure(self, excinfo, style=None):

@@ -13,6 +13,7 @@ the full run would not (docs/statistics.md, "Running a selection").
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -23,7 +24,7 @@ from polytests.claims.model import Claim
 from polytests.claims.parse import read_claim_file
 from polytests.claims.results import ClaimResult
 from polytests.items import ClaimFile, ClaimItem, ClaimModule
-from polytests.session import RESULT_PROPERTY, SESSION_KEY, PolytestsSession
+from polytests.session import NOT_JUDGED_PROPERTY, RESULT_PROPERTY, SESSION_KEY, PolytestsSession
 from polytests.settings import (
     CORRECTIONS,
     Settings,
@@ -34,6 +35,7 @@ from polytests.settings import (
 
 # Result dictionaries of the claims that ran (from test reports, so xdist workers' count too).
 RESULTS_KEY = pytest.StashKey[dict[str, ClaimResult]]()
+NOT_JUDGED_KEY = pytest.StashKey[dict[str, str]]()  # broken claim files' items: where -> why
 WRITTEN_KEY = pytest.StashKey[object]()
 REPORT_ERROR_KEY = pytest.StashKey[str]()
 
@@ -93,7 +95,9 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"polytests: {exc}") from None
     config.stash[SESSION_KEY] = PolytestsSession(settings)
     config.stash[RESULTS_KEY] = {}
-    config.pluginmanager.register(_ResultCollector(config.stash[RESULTS_KEY]), "polytests-results")
+    config.stash[NOT_JUDGED_KEY] = {}
+    config.pluginmanager.register(_ResultCollector(config.stash[RESULTS_KEY], config.stash[NOT_JUDGED_KEY]),
+                                  "polytests-results")
 
 
 def _hypothesis_roots(config: pytest.Config) -> list[Path]:
@@ -243,11 +247,15 @@ class _ResultCollector:
     """Keeps every claim result that a test report carries (in xdist, the controller sees the
     workers' reports), for the reports and the ledger at the end of the session."""
 
-    def __init__(self, results: dict) -> None:
+    def __init__(self, results: dict, not_judged: dict | None = None) -> None:
         self.results = results
+        self.not_judged = {} if not_judged is None else not_judged
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for name, value in getattr(report, "user_properties", ()):
+            if name == NOT_JUDGED_PROPERTY:
+                item = json.loads(value)
+                self.not_judged[item["claim"]] = item["why"]
             if name == RESULT_PROPERTY:
                 result = ClaimResult.from_dict(json.loads(value))
                 self.results.setdefault(result.claim_id, result)
@@ -260,6 +268,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
     if not results or hasattr(config, "workerinput"):
         return
     from polytests.reports import detect_flips, write_reports
+
+    broken = config.stash.get(NOT_JUDGED_KEY, {})
+    if broken:  # broken claim files are listed in every report beside the claims the family left out
+        results = [dataclasses.replace(r, family_excluded={**r.family_excluded, **broken}) for r in results]
 
     state = config.stash[SESSION_KEY]
     report_dir = state.settings.path(state.settings.report_dir)

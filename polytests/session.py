@@ -212,3 +212,4 @@ def claim_place(claim: Claim) -> tuple:
 
 SESSION_KEY = pytest.StashKey[PolytestsSession]()
 RESULT_PROPERTY = "polytests_result"  # the user property of a ClaimItem's report that carries its result
+NOT_JUDGED_PROPERTY = "polytests_not_judged"  # a broken claim file's report: {claim, why} for the reports

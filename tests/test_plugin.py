@@ -98,6 +98,12 @@ def test_claims_run_end_to_end(project):
     ledger = [json.loads(line) for line in (project.path / "reports" / "history.jsonl").read_text().splitlines()]
     assert ledger[-1]["claims"]["alpha-feature"]["claim_digest"] == prov["claim_digest"]
     assert (project.path / "reports" / "claims.html").is_file()
+    # #26: the broken claim file is in every report, not only in the terminal.
+    html = (project.path / "reports" / "claims.html").read_text()
+    assert "4 claims judged, <a href='#not-judged'>1 not judged</a>" in html and "id='not-judged'" in html
+    for name in ("claims.md", "summary.md"):
+        text = (project.path / "reports" / name).read_text()
+        assert "Not judged (1)" in text and "| broken " in text and "fires_onn" in text, name
 
 
 def test_verdicts_do_not_change_with_k(project):

@@ -204,3 +204,12 @@ def reference_words(prov: dict) -> str:
         return f"scales from the reference text `{str(prov['reference_sha256'])[:12]}`"
     return "scales from the split"
 
+
+
+def not_judged(results: list[ClaimResult]) -> dict[str, str]:
+    """Claims of the family that were not judged (a broken claim file, a model not on this machine)
+    and the first line of why, from the results that record them."""
+    out: dict[str, str] = {}
+    for r in results:
+        out.update(r.family_excluded)
+    return dict(sorted(out.items()))

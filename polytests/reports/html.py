@@ -13,7 +13,7 @@ import base64
 import html
 
 from polytests.claims.results import ClaimResult
-from polytests.reports.format import claim_effect, effect_of, fmt_claim_p, fmt_p, reference_words
+from polytests.reports.format import claim_effect, effect_of, fmt_claim_p, fmt_p, not_judged, reference_words
 from polytests.reports.terminal import Explanation, explain, needs_explaining, outcome
 
 # No network: images must be data URIs; scripts and styles only inline.
@@ -140,7 +140,9 @@ def render_html(results: list[ClaimResult], stamp: str, flips: list[dict], figur
             f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
             f"<meta name='viewport' content='width=device-width'><title>polytests report</title>"
             f"<style>{STYLE}</style></head><body>")
-    intro = (f"<h1>polytests report</h1><p class='meta'>Generated {_e(stamp)} · {len(results)} claims · "
+    missing = not_judged(results)
+    judged = f"{len(results)} claims judged" + (f", <a href='#not-judged'>{len(missing)} not judged</a>" if missing else "")
+    intro = (f"<h1>polytests report</h1><p class='meta'>Generated {_e(stamp)} · {judged} · "
              f"model {_e(prov.get('model'))} ({_e(str(prov.get('model_digest', ''))[:12])}) · corpus hash "
              f"{_e(str(prov.get('corpus_hash', ''))[:12])} · {_e(reference_words(prov).replace('`', ''))} · split {_e(prov.get('split'))} · seed {_e(prov.get('seed'))}"
              f" · {_e(prov.get('resamples'))} resamples</p>")
@@ -193,5 +195,9 @@ def render_html(results: list[ClaimResult], stamp: str, flips: list[dict], figur
             + _figure(figs.get("history"), f"{r.claim_id}: history", "Effect over the runs in the ledger.")
             + heatmaps(r)
             + f"<details><summary>full evidence</summary><pre>{_e(explain(r))}</pre></details></section>")
+    if missing:
+        sections.append("<section id='not-judged'><h2>Not judged</h2><table><tr><th>claim</th><th>why</th></tr>"
+                        + "".join(f"<tr><td>{_e(cid)}</td><td>{_e(why)}</td></tr>" for cid, why in missing.items())
+                        + "</table></section>")
     return (head + intro + filters + overview + "".join(sections)
             + f"<script>{SCRIPT}</script></body></html>\n")

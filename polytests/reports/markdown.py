@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from polytests.claims.results import ClaimResult
-from polytests.reports.format import claim_effect, fmt_claim_p, fmt_p, reference_words
+from polytests.reports.format import claim_effect, fmt_claim_p, fmt_p, not_judged, reference_words
 from polytests.reports.terminal import Explanation, explain, needs_explaining, outcome
 
 
@@ -18,7 +18,9 @@ def _flip_cell(flip: dict | None) -> str:
 
 def claims_markdown(results: list[ClaimResult], stamp: str, flips: list[dict], figure_names: dict[str, str]) -> str:
     flip_of = {f["claim_id"]: f for f in flips}
-    rows = ["# polytests report", "", f"Generated {stamp}.", "",
+    missing = not_judged(results)
+    rows = ["# polytests report", "", f"Generated {stamp}. {len(results)} claims judged"
+            + (f", {len(missing)} not judged (below)." if missing else "."), "",
             "| claim | neuron | verdict | expect | effect [95% CI] vs bound | p | p adj | test | flip |",
             "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
@@ -30,7 +32,15 @@ def claims_markdown(results: list[ClaimResult], stamp: str, flips: list[dict], f
         rows += ["", f"## {r.claim_id}", "", "```", explain(r), "```"]
         if r.claim_id in figure_names:
             rows += ["", f"![{r.claim_id}]({figure_names[r.claim_id]})"]
+    rows += _not_judged_rows(missing, "##")
     return "\n".join(rows) + "\n"
+
+
+def _not_judged_rows(missing: dict[str, str], level: str) -> list[str]:
+    if not missing:
+        return []
+    return ["", f"{level} Not judged ({len(missing)})", "", "| claim | why |", "|---|---|",
+            *[f"| {_cell(cid)} | {_cell(why)} |" for cid, why in missing.items()]]
 
 
 def summary_markdown(results: list[ClaimResult], stamp: str, flips: list[dict], warnings: list[str] = ()) -> str:
@@ -40,12 +50,13 @@ def summary_markdown(results: list[ClaimResult], stamp: str, flips: list[dict], 
     failed = sum(outcome(r) == "FAILED" for r in results)
     r0 = results[0] if results else {}
     prov = r0.provenance
+    missing = not_judged(results)
     lines = ["## polytests: claims", "",
              f"{len(results)} claims: **{counts['confirmed']} confirmed**, **{counts['refuted']} refuted**, "
              f"**{counts['inconclusive']} inconclusive**; {failed} failed their expectation. "
              f"Model `{prov.get('model')}` (`{str(prov.get('model_digest', ''))[:12]}`), corpus hash "
              f"`{str(prov.get('corpus_hash', ''))[:12]}`, {reference_words(prov)}, seed {prov.get('seed')}, "
-             f"{stamp}.", ""]
+             f"{stamp}." + (f" {len(missing)} claims not judged (listed below)." if missing else ""), ""]
     if flips:
         lines += ["### Verdicts flipped", ""]
         lines += [f"- **{f['claim_id']}**: {f['before']} → {f['after']} ({f['explanation']})" for f in flips]
@@ -64,5 +75,6 @@ def summary_markdown(results: list[ClaimResult], stamp: str, flips: list[dict], 
         lines += ["", "### Needs a look", ""]
         for r in blocks:
             lines += ["```", *Explanation(r).lines(), "```"]
+    lines += _not_judged_rows(missing, "###")
     return "\n".join(lines) + "\n"
 
