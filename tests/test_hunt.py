@@ -209,3 +209,29 @@ def test_a_reference_scale_is_what_the_scan_bounds_by(store):
     assert [ref.responding(i) for i in range(6)] == [split.responding(i) for i in range(6)]
     np.testing.assert_allclose(ref.pvalues, split.pvalues)
     np.testing.assert_allclose(ref.effect, split.effect / 2, rtol=1e-9)
+
+
+def test_an_artifact_label_needs_its_control_decided():
+    """#26: L3N183 was labelled a shared-token artifact with its control undecided (+0.094, p = .79)."""
+    from polytests.commands.hunt.controls import Control, label
+
+    holds = Control("response", "holds", 0.001, 0.99, 0.5, "")
+    unclear = Control("shared", "unclear", 0.79, 0.2, 0.094, "")
+    below = Control("shared", "below", 0.99, 0.001, -0.01, "")
+    one_ok = Control("one_token", "holds", 0.001, 0.99, 0.4, "")
+    matched = Control("token_matched", "holds", 0.001, 0.99, 0.4, "")
+    parts = {"medical": one_ok, "fortran": one_ok}
+    tokens = {"medical": (".", 0.5), "fortran": (" x", 0.1)}
+    verdict, reason, *_ = label(holds, unclear, one_ok, matched, parts, tokens, 1.0)
+    assert verdict == "undecided" and "+0.094 x scale" in reason and "p above 0.79" in reason
+    assert label(holds, below, one_ok, matched, parts, tokens, 1.0)[0] == "shared-token artifact"
+    one_unclear = Control("one_token", "unclear", 0.3, 0.4, 0.1, "")
+    assert label(holds, below, one_unclear, matched, {"medical": one_unclear}, tokens, 1.0)[0] == \
+        "shared-token artifact"
+    assert label(holds, Control("shared", "holds", 0.001, 0.9, 0.3, ""), one_unclear, matched,
+                 {"medical": one_unclear}, tokens, 1.0)[0] == "undecided"
+    one_below = Control("one_token", "below", 0.99, 0.002, -0.1, "")
+    verdict, reason, token, share = label(holds, unclear, one_below, matched, {"medical": one_below}, tokens, 1.0)
+    assert verdict == "one-token artifact" and token == "." and share == 0.5
+    na = Control("shared", "n/a", None, None, None, "one corpus: nothing shared")
+    assert label(holds, na, one_ok, matched, parts, tokens, 1.0)[0] == "finding"

@@ -46,6 +46,7 @@ VERDICTS = {
     "one-token artifact": "the response is carried by one token type",
     "shared-token artifact": "the response is carried by the tokens the corpora share",
     "weak": "not above the bound at the neuron's exact scale",
+    "undecided": "a control is neither shown to hold nor shown to fail: no artifact label without a decision",
 }
 
 
@@ -188,23 +189,46 @@ def check_candidate(ctx: EvaluationContext, neuron: NeuronRef, corpora: tuple[st
             pairs.append((c, against))
     token_matched = _worst("token_matched", matched_parts)
     scale = ctx.scale_of(neuron)
+    verdict, reason, artifact_token, artifact_share = label(response, shared, one_token, token_matched,
+                                                            dict(zip(corpora, one_parts, strict=True)), tokens,
+                                                            scale)
+    return Candidate(neuron, tuple(corpora), tuple(baseline), float(effect), float(qvalue), scale, response,
+                     shared, one_token, token_matched, verdict, reason, artifact_token, artifact_share,
+                     tuple(pairs), min_occurrences)
+
+
+def label(response: Control, shared: Control, one_token: Control, token_matched: Control,
+          one_parts: dict[str, Control], tokens: dict[str, tuple[str, float]], scale: float
+          ) -> tuple[str, str, str | None, float | None]:
+    """(verdict, reason, artifact token, its share) from the controls. An artifact label needs its
+    control decided against the response (shown below the bound); a control neither shown to hold
+    nor to fail makes the candidate "undecided", with its numbers."""
     artifact_token = artifact_share = None
     if not response.holds:
         verdict, reason = "weak", f"response not above the bound on stage 2 ({response.detail})"
-    elif not one_token.holds:
-        broken = [c for c, part in zip(corpora, one_parts, strict=True) if not part.holds]
+    elif one_token.status == "below":
+        broken = [c for c, part in one_parts.items() if part.status == "below"]
         artifact_token, artifact_share = tokens[broken[0]]
         verdict = "one-token artifact"
         reason = (f"on {broken[0]}, {artifact_token!r} carries {artifact_share:.0%} of the activation; without it "
-                  f"the response is not above the bound (p={one_token.p_above:.2g})")
-    elif not shared.holds and shared.status != "n/a":
+                  f"the response is shown below the bound (p below {one_token.p_below:.2g})")
+    elif shared.status == "below":
         verdict = "shared-token artifact"
-        reason = (f"without the token types {' and '.join(corpora)} share, the response is not above the bound "
-                  f"(p={shared.p_above:.2g})")
+        reason = (f"without the token types {' and '.join(one_parts)} share, the response is shown below the bound "
+                  f"(p below {shared.p_below:.2g})")
+    elif not one_token.holds or (not shared.holds and shared.status != "n/a"):
+        ctl = one_token if not one_token.holds else shared
+        what = {"one_token": "without its most active token", "shared": "without the shared token types"}[ctl.name]
+        verdict = "undecided"
+        if ctl.status == "n/a":
+            reason = f"{what} the response could not be tested ({ctl.detail})"
+        else:
+            numbers = "" if ctl.estimate is None or not scale > 0 else f"{ctl.estimate / scale:+.3g} x scale, "
+            below = "n/a" if ctl.p_below is None else f"{ctl.p_below:.2g}"
+            reason = (f"{what} the response is neither shown above nor below the bound ({numbers}p above "
+                      f"{ctl.p_above:.2g}, p below {below}): more documents would decide it")
     elif token_matched.holds or token_matched.status == "n/a":
         verdict, reason = "finding", VERDICTS["finding"]
     else:
         verdict, reason = "partial", VERDICTS["partial"]
-    return Candidate(neuron, tuple(corpora), tuple(baseline), float(effect), float(qvalue), scale, response,
-                     shared, one_token, token_matched, verdict, reason, artifact_token, artifact_share,
-                     tuple(pairs), min_occurrences)
+    return verdict, reason, artifact_token, artifact_share

@@ -43,7 +43,7 @@ class HuntResult:
         for col in ("neuron", "responds to", "gap/scale", "q", "response", "no shared", "no top token",
                     "same tokens", "verdict"):
             table.add_column(col, justify="right" if col in ("gap/scale", "q") else "left")
-        styles = {"finding": "green", "partial": "yellow", "weak": "dim"}
+        styles = {"finding": "green", "partial": "yellow", "weak": "dim", "undecided": "yellow"}
         for c in self.candidates:
             cells = [str(c.neuron), ", ".join(c.corpora), f"{c.effect:.3f}", f"{c.qvalue:.1e}"]
             for ctl in (c.response, c.shared, c.one_token, c.token_matched):
