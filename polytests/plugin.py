@@ -325,6 +325,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
                       highlight=False, emoji=False)
     console.print(SummaryTable(results, {f["claim_id"] for f in flips}))
     console.print(explanations(results))
+    not_judged = {**{k: v for r in results for k, v in r.family_excluded.items()},
+                  **config.stash.get(NOT_JUDGED_KEY, {})}
+    if not_judged:
+        terminalreporter.write_line(f"polytests: {len(not_judged)} claim(s) not judged: "
+                                    + "; ".join(f"{cid}: {why}" for cid, why in sorted(not_judged.items())),
+                                    yellow=True)
     terminalreporter.write(buffer.getvalue())
     missing = max((r.provenance.get("family_not_computed", 0) for r in results), default=0)
     if missing:

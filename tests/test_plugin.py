@@ -98,7 +98,8 @@ def test_claims_run_end_to_end(project):
     ledger = [json.loads(line) for line in (project.path / "reports" / "history.jsonl").read_text().splitlines()]
     assert ledger[-1]["claims"]["alpha-feature"]["claim_digest"] == prov["claim_digest"]
     assert (project.path / "reports" / "claims.html").is_file()
-    # #26: the broken claim file is in every report, not only in the terminal.
+    # #26: the broken claim file is in every report: the terminal summary, HTML, Markdown.
+    assert "polytests: 1 claim(s) not judged: broken (broken.toml): invalid claim file" in out
     html = (project.path / "reports" / "claims.html").read_text()
     assert "4 claims judged, <a href='#not-judged'>1 not judged</a>" in html and "id='not-judged'" in html
     for name in ("claims.md", "summary.md"):
