@@ -19,12 +19,12 @@ Usage: python benchmarks/bench_claim_loop.py [--before REV]
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from _pytest_run import timed_pytest  # benchmarks/ is the script's folder, first on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 NEW_CLAIM = """[[claim]]
@@ -36,20 +36,6 @@ neuron = "L2N100"
 kind = "fires_on"
 corpus = "legal"
 """
-
-
-def timed(source: Path, scratch: Path, target: str) -> tuple[float, str]:
-    env = dict(os.environ, PYTHONPATH=str(source))
-    start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", target, "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-         f"--polytests-cache-dir={scratch / 'cache'}", f"--polytests-report-dir={scratch / 'reports'}"],
-        cwd=source, env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-300:]
-    if done.returncode not in (0, 1):
-        raise SystemExit(f"pytest failed in {source}: {tail}")
-    return seconds, tail
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
                 scratch.mkdir()
                 for step, target in (("fresh", "hypotheses/zz_new_claim.toml"),
                                      ("warm", "hypotheses/zz_new_claim.toml"), ("warm, all", "hypotheses/")):
-                    seconds, tail = timed(source, scratch, target)
+                    seconds, tail = timed_pytest(source, scratch, target)
                     times[(label, step)] = seconds
                     print(f"  {label:>6} {step:<9}: {seconds:6.1f} s  ({tail})", flush=True)
         finally:

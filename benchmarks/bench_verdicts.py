@@ -14,29 +14,20 @@ Usage: python benchmarks/bench_verdicts.py [--before REV] [--repeats 2]
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from _pytest_run import timed_pytest  # benchmarks/ is the script's folder, first on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def cold_run(source: Path, scratch: Path) -> float:
     """Wall seconds of `pytest hypotheses/` on ``source``'s package and claims, caches in ``scratch``."""
-    env = dict(os.environ, PYTHONPATH=str(source))
-    start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "hypotheses/", "-q", "-p", "no:cacheprovider",
-         f"--polytests-cache-dir={scratch / 'cache'}", f"--polytests-report-dir={scratch / 'reports'}"],
-        cwd=source, env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-300:]
-    if done.returncode not in (0, 1):
-        raise SystemExit(f"pytest failed in {source}: {tail}")
+    seconds, tail = timed_pytest(source, scratch)
     print(f"  {source.name:>12}: {seconds:6.1f} s  ({tail})", flush=True)
     return seconds
 

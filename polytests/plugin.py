@@ -308,6 +308,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     from rich.console import Console
 
     from polytests.reports import SummaryTable, explanations
+    from polytests.reports.format import not_judged as not_judged_in
 
     error = config.stash.get(REPORT_ERROR_KEY, None)
     if error:
@@ -325,8 +326,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
                       highlight=False, emoji=False)
     console.print(SummaryTable(results, {f["claim_id"] for f in flips}))
     console.print(explanations(results))
-    not_judged = {**{k: v for r in results for k, v in r.family_excluded.items()},
-                  **config.stash.get(NOT_JUDGED_KEY, {})}
+    not_judged = {**not_judged_in(results), **config.stash.get(NOT_JUDGED_KEY, {})}
     if not_judged:
         terminalreporter.write_line(f"polytests: {len(not_judged)} claim(s) not judged: "
                                     + "; ".join(f"{cid}: {why}" for cid, why in sorted(not_judged.items())),

@@ -150,8 +150,6 @@ def bound_test(
     x_arr, y_arr = check_two_samples(x, y, min_n=2, allow_2d=False)
     bound = check_finite_float(bound, "bound")
     n_resamples = check_int(n_resamples, "n_resamples", minimum=1)
-    pair_rng = np.random.default_rng([int(seed), _PAIR_STREAM]) if isinstance(seed, (int, np.integer)) \
-        and not isinstance(seed, bool) and int(seed) >= 0 else None
     test = relative_effect_test(x_arr, y_arr, bound, n_resamples=n_resamples, seed=seed)
     p_above, p_below = test.pvalue_above, test.pvalue_below
     above_range = None if test.exact else test.above_range
@@ -160,8 +158,10 @@ def bound_test(
     if tail_guard and min(len(x_arr), len(y_arr)) < TAIL_GUARD_DOCUMENTS:
         # A small group (docs/statistics.md, "The deep tail of a small group"): a p must also pass
         # the exact sign test over disjoint random pairs.
-        floor_above, floor_below = paired_sign_pvalues(x_arr, y_arr, bound,
-                                                      pair_rng if pair_rng is not None else make_rng(seed))
+        # An int seed gives the pairing a stream of its own; a Generator is used where the permutations left it.
+        pair_rng = (np.random.default_rng([int(seed), _PAIR_STREAM]) if isinstance(seed, (int, np.integer))
+                    and not isinstance(seed, bool) else make_rng(seed))
+        floor_above, floor_below = paired_sign_pvalues(x_arr, y_arr, bound, pair_rng)
         p_above, p_below = max(p_above, floor_above), max(p_below, floor_below)
         if above_range is not None:
             above_range = (max(above_range[0], floor_above), max(above_range[1], floor_above))

@@ -201,8 +201,51 @@ def tail_rates(simulations: int = 3000, resamples: int = 1999, level: float = 0.
 _LIBERAL_AT_12 = ("SoLU-like", "claimed side scaled", "zero-inflated, 40%", "baseline more skewed, 20%")
 
 
-if __name__ == "__main__":  # python -m polytests.stats.shapes [simulations] [resamples] | --tail [simulations]
+# The audit that extended the small-group guard to every level: the bound on an atom (P(X - Y = 0) =
+# 0.2, P(>) = P(<) = 0.4, so the true shift is exactly 0) and the "40% vs 70% zeros" shape, each side
+# alone at alpha / 2, at sizes on both sides of TAIL_GUARD_DOCUMENTS.
+_ATOM_SCALE = math.exp(math.sqrt(2.5**2 + 0.5**2) * 0.4307272992954576)  # norm.ppf(2/3): P(X > Y | both > 0) = 2/3
+ONE_SIDED_SHAPES: tuple[Shape, ...] = tuple(
+    replace(shape, name=f"{shape.name}, {n} vs {m}", n_claimed=n, n_baseline=m)
+    for shape in (Shape("bound on an atom: 50% vs 40% zeros, sigma 2.5 vs 0.5", _zero_inflated_lognormal(
+                      0.5, 2.5, _ATOM_SCALE), _zero_inflated_lognormal(0.6, 0.5), 0, 0, in_issue=False),
+                  Shape("zero-inflated, 40% vs 70% zeros, sigma 1.5 vs 1.0", _zero_inflated_lognormal(0.6, 1.5),
+                        _zero_inflated_lognormal(0.3, 1.0), 0, 0, in_issue=False))
+    for n, m in ((12, 60), (20, 150), (30, 150)))
+
+
+def one_sided_rates(simulations: int = 4000, resamples: int = 999, level: float = 0.025, seed: int = 0) -> str:
+    """Each side alone at ``level`` (alpha / 2), with and without the small-group guard, on
+    :data:`ONE_SIDED_SHAPES`. A Markdown table."""
+    from polytests.stats.calibration import acceptance_band
+
+    high = acceptance_band(simulations, level)[1]
+    lines = [f"{simulations} simulations a row, {resamples} resamples; each side alone at {level:g}, allowed: <= "
+             f"{high:.4f} (the 99.9% binomial band).", "",
+             "| shape | unguarded: p above <= level | p below <= level | guarded: p above | p below | |",
+             "|---|---:|---:|---:|---:|---|"]
+    for shape in ONE_SIDED_SHAPES:
+        bound = true_shift(shape)
+        counts = {True: [0, 0], False: [0, 0]}
+        rng = np.random.default_rng(seed)
+        for i in range(simulations):
+            x = shape.claimed[0](shape.n_claimed, rng)
+            y = shape.baseline[0](shape.n_baseline, rng)
+            for guard in (False, True):
+                r = bound_test(x, y, bound, n_resamples=resamples, seed=seed * 1_000_003 + i, tail_guard=guard)
+                counts[guard][0] += r.pvalue_above <= level
+                counts[guard][1] += r.pvalue_below <= level
+        rates = [c / simulations for c in (*counts[False], *counts[True])]
+        ok = "ok" if max(rates[2:]) <= high else "OUTSIDE"
+        lines.append(f"| {shape.name} | " + " | ".join(f"{v:.4f}" for v in rates) + f" | {ok} |")
+        print(lines[-1], file=sys.stderr, flush=True)
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m polytests.stats.shapes [simulations] [resamples] | --tail | --one-sided [sims]
     if sys.argv[1:2] == ["--tail"]:
         print(tail_rates(*[int(a) for a in sys.argv[2:3]]))
+    elif sys.argv[1:2] == ["--one-sided"]:
+        print(one_sided_rates(*[int(a) for a in sys.argv[2:3]]))
     else:
         print(markdown_table(*[int(a) for a in sys.argv[1:3]]))

@@ -291,11 +291,11 @@ class ClaimRunner:
         return {c.id: out[c.id] for c in claims}
 
     def _family(self, claims: list[Claim], raw: dict) -> list[FamilyDecision]:
-        """The family's adjusted p-values; a claim without a result (not computed in a selection)
-        enters with p = 1 on both sides, as an untestable claim does."""
-        return family_verdicts([claim_pvalues(raw[c.id][0]) if c.id in raw else (None, 1.0) for c in claims],
-                               [claim_ranges(raw[c.id][0]) if c.id in raw else ((1.0, 1.0), (1.0, 1.0))
-                                for c in claims], self.settings.correction)
+        """The family's adjusted p-values; a claim without a result (not computed in a selection) has
+        no predicate results, so it enters with p = 1 on both sides, as an untestable claim does."""
+        results = [raw[c.id][0] if c.id in raw else [] for c in claims]
+        return family_verdicts([claim_pvalues(r) for r in results], [claim_ranges(r) for r in results],
+                               self.settings.correction)
 
     def _refined(self, claim: Claim, claims: list[Claim], meta: dict, resamples: int
                  ) -> tuple[list[PredicateResult], dict]:
@@ -351,7 +351,7 @@ class ClaimRunner:
         correction with p = 1 on both sides without being computed: Holm's (and Bonferroni's, and
         BH's) adjusted p-values are non-decreasing in every input, so a selected claim's adjusted
         p can only be larger than in the full run, never smaller (docs/statistics.md, "Running a
-        selection"). Results are returned for the claims that have one.
+        selection"). Results are returned for the selected claims.
         """
         wanted = [c for c in claims if compute is None or c.id in compute]
         wanted_ids = {c.id for c in wanted}
@@ -386,13 +386,13 @@ class ClaimRunner:
                     raw[claim.id] = hit
                 used[claim.id] = more
         family = self._family(claims, raw)
-        sides = [claim_pvalues(raw[claim.id][0]) if claim.id in raw else (None, 1.0) for claim in claims]
+        sides = [claim_pvalues(raw[claim.id][0] if claim.id in raw else []) for claim in claims]
         from polytests.engine.result_cache import code_versions
 
         versions = code_versions()  # the libraries' versions and the digest of polytests' own source
         out = {}
         for claim, (above, below), decision in zip(claims, sides, family, strict=True):
-            if claim.id not in raw:
+            if claim.id not in wanted_ids:  # read or stood in for the correction only; judged when selected
                 continue
             results, meta = raw[claim.id]
             alpha = alphas[claim.id]
