@@ -307,9 +307,10 @@ class ExplainedBy(Predicate):
         None, description="activation counted as firing for precision/recall (default: half the maximum)",
         examples=[0.5])
     over: Literal["tokens", "documents"] = Field(
-        "tokens", description='"tokens": the correlation over every token of the split (document bootstrap-t; '
-        'not exact on long-tailed activations); "documents": the median of each document\'s own correlation '
-        "(exact sign test)", examples=["documents"])
+        "tokens", description='"tokens": the correlation over every token of the split, described with a '
+        "document bootstrap interval but never decided (no test of it keeps its error rates on long-tailed "
+        'activations: always inconclusive); "documents": the median of each document\'s own correlation, '
+        "decided by the exact sign test", examples=["documents"])
 
     @model_validator(mode="after")
     def _needs_an_explanation(self):

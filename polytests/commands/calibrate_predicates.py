@@ -126,7 +126,8 @@ def explained_by_rows(values, n_claims: int = 1000, alpha: float = 0.05, resampl
                 "the split")
     rows = []
     if old:
-        rows.append(_rate_row(scenario, 'over = "tokens" (default): pooled r, bootstrap-t on Fisher\'s z', old, alpha))
+        rows.append(_rate_row(scenario, 'over = "tokens": pooled r, bootstrap-t on Fisher\'s z (why it decides nothing)',
+                              old, alpha))
     if new:
         rows.append(_rate_row(scenario, 'over = "documents": median within-document r, sign test', new, alpha))
     return rows
