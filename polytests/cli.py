@@ -111,8 +111,6 @@ def _card(args) -> int:
 
 
 def _hunt(args) -> int:
-    from rich.console import Console
-
     from polytests.commands.hunt import hunt, scale_top_k
     from polytests.commands.hunt.run import write_outputs
     from polytests.commands.neuron_view import neuron_view
@@ -120,8 +118,9 @@ def _hunt(args) -> int:
     from polytests.engine.reference import settings_profiles
     from polytests.engine.store import load_settings_model, open_store, split_documents
     from polytests.engine.tokenization import tokenize_documents, vocab_of
+    from polytests.reports.terminal import command_console
 
-    console = Console()
+    console = command_console()
     settings = settings_of(args, *COMMAND_KEYS)
     model = load_settings_model(settings)
     layers = tuple(args.layers) if args.layers else tuple(range(model.n_layers))

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -40,7 +39,6 @@ WRITTEN_KEY = pytest.StashKey[object]()
 REPORT_ERROR_KEY = pytest.StashKey[str]()
 
 
-PIPED_WIDTH = 160  # columns of the summary when output is not a terminal
 
 OPTIONS = ("model", "corpora", "reference", "alpha", "min_effect", "min_effect_loss", "correction", "resamples", "seed",
            "report_dir", "cache_dir", "lock_timeout", "device", "strict_inconclusive", "recompute")
@@ -308,6 +306,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     from rich.console import Console
 
     from polytests.reports import SummaryTable, explanations
+    from polytests.reports.terminal import piped_width
     from polytests.reports.format import not_judged as not_judged_in
 
     error = config.stash.get(REPORT_ERROR_KEY, None)
@@ -316,11 +315,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     written = config.stash.get(WRITTEN_KEY, None)
     flips = written.flips if written is not None else []
     buffer = io.StringIO()
-    # Output that is not a terminal (a CI log, a file) has no width to fit: 80 columns would cut the
-    # table's columns mid-word, so it gets room enough for the widest table (COLUMNS, when set, rules).
-    width = config.get_terminal_writer().fullwidth
-    if not terminalreporter.isatty() and "COLUMNS" not in os.environ:
-        width = max(width, PIPED_WIDTH)
+    width = piped_width(terminalreporter.isatty(), config.get_terminal_writer().fullwidth)
     console = Console(file=buffer, width=width,
                       force_terminal=terminalreporter.hasmarkup, no_color=not terminalreporter.hasmarkup,
                       highlight=False, emoji=False)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from polytests.claims.evaluate import neuron_scale
 from polytests.claims.parse import parse_claim_file
 from polytests.commands.hunt import hunt, scale_top_k, scan_responses, write_candidates
-from polytests.commands.hunt.scan import scales_of_layer
+from polytests.commands.hunt.scan import _group_seed, scales_of_layer, shift_pvalues_above
 from polytests.engine.activations import Collection
 from polytests.engine.aggregates import doc_stats_direct
 from polytests.engine.store import ActivationStore
@@ -144,11 +145,43 @@ def test_the_scan_p_value_is_the_bound_test_times_the_sets_it_was_chosen_from(st
         means = store.doc_means(NeuronRef(0, i))
         x = means[store.docs_of(top)]
         y = np.concatenate([means[store.docs_of(c)] for c in r.corpora if c != top])
-        full = bound_test(x, y, 0.9 * r.scale[i], n_resamples=199, seed=0)
-        from polytests.stats.bounds import _welch_one_sided
-        welch = _welch_one_sided(x - 0.9 * r.scale[i], y)[0]
-        expected = min(1.0, 4 * (welch if not permutation or 4 * welch > 0.05 else full.pvalue_above))
+        b = 0.9 * r.scale[i]
+        approx = _brunner_munzel_t(x - b, y)
+        full = bound_test(x, y, b, n_resamples=199, seed=_group_seed(3, int(r.order[i, 0]),
+                                                                     tuple(sorted(r.order[i, 1:].tolist()))) % 2**63)
+        expected = min(1.0, 4 * (approx if not permutation or 4 * approx > 0.05 else max(approx, full.pvalue_above)))
         assert r.pvalues[i, 0] == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def _brunner_munzel_t(x, y):
+    """scipy's Brunner-Munzel t test (one-sided: x above y), floored as the package floors it."""
+    from polytests.stats.relative import separation_floor
+
+    import warnings
+
+    with warnings.catch_warnings():  # separated samples: scipy's variance is 0 (p 0 or nan); ours is floored
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = stats.brunnermunzel(x, y, alternative="greater", distribution="t")
+    if not np.isfinite(res.pvalue):  # complete separation, one way or the other
+        return separation_floor(len(x), len(y)) if x.min() > y.max() else 1.0
+    return max(float(res.pvalue), separation_floor(len(x), len(y)))
+
+
+def test_the_scan_tests_the_claims_estimand_column_by_column():
+    # Against scipy's Brunner-Munzel on each column, for shapes where the variance floors do not bite.
+    rng = np.random.default_rng(5)
+    x = rng.lognormal(0, 1, (14, 6)) * (rng.random((14, 6)) < 0.6)
+    y = rng.lognormal(-0.5, 1.5, (40, 6)) * (rng.random((40, 6)) < 0.4)
+    bound = np.linspace(0, 0.5, 6)
+    got = shift_pvalues_above(x, y, bound)
+    want = [_brunner_munzel_t(x[:, k] - bound[k], y[:, k]) for k in range(6)]
+    np.testing.assert_allclose(got, want, rtol=1e-9)
+    # ... and never above the claims' test, which takes the larger of it and the permutation p
+    from polytests.stats.relative import relative_effect_test
+
+    for k in range(6):
+        assert got[k] <= relative_effect_test(x[:, k], y[:, k], bound[k], n_resamples=99).pvalue_above + 1e-12
+    assert np.all(shift_pvalues_above(x[:9], y, bound) == 1.0)  # under 10 documents: not judged, as in the claims
 
 
 def test_bh_over_the_scan_controls_false_positives_on_noise():

@@ -7,12 +7,14 @@ do not fit (effect) are dropped before any id is touched.
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 
 from pathlib import Path
 
 from rich import box
-from rich.console import Group
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
@@ -24,6 +26,23 @@ from polytests.reports.format import (
     fmt_claim_p,
     fmt_p,
 )
+
+PIPED_WIDTH = 160  # columns when output is not a terminal and COLUMNS is not set
+
+
+def piped_width(isatty: bool, width: int) -> int:
+    """The width to draw at: output that is not a terminal (a CI log, a file) has no width to fit,
+    and 80 columns would cut tables mid-word, so it gets room for the widest table (COLUMNS rules)."""
+    if not isatty and "COLUMNS" not in os.environ:
+        return max(width, PIPED_WIDTH)
+    return width
+
+
+def command_console() -> Console:
+    """The console of a command (hunt, show): its terminal's width, or PIPED_WIDTH when piped."""
+    console = Console()
+    return Console(width=piped_width(sys.stdout.isatty(), console.width)) if not sys.stdout.isatty() else console
+
 
 VERDICT_STYLE = {"confirmed": "bold green", "refuted": "bold red", "inconclusive": "bold yellow"}
 
