@@ -156,37 +156,40 @@ def _hunt(args) -> int:
 
 
 def _show(args) -> int:
-    from rich.console import Console
+    from rich.rule import Rule
 
-    from polytests.commands.hunt.pictures import hunt_page
-    from polytests.commands.neuron_view import neuron_view
-    from polytests.commands.show import claims_naming, parse_neuron_for_model
-    from polytests.engine.activations import CollectionRequest
-    from polytests.engine.reference import settings_profiles
-    from polytests.engine.store import load_settings_model, open_store
-    from polytests.engine.tokenization import vocab_of
+    from polytests.commands.show import ShowRequest, parse_neuron_for_model, read_user_text, show_page, show_views
+    from polytests.engine.store import load_settings_model
+    from polytests.reports.terminal import command_console
+
+    def write(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
 
     settings = settings_of(args, *COMMAND_KEYS)
+    write(f"polytests: loading model {settings.model}")
     model = load_settings_model(settings)
     try:
-        neuron = parse_neuron_for_model(args.neuron, model)
+        neurons = tuple(dict.fromkeys(parse_neuron_for_model(n, model) for n in args.neuron))
+        text = read_user_text(args.text) if args.text else None
+        if args.bins < 1 or args.contexts < 0 or args.logits < 0:
+            raise ValueError(f"--bins must be >= 1 and --contexts, --logits >= 0 (got {args.bins}, {args.contexts}, "
+                             f"{args.logits})")
     except ValueError as exc:
         print(f"polytests show: {exc}", file=sys.stderr)
         return 2
-    store = open_store(settings, model, args.split, CollectionRequest(layers=(neuron.layer,), neurons=(neuron,)),
-                       names=args.names)
-    hypotheses = args.hypotheses or [str(settings.path(h)) for h in settings.hypotheses]
-    view = neuron_view(store, vocab_of(model), neuron, model=model.name, k=args.contexts,
-                       ci_resamples=settings.resamples, seed=settings.seed,
-                       claims=claims_naming(neuron, hypotheses), profiles=settings_profiles(settings, model, args.split))
-    Console().print(view)
+    request = ShowRequest(neurons, args.split, tuple(args.names) if args.names else None, args.contexts,
+                          args.logits, args.bins,
+                          tuple(args.hypotheses or [str(settings.path(h)) for h in settings.hypotheses]), text)
+    console, views = command_console(), []
+    for view in show_views(settings, model, request, write=write):
+        if views:
+            console.print(Rule())
+        console.print(view)
+        views.append(view)
     if args.html:
-        from polytests.commands.hunt.pictures import token_heatmap
-
-        png = token_heatmap(view)
         Path(args.html).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.html).write_text(hunt_page(f"polytests show {neuron}", f"{model.name}, {args.split} split", (),
-                                             None, [view], {str(neuron): png} if png else {}), encoding="utf-8")
+        Path(args.html).write_text(show_page(f"polytests show {' '.join(str(n) for n in neurons)}",
+                                             f"{model.name}, {args.split} split", views), encoding="utf-8")
         print(f"wrote {args.html}")
     return 0
 
@@ -320,17 +323,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pictures", type=int, default=6, help="candidates with token heatmaps")
     p.add_argument("--contexts", type=int, default=6, help="top contexts per neuron in the pictures")
     p.set_defaults(func=_hunt)
-    p = sub.add_parser("show", help="one neuron: top contexts shaded by activation, per-corpus means with CI, "
-                       "top tokens, claims naming it")
-    p.add_argument("neuron", help="e.g. L2N18")
+    p = sub.add_parser("show", help="neurons, Neuroscope-style: per-corpus means with CI, activation histograms, "
+                       "top and least-activating contexts per corpus, direct logit attribution, your own text, "
+                       "claims naming them")
+    p.add_argument("neuron", nargs="+", help="e.g. L2N18 (several: one view each, one model load)")
     add_settings_options(p, *COMMAND_KEYS, aliases={**ALIASES, "corpora": ("--corpora-dir",)},
                          help_of={"resamples": "bootstrap resamples of the CIs"})
     p.add_argument("--corpora", nargs="*", metavar="NAME", dest="names", help="corpora to read (default: all)")
     p.add_argument("--split", default="explore", choices=["explore", "confirm"])
     p.add_argument("--hypotheses", nargs="*", help="claim files or folders to search "
                    "(default: [tool.polytests] hypotheses)")
-    p.add_argument("--html", help="also write the view as a self-contained page to this file")
-    p.add_argument("--contexts", type=int, default=6)
+    p.add_argument("--html", help="also write the views as a self-contained page to this file")
+    p.add_argument("--contexts", type=int, default=3, help="top and least-activating contexts per corpus (each)")
+    p.add_argument("--logits", type=int, default=10, help="tokens promoted and suppressed (direct logit attribution)")
+    p.add_argument("--bins", type=int, default=40, help="bins of the activation histograms")
+    p.add_argument("--text", metavar="FILE", help="run the neurons over this text file (- for stdin), tokens shaded")
     p.set_defaults(func=_show)
     p = sub.add_parser("reference", help="the reference text neuron scales and null neurons are measured on; "
                        "rebuild the embedded model's sample and its profiles")
