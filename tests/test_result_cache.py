@@ -99,3 +99,49 @@ def test_the_key_covers_the_version_of_every_library_that_makes_the_numbers(monk
         assert _key() != base
     finally:
         rc.code_versions.cache_clear()
+
+
+def test_no_module_that_computes_a_result_imports_one_that_only_presents():
+    # The source digest leaves out PRESENTATION; that is only sound while nothing it digests
+    # imports a presentation module (at the top or inside a function).
+    import ast
+
+    from polytests.engine.result_cache import _SOURCE_ROOT, PRESENTATION, digested_sources
+
+    def presentation(module: str) -> bool:
+        parts = module.split(".")
+        if parts[0] != "polytests" or len(parts) < 2:
+            return False
+        return parts[1] in PRESENTATION or f"{parts[1]}.py" in PRESENTATION
+
+    digested = digested_sources()
+    assert any(p.name == "bounds.py" for p in digested) and not any(p.name == "cli.py" for p in digested)
+    offenders = []
+    for path in digested:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+            offenders += [f"{path.relative_to(_SOURCE_ROOT)} imports {n}" for n in names if presentation(n)]
+    assert not offenders, offenders
+
+
+def test_editing_a_report_or_a_command_keeps_the_source_digest(tmp_path, monkeypatch):
+    import shutil
+
+    from polytests.engine import result_cache
+
+    root = tmp_path / "polytests"
+    shutil.copytree(result_cache._SOURCE_ROOT, root, ignore=shutil.ignore_patterns("__pycache__", "embedded"))
+    monkeypatch.setattr(result_cache, "_SOURCE_ROOT", root)
+
+    def digest():
+        result_cache.source_digest.cache_clear()
+        return result_cache.source_digest()
+
+    before = digest()
+    (root / "reports" / "terminal.py").write_text("# edited\n", encoding="utf-8")
+    (root / "cli.py").write_text("# edited\n", encoding="utf-8")
+    assert digest() == before
+    (root / "stats" / "bounds.py").write_text("# edited\n", encoding="utf-8")
+    assert digest() != before
+    result_cache.source_digest.cache_clear()

@@ -10,7 +10,8 @@ it. The key is a digest of all of these:
 - the model's digest and the corpus manifest hash;
 - seed, resamples, min_effect, min_effect_loss and the run's default alpha;
 - the library versions reports record (polytests, torch, TransformerLens, numpy,
-  scipy, Python) and a digest of polytests' own source files, so an edited statistic never reads an old number.
+  scipy, Python) and a digest of polytests' own source files that compute results (not the reports,
+  commands or plugin hooks: :data:`PRESENTATION`), so an edited statistic never reads an old number.
 
 The family correction is never cached: it runs over every claim on every run, so a
 changed claim changes the others' adjusted p-values as it should.
@@ -42,11 +43,23 @@ _MAGIC = b"polytests-result/1\n"
 _SOURCE_ROOT = Path(__file__).resolve().parent.parent  # the polytests package
 
 
+# What only presents results, never computes them: editing these recomputes nothing.
+# tests/test_result_cache.py checks that no digested module imports one of them.
+PRESENTATION = ("cli.py", "plugin.py", "items.py", "session.py", "commands", "reports")
+
+
+def digested_sources() -> list[Path]:
+    """polytests' Python files that compute a claim's raw result (everything but PRESENTATION)."""
+    return [path for path in sorted(_SOURCE_ROOT.rglob("*.py"))
+            if path.relative_to(_SOURCE_ROOT).parts[0] not in PRESENTATION]
+
+
 @lru_cache(maxsize=1)
 def source_digest() -> str:
-    """SHA-256 over polytests' Python files (path and bytes), computed once per process."""
+    """SHA-256 over the files that compute results (path and bytes), computed once per process.
+    A change to a report, a command or the plugin's hooks keeps every cached result."""
     h = hashlib.sha256()
-    for path in sorted(_SOURCE_ROOT.rglob("*.py")):
+    for path in digested_sources():
         h.update(str(path.relative_to(_SOURCE_ROOT)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()
