@@ -23,11 +23,13 @@ import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-import torch
 
+from polytests._lazy import lazy
 from polytests.engine.aggregates import DocStats, DocStatsAccumulator, TopK
 from polytests.engine.tokenization import InputFormat, TokenizedDocuments, batch_windows
 from polytests.neurons import NeuronRef
+
+torch = lazy("torch")
 
 DEFAULT_THRESHOLDS = (0.0, 0.1, 0.5)
 

@@ -12,7 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
+
+from polytests._lazy import lazy
+
+torch = lazy("torch")
 
 
 @dataclass

@@ -24,8 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
+from polytests._lazy import lazy
 from polytests.engine.models.fast import fast_forward
 from polytests.engine.tokenization import (
     TokenizedDocuments,
@@ -33,6 +33,8 @@ from polytests.engine.tokenization import (
     make_windows,
     window_batch,
 )
+
+torch = lazy("torch")
 
 _LSE_BLOCK = 256  # tokens per block of the last-layer shortcut's logsumexp
 RERUN_TOKENS = 2048  # tokens (neurons x positions) per rerun of the blocks after the ablated layer

@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-import torch
+
+from polytests._lazy import lazy
+
+torch = lazy("torch")
 
 
 @dataclass(frozen=True)

@@ -18,15 +18,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-import torch.nn.functional as F
+from polytests._lazy import lazy
+
+torch = lazy("torch")
+F = lazy("torch.nn.functional")
 
 ACTIVATIONS = {
     "solu_ln": lambda x: x * torch.softmax(x, dim=-1),  # the LayerNorm after it is the block's mlp.ln
     "solu": lambda x: x * torch.softmax(x, dim=-1),
-    "gelu": F.gelu,
+    "gelu": lambda x: F.gelu(x),
     "gelu_new": lambda x: F.gelu(x, approximate="tanh"),
-    "relu": F.relu,
+    "relu": lambda x: F.relu(x),
 }
 CHECK_TOLERANCE = 1e-4  # relative to the logits' scale
 LOSS_BLOCK = 256  # tokens per block of the loss's [tokens, vocab] logits

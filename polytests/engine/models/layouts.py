@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from polytests.engine.models.loaded import (
+    DeferredModel,
     NATIVE_CONFIG_FIELDS,
     NATIVE_OPTIONAL_FIELDS,
     LoadedModel,
@@ -15,15 +16,14 @@ from polytests.engine.models.loaded import (
     import_bridge,
     load_tokenizer,
     model_input_format,
+    resolve_device,
     state_dict_digest,
 )
 from polytests.errors import ModelLoadError
 
 
-def load_native(directory: Path, config: dict, spec: str, name: str) -> LoadedModel:
-    from safetensors.torch import load_file
-
-    TransformerBridge, TransformerBridgeConfig = import_bridge()
+def _check_native(directory: Path, config: dict, spec: str) -> Path:
+    """The weight file of a native model, after checking it is whole and config.json has every field."""
     weights = directory / "model.safetensors"
     if not weights.is_file():
         raise ModelLoadError(
@@ -33,6 +33,29 @@ def load_native(directory: Path, config: dict, spec: str, name: str) -> LoadedMo
     if missing:
         raise ModelLoadError(f"{directory / 'config.json'}: missing fields {missing}")
     check_safetensors(weights, spec, "copy it again from where it came, or rebuild it with `polytests train-model`")
+    return weights
+
+
+def defer_native(directory: Path, config: dict, spec: str, name: str, device: str | None = None) -> DeferredModel:
+    """A native model known by its files (identity and shape), booted by :func:`load_native` on first use."""
+    weights = _check_native(directory, config, spec)
+
+    def boot() -> LoadedModel:
+        loaded = load_native(directory, config, spec, name)
+        resolved = resolve_device(device)
+        if resolved is not None and resolved != "cpu":
+            loaded.bridge.to(resolved)
+        return loaded
+
+    return DeferredModel(directory, config, name, weights, boot,
+                         {"form": "native", "architecture": "TransformerLensNative", "directory": str(directory)})
+
+
+def load_native(directory: Path, config: dict, spec: str, name: str) -> LoadedModel:
+    from safetensors.torch import load_file
+
+    weights = _check_native(directory, config, spec)
+    TransformerBridge, TransformerBridgeConfig = import_bridge()
     optional = {k: config[k] for k in NATIVE_OPTIONAL_FIELDS if k in config}
     cfg = TransformerBridgeConfig(**{k: config[k] for k in NATIVE_CONFIG_FIELDS}, **optional)
     tokenizer = load_tokenizer(directory, None, spec)

@@ -132,6 +132,15 @@ class LoadedModel:
         return f"blocks.{layer}.mlp.hook_post"
 
 
+def resolve_device(device: str | None) -> str | None:
+    """``"auto"``: CUDA when torch sees a GPU, else the CPU; anything else unchanged."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def state_dict_digest(state_dict: dict) -> str:
     """SHA-256 over every tensor (name, dtype, shape, bytes), in key order."""
     import torch
@@ -279,3 +288,95 @@ def model_input_format(tokenizer, config: dict, n_ctx: int, vocab_size: int, *, 
         f"{spec}: neither the tokenizer nor config.json names a start (BOS) or end-of-text token, so "
         "windows cannot start the way the model saw documents start. Fix: set bos_token in the "
         "tokenizer (save_pretrained) or bos_token_id in config.json")
+
+
+# safetensors dtype codes -> the str(torch dtype) state_dict_digest hashes
+_SAFETENSORS_DTYPES = {
+    "F64": "torch.float64", "F32": "torch.float32", "F16": "torch.float16", "BF16": "torch.bfloat16",
+    "I64": "torch.int64", "I32": "torch.int32", "I16": "torch.int16", "I8": "torch.int8", "U8": "torch.uint8",
+    "BOOL": "torch.bool",
+}
+
+
+@functools.lru_cache(maxsize=16)
+def _safetensors_digest(path: str, size: int, mtime_ns: int) -> str:
+    import struct
+
+    h = hashlib.sha256()
+    with open(path, "rb") as handle:
+        (n,) = struct.unpack("<Q", handle.read(8))
+        header = json.loads(handle.read(n))
+        base = 8 + n
+        for key in sorted(k for k in header if k != "__metadata__"):
+            entry = header[key]
+            begin, end = (int(v) for v in entry["data_offsets"])
+            h.update(key.encode())
+            h.update(_SAFETENSORS_DTYPES[entry["dtype"]].encode())
+            h.update(str(tuple(int(d) for d in entry["shape"])).encode())
+            handle.seek(base + begin)
+            h.update(handle.read(end - begin))
+    return h.hexdigest()
+
+
+def safetensors_digest(path: str | Path) -> str:
+    """:func:`state_dict_digest` of the tensors in a safetensors file, read from its bytes without
+    torch (the header gives each tensor's dtype, shape and byte range; the bytes are the tensor's
+    little-endian memory, which is what ``view(torch.uint8)`` hashes). Equal by test."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    return _safetensors_digest(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+class DeferredModel:
+    """A polytests-native model known by its files, booted on first use.
+
+    Its identity (``name``, ``digest``, ``source``, ``extra``) and shape (``n_layers``, ``d_mlp``,
+    ``n_ctx``, ``act_fn``, the activation sites) come from ``config.json`` and the weight file's
+    bytes, so a run whose every result is cached never imports torch or TransformerLens nor boots
+    the model. Anything else (``bridge``, ``tokenizer``, ``input_format``, ...) boots it once
+    through ``boot`` and is read from the :class:`LoadedModel` that returns; its digest must be the
+    one computed from the file (else the file changed under the run: an error, not a wrong key).
+    """
+
+    def __init__(self, directory: Path, config: dict, name: str, weights: Path, boot, extra: dict):
+        self.name = name
+        self.source = str(directory)
+        self.digest = safetensors_digest(weights)
+        self.extra = dict(extra)
+        self._config = config
+        self._boot = boot
+        self._loaded: LoadedModel | None = None
+
+    @property
+    def booted(self) -> bool:
+        return self._loaded is not None
+
+    def loaded(self) -> LoadedModel:
+        if self._loaded is None:
+            loaded = self._boot()
+            if loaded.digest != self.digest:
+                raise ModelLoadError(f"{self.source}: the weights changed on disk while the run was using them "
+                                     f"(digest {self.digest[:12]} at start, {loaded.digest[:12]} now). Fix: run again")
+            loaded.extra.update(self.extra)
+            self._loaded = loaded
+        return self._loaded
+
+    def __getattr__(self, attr: str):
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        return getattr(self.loaded(), attr)
+
+    n_layers = property(lambda self: int(self._config["n_layers"]))
+    d_mlp = property(lambda self: int(self._config["d_mlp"]))
+    n_ctx = property(lambda self: int(self._config["n_ctx"]))
+    act_fn = property(lambda self: str(self._config.get("act_fn") or ""))
+    is_solu_ln = LoadedModel.is_solu_ln
+    form = LoadedModel.form
+    activation_site = LoadedModel.activation_site
+    ablation_site = LoadedModel.ablation_site
+
+    @property
+    def is_causal_lm(self) -> bool:
+        if self._loaded is not None:
+            return self._loaded.is_causal_lm
+        return self._config.get("attention_dir", "causal") == "causal"

@@ -31,8 +31,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from polytests.engine.models.layouts import load_gguf, load_hf, load_legacy, load_native
+from polytests.engine.models.layouts import defer_native, load_gguf, load_hf, load_legacy
 from polytests.engine.models.loaded import (
+    DeferredModel,
+    resolve_device,
     EMBEDDED_MODEL_DIR,
     SOLU_ALIASES,
     LoadedModel,
@@ -97,15 +99,16 @@ def _load_directory(directory: Path, spec: str, device: str | None, hub_id: str 
     if not (directory / "config.json").is_file():
         ggufs = sorted(directory.glob("*.gguf"))
         if len(ggufs) == 1:
-            return load_gguf(ggufs[0], spec, hub_id, device)
+            return load_gguf(ggufs[0], spec, hub_id, resolve_device(device))
         if len(ggufs) > 1:
             raise ModelLoadError(f"{spec}: {directory} holds {len(ggufs)} GGUF files "
                                  f"({', '.join(p.name for p in ggufs[:4])}). Fix: pass the path of the one to use")
     config = read_config(directory, spec)
     if "polytests_format" in config:
-        loaded = load_native(directory, config, spec, hub_id or _display_name(directory, config, "native"))
+        return defer_native(directory, config, spec, hub_id or _display_name(directory, config, "native"), device)
     elif "model_type" in config:
-        loaded = load_hf(directory, config, spec, hub_id or _display_name(directory, config, "huggingface"), device)
+        loaded = load_hf(directory, config, spec, hub_id or _display_name(directory, config, "huggingface"),
+                         resolve_device(device))
     else:
         name = hub_id or _display_name(directory, config, "legacy")
         loaded = load_legacy(directory, config, spec, name)
@@ -113,20 +116,12 @@ def _load_directory(directory: Path, spec: str, device: str | None, hub_id: str 
     return loaded
 
 
-def resolve_device(device: str | None) -> str | None:
-    """``"auto"``: CUDA when torch sees a GPU, else the CPU; anything else unchanged."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def load_model(spec: str | os.PathLike = "embedded", *, device: str | None = None,
                root: str | os.PathLike | None = None) -> LoadedModel:
     """Boot the model named by ``spec`` (see the module docstring) on ``device`` (None: the CPU;
-    ``"auto"``: CUDA when present). A relative path is read from ``root`` first, then the cwd."""
-    device = resolve_device(device)
+    ``"auto"``: CUDA when present). A relative path is read from ``root`` first, then the cwd.
+    A polytests-native model is returned deferred (:class:`DeferredModel`): known by its files,
+    booted on first use, on the device resolved then."""
     spec_text = str(spec)
     local = next((p for p in _local_candidates(spec_text, root) if p.exists()), None)
     if spec_text == "embedded":
@@ -136,13 +131,12 @@ def load_model(spec: str | os.PathLike = "embedded", *, device: str | None = Non
                 f"the embedded model is missing from {directory}. Fix: run `polytests train-model`"
             )
         config = read_config(directory, spec_text)
-        loaded = load_native(directory, config, spec_text, "polytests-embedded-solu-4l")
-        loaded.extra.setdefault("directory", str(directory))
-    elif local is not None and local.is_file():
+        return defer_native(directory, config, spec_text, "polytests-embedded-solu-4l", device)
+    if local is not None and local.is_file():
         if local.suffix.lower() != ".gguf":
             raise ModelLoadError(f"model {spec_text} is a file, not a .gguf file nor a folder. Fix: pass the folder "
                                  "that holds config.json, or a .gguf file")
-        loaded = load_gguf(local.resolve(), spec_text, None, device)
+        loaded = load_gguf(local.resolve(), spec_text, None, resolve_device(device))
     elif local is not None:
         loaded = _load_directory(local.resolve(), spec_text, device)
     elif _looks_like_path(spec_text):
@@ -173,6 +167,7 @@ def load_model(spec: str | os.PathLike = "embedded", *, device: str | None = Non
                     "or pass another form (docs/models.md lists every form)") from None
             raise ModelLoadError(f"{message} Fix: pass one of those (docs/models.md lists every form)") from None
         loaded = _load_directory(directory, spec_text, device, hub_id=spec_text)
+    device = resolve_device(device) if not isinstance(loaded, DeferredModel) else None
     if device is not None and device != "cpu":
         loaded.bridge.to(device)
     return loaded
