@@ -30,6 +30,41 @@ def test_native_directory_roundtrip(tiny_model_dir):
     torch.testing.assert_close(a.bridge(tokens), b.bridge(tokens))
 
 
+@pytest.mark.parametrize("which", ["embedded", "tiny"])
+def test_a_native_model_is_known_by_its_files_before_it_boots(which, tiny_model_dir):
+    # The digest read from the safetensors bytes (no torch) is the digest of the loaded tensors,
+    # so a run whose results are all cached keys them without booting the model.
+    from safetensors.torch import load_file
+
+    from polytests.engine.models.loaded import DeferredModel, state_dict_digest
+
+    spec = "embedded" if which == "embedded" else str(tiny_model_dir)
+    weights = (EMBEDDED_MODEL_DIR if which == "embedded" else tiny_model_dir) / "model.safetensors"
+    model = load_model(spec)
+    assert isinstance(model, DeferredModel) and not model.booted
+    assert model.digest == state_dict_digest(load_file(str(weights)))
+    shape = (model.n_layers, model.d_mlp, model.n_ctx, model.is_solu_ln, model.is_causal_lm, model.activation_site(1))
+    assert not model.booted
+    assert model.bridge is not None and model.booted  # first use boots it, once
+    assert shape == (int(model.cfg.n_layers), int(model.cfg.d_mlp), int(model.cfg.n_ctx), model.loaded().is_solu_ln,
+                     model.loaded().is_causal_lm, model.loaded().activation_site(1))
+    assert model.loaded().digest == model.digest
+
+
+def test_weights_changed_between_identity_and_boot_are_an_error(tmp_path, tiny_corpora):
+    from safetensors.torch import load_file, save_file
+
+    directory = write_tiny_native_model(tmp_path / "m", tiny_corpora)
+    model = load_model(str(directory))
+    weights = directory / "model.safetensors"
+    tensors = load_file(str(weights))
+    first = sorted(tensors)[0]
+    tensors[first] = tensors[first] + 1
+    save_file(tensors, str(weights))
+    with pytest.raises(ModelLoadError, match="changed on disk while the run was using them"):
+        model.bridge
+
+
 def _tl_property_state_dict(bridge, cfg):
     """The legacy HookedTransformer property layout of a native bridge's weights."""
     sd = bridge.state_dict()

@@ -447,3 +447,27 @@ def test_ablation_predicates_in_a_toml_claim(project):
     # bound in a family of 5 unless every other claim is decisive; a random-weight model's
     # neuron is not confirmed.
     assert result["verdict"] != "confirmed" and result["predicates"][0]["min_pvalue"] >= 1 / 20
+
+
+def test_a_warm_run_imports_neither_torch_nor_transformer_lens_nor_scipy(project):
+    # Every result cached: the model is known by its files (no boot), the evaluators are not
+    # imported, and the family correction needs only polytests' own Holm (docs/benchmarks.md).
+    (project.path / "hypotheses" / "test_python_claims.py").unlink()  # it boots the model on purpose
+    project.makeconftest("""
+        import json, sys
+
+        def pytest_unconfigure(config):
+            heavy = [m for m in ("torch", "transformer_lens", "scipy", "statsmodels") if m in sys.modules]
+            with open("imported.json", "w") as handle:
+                json.dump(heavy, handle)
+    """)
+    imported = project.path / "imported.json"
+    project.runpytest_subprocess("hypotheses", "-p", "no:cacheprovider")
+    assert {"torch", "transformer_lens", "scipy"} <= set(json.loads(imported.read_text()))  # the spy sees imports
+    assert not any(_from_cache(project).values())
+    cold = report(project)
+    project.runpytest_subprocess("hypotheses", "-p", "no:cacheprovider")
+    assert all(_from_cache(project).values())
+    assert json.loads(imported.read_text()) == []
+    assert {k: (v["pvalue"], v["verdict"]) for k, v in report(project).items()} == \
+        {k: (v["pvalue"], v["verdict"]) for k, v in cold.items()}

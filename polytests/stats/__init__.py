@@ -20,28 +20,32 @@ integer seed give bit-identical results.
 See ``docs/statistics.md`` for the reasoning behind each choice.
 """
 
-from polytests.stats.effects import (
-    ConfidenceInterval,
-    EffectSizes,
-    effect_sizes,
-    hedges_g,
-    mean_difference_ci,
-    probability_of_superiority,
-    share_in_direction,
-)
-from polytests.stats.equivalence import (
-    EquivalenceResult,
-    equivalence_test,
-    equivalence_test_one_sample,
-)
-from polytests.stats.multiplicity import adjust_pvalues, intersection_union, resolution_ok
-from polytests.stats.permutation import (
-    PermutationResult,
-    min_attainable_pvalue,
-    permutation_test,
-    pvalue_floor,
-    sign_flip_test,
-)
+import importlib
+
+# Each public name and the module that defines it, imported on first use (PEP 562): the family
+# correction of a run whose results are all cached needs only multiplicity, not scipy.stats.
+_HOME = {
+    "ConfidenceInterval": "effects", "EffectSizes": "effects", "effect_sizes": "effects", "hedges_g": "effects",
+    "mean_difference_ci": "effects", "probability_of_superiority": "effects", "share_in_direction": "effects",
+    "EquivalenceResult": "equivalence", "equivalence_test": "equivalence",
+    "equivalence_test_one_sample": "equivalence",
+    "adjust_pvalues": "multiplicity", "intersection_union": "multiplicity", "resolution_ok": "multiplicity",
+    "PermutationResult": "permutation", "min_attainable_pvalue": "permutation", "permutation_test": "permutation",
+    "pvalue_floor": "permutation", "sign_flip_test": "permutation",
+}
+
+
+def __getattr__(name: str):
+    if name in _HOME:
+        value = getattr(importlib.import_module(f"polytests.stats.{_HOME[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'polytests.stats' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_HOME))
+
 
 __all__ = [
     "ConfidenceInterval",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from statsmodels.stats.multitest import multipletests
 
 from polytests.stats._validation import check_choice, check_int, check_probability
 
@@ -70,6 +69,8 @@ def adjust_pvalues(pvalues: npt.ArrayLike, *, method: str = "holm") -> np.ndarra
         return p.copy()
     if method == "holm":
         return _holm(p)
+    from statsmodels.stats.multitest import multipletests  # imported here: pandas comes with it (0.25 s)
+
     _, adjusted, _, _ = multipletests(p, alpha=0.05, method=sm_method)
     return np.asarray(adjusted, dtype=np.float64)
 

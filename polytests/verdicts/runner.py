@@ -14,12 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from polytests.claims.contexts import (
-    doc_means_by_corpus,
-    top_context_windows,
-    top_tokens,
-)
-from polytests.claims.evaluate import EvaluationContext, evaluate_predicate
+from typing import TYPE_CHECKING
+
 from polytests.claims.model import Claim
 from polytests.claims.results import ClaimResult, PredicateResult
 from polytests.corpora import build_manifest, load_corpora
@@ -38,6 +34,12 @@ from polytests.settings import Settings
 from polytests.stats import resolution_ok
 from polytests.verdicts.decide import claim_pvalues, claim_ranges, decide, refinable
 from polytests.verdicts.family import FamilyDecision, family_verdicts
+
+if TYPE_CHECKING:
+    from polytests.claims.evaluate import EvaluationContext
+
+# The evaluators (and scipy.stats behind them) are imported where a result is computed: a run
+# whose every result is cached never needs them (docs/benchmarks.md, the warm run).
 
 
 @dataclass
@@ -214,6 +216,8 @@ class ClaimRunner:
 
     def _group_context(self, group: tuple, members: list[Claim]) -> EvaluationContext:
         """The activations and settings a group of claims (one model, split, site) is judged with."""
+        from polytests.claims.evaluate import EvaluationContext
+
         known = self._contexts.get(group)
         if known is not None and (not {c.neuron for c in members} <= set(known.store.collection.token_acts)
                                   or (known.ablation is None and any(c.needs_ablation for c in members))):
@@ -234,6 +238,9 @@ class ClaimRunner:
         return self._contexts[group]
 
     def _compute(self, group: tuple, members: list[Claim], claim: Claim) -> tuple[list[PredicateResult], dict]:
+        from polytests.claims.contexts import doc_means_by_corpus, top_context_windows, top_tokens
+        from polytests.claims.evaluate import evaluate_predicate
+
         ctx = self._group_context(group, members)
         model, store, split = self.model(group[0]), ctx.store, group[1]
         results = [evaluate_predicate(ctx, claim, i, p) for i, p in enumerate(claim.predicates)]
@@ -311,6 +318,8 @@ class ClaimRunner:
         if self.progress is not None:
             self.progress(f"polytests: claim {claim.id}: its decision is within Monte Carlo error of alpha; "
                           f"resampling again with {resamples:,} resamples")
+        from polytests.claims.evaluate import evaluate_predicate
+
         ctx = dataclasses.replace(self._group_context(group, members), n_resamples=resamples)
         results = [evaluate_predicate(ctx, claim, i, p) for i, p in enumerate(claim.predicates)]
         value = (results, {**meta, "result_from_cache": False, "from_cache": False})
