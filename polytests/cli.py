@@ -111,13 +111,11 @@ def _card(args) -> int:
 
 
 def _hunt(args) -> int:
-    from polytests.commands.hunt import hunt, scale_top_k
+    from polytests.commands.hunt import hunt
     from polytests.commands.hunt.run import write_outputs
     from polytests.commands.neuron_view import neuron_view
-    from polytests.engine.activations import CollectionRequest
     from polytests.engine.reference import settings_profiles
-    from polytests.engine.store import load_settings_model, open_store, split_documents
-    from polytests.engine.tokenization import tokenize_documents, vocab_of
+    from polytests.engine.store import load_settings_model
     from polytests.reports.terminal import command_console
 
     console = command_console()
@@ -129,29 +127,112 @@ def _hunt(args) -> int:
         print(f"--layers {bad[0]}: model {model.name!r} has {model.n_layers} layers (0..{model.n_layers - 1})",
               file=sys.stderr)
         return 2
-    docs = split_documents(settings, args.split, args.names)
-    n_tokens = tokenize_documents(model.tokenizer, docs).n_tokens
-    top_k = max(20, scale_top_k(n_tokens))
-    store = open_store(settings, model, args.split, CollectionRequest(layers=layers, top_k=top_k), documents=docs)
-
-    def with_tokens(neurons):
-        return open_store(settings, model, args.split,
-                          CollectionRequest(layers=layers, neurons=tuple(neurons), top_k=top_k), documents=docs)
-
-    vocab = vocab_of(model)
+    store, with_tokens, scales = _scan_stores(settings, model, args.split, layers, args.names)
+    vocab = _vocab(model)
     profiles = settings_profiles(settings, model, args.split)
     result = hunt(store, layers, vocab, k=args.k, min_effect=args.min_effect, q=args.q, alpha=args.alpha,
                   top=args.top, n_resamples=settings.resamples, seed=settings.seed, collect_tokens=with_tokens,
-                  explicit_baseline=bool(args.names), profiles=profiles)
+                  explicit_baseline=bool(args.names), profiles=profiles,
+                  scales=None if profiles is not None else scales(), **_silent(args))
     console.print(result)
     if args.out or args.html:
         tstore = with_tokens([c.neuron for c in result.candidates]) if result.candidates else store
+        scale_of = {c.neuron: c.scale for c in result.candidates}
         views = [neuron_view(tstore, vocab, c.neuron, model=model.name, k=args.contexts,
-                             ci_resamples=min(settings.resamples, 999), seed=settings.seed, profiles=profiles)
+                             ci_resamples=min(settings.resamples, 999), seed=settings.seed, profiles=profiles,
+                             scale=scale_of[c.neuron], scale_on=result.scale_on)
                  for c in result.candidates[: args.pictures]]
         written = write_outputs(result, out=args.out, html=args.html, views=views)
         for path in written:
             console.print(f"wrote {path}")
+    return 0
+
+
+def _silent(args) -> dict:
+    """``silent_below`` when --silent-below was given (else the hunt's default, SILENT_BELOW)."""
+    return {} if args.silent_below is None else {"silent_below": args.silent_below}
+
+
+def _vocab(model):
+    from polytests.engine.tokenization import vocab_of
+
+    return vocab_of(model)
+
+
+def _scan_stores(settings, model, split: str, layers, names):
+    """What hunt and atlas scan: the store of ``names`` (every neuron's document means and top
+    activations), a function giving a store with per-token activations of some neurons, and one
+    giving the scales measured on every corpus of the split (as the claims measure them without a
+    fixed reference; the scan's own store when ``names`` is every corpus)."""
+    from polytests.commands.hunt import scale_top_k
+    from polytests.commands.hunt.scan import layer_scales
+    from polytests.engine.activations import CollectionRequest
+    from polytests.engine.store import open_store, split_documents
+    from polytests.engine.tokenization import tokenize_documents
+
+    def top_k_of(docs) -> int:
+        return max(20, scale_top_k(tokenize_documents(model.tokenizer, docs).n_tokens))
+
+    docs = split_documents(settings, split, names)
+    top_k = top_k_of(docs)
+    store = open_store(settings, model, split, CollectionRequest(layers=layers, top_k=top_k), documents=docs)
+
+    def with_tokens(neurons):
+        return open_store(settings, model, split,
+                          CollectionRequest(layers=layers, neurons=tuple(neurons), top_k=top_k), documents=docs)
+
+    def scales():
+        every = split_documents(settings, split)
+        if len(every) == len(docs):
+            return layer_scales(store, layers)
+        full = open_store(settings, model, split, CollectionRequest(layers=layers, top_k=top_k_of(every)),
+                          documents=every)
+        return layer_scales(full, layers)
+
+    return store, with_tokens, scales
+
+
+def _atlas(args) -> int:
+    from polytests.commands.atlas import build_atlas
+    from polytests.commands.hunt.run import SILENT_BELOW, near_silent
+    from polytests.commands.hunt.scan import scan_responses
+    from polytests.commands.show import parse_neuron_for_model
+    from polytests.engine.reference import settings_profiles
+    from polytests.engine.store import load_settings_model
+
+    def write(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    settings = settings_of(args, *COMMAND_KEYS)
+    write(f"polytests atlas: loading model {settings.model}")
+    model = load_settings_model(settings)
+    try:
+        layers = tuple(args.layers) if args.layers else tuple(range(model.n_layers))
+        bad = [L for L in layers if not 0 <= L < model.n_layers]
+        if bad:
+            raise ValueError(f"--layers {bad[0]}: model {model.name!r} has {model.n_layers} layers "
+                             f"(0..{model.n_layers - 1})")
+        extra = tuple(dict.fromkeys(parse_neuron_for_model(n, model) for n in args.neuron or ()))
+        layers = tuple(sorted(set(layers) | {n.layer for n in extra}))  # every page has its row in the index
+        if args.pages < 0:
+            raise ValueError(f"--pages must be >= 0, got {args.pages}")
+    except ValueError as exc:
+        print(f"polytests atlas: {exc}", file=sys.stderr)
+        return 2
+    write(f"polytests atlas: scanning {model.d_mlp * len(layers):,} neurons (layers "
+          f"{', '.join(map(str, layers))}) on the {args.split} split")
+    store, _, scales = _scan_stores(settings, model, args.split, layers, args.names)
+    profiles = settings_profiles(settings, model, args.split)
+    responses = scan_responses(store, layers, min_effect=args.min_effect, q=args.q, n_resamples=settings.resamples,
+                               seed=settings.seed, profiles=profiles, scales=None if profiles is not None else scales())
+    fraction = SILENT_BELOW if args.silent_below is None else args.silent_below
+    silent = near_silent(responses, fraction)
+    written = build_atlas(settings, model, responses, silent, out=args.out, names=args.names, split=args.split,
+                          silent_below=fraction,
+                          extra=extra, pages=max(args.pages, len(extra)), contexts=args.contexts, logits=args.logits,
+                          bins=args.bins, write=write,
+                          hypotheses=tuple(args.hypotheses or [str(settings.path(h)) for h in settings.hypotheses]))
+    print(f"wrote {written[-1]} and {len(written) - 1} neuron page(s) in {Path(args.out) / 'neurons'}")
     return 0
 
 
@@ -320,6 +401,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--alpha", type=float, default=0.05, help="level of each control on a candidate")
     p.add_argument("--out", help="write one candidate claim file per candidate here, with the pictures")
     p.add_argument("--html", help="write hunt.html and the PNGs here (default: --out)")
+    p.add_argument("--silent-below", type=float, metavar="FRACTION",
+                   help="flag a neuron near-silent when its scale is below this x the median scale of its layer "
+                   "(default 0.1, polytests.commands.hunt.run.SILENT_BELOW; docs/hunt.md)")
     p.add_argument("--pictures", type=int, default=6, help="candidates with token heatmaps")
     p.add_argument("--contexts", type=int, default=6, help="top contexts per neuron in the pictures")
     p.set_defaults(func=_hunt)
@@ -339,6 +423,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bins", type=int, default=40, help="bins of the activation histograms")
     p.add_argument("--text", metavar="FILE", help="run the neurons over this text file (- for stdin), tokens shaded")
     p.set_defaults(func=_show)
+    p = sub.add_parser("atlas", help="a static, self-contained HTML atlas: every neuron of the layers with its "
+                       "per-corpus means and the hunt's flags, searchable, linking to show pages")
+    add_settings_options(p, *COMMAND_KEYS, aliases={**ALIASES, "corpora": ("--corpora-dir",)},
+                         help_of={"resamples": "resamples of the scan and of the pages' CIs"})
+    p.add_argument("--out", required=True, help="the atlas folder (index.html, neurons/*.html)")
+    p.add_argument("--corpora", nargs="*", metavar="NAME", dest="names", help="corpora to compare (default: all)")
+    p.add_argument("--split", default="explore", choices=["explore"], help="never confirm, as the hunt")
+    p.add_argument("--layers", type=int, nargs="*", help="layers (default: all)")
+    p.add_argument("--neuron", action="append", help="also a page for this neuron (e.g. L2N245); repeatable")
+    p.add_argument("--pages", type=int, default=50, help="neuron pages at most (default 50): the --neuron ones, "
+                   "then the responding neurons, most corpora and largest effect first")
+    p.add_argument("--min-effect", type=float, default=0.1, help="the hunt's bound, x the neuron's scale (default 0.1)")
+    p.add_argument("--q", type=float, default=0.05, help="BH q-value threshold over the scan")
+    p.add_argument("--silent-below", type=float, metavar="FRACTION",
+                   help="near-silent below this x the median scale of the layer (default 0.1, as hunt)")
+    p.add_argument("--contexts", type=int, default=3, help="top and least-activating contexts per corpus (each)")
+    p.add_argument("--logits", type=int, default=10, help="tokens promoted and suppressed on each page")
+    p.add_argument("--bins", type=int, default=40, help="bins of the activation histograms")
+    p.add_argument("--hypotheses", nargs="*", help="claim files or folders to search (default: [tool.polytests] "
+                   "hypotheses)")
+    p.set_defaults(func=_atlas)
     p = sub.add_parser("reference", help="the reference text neuron scales and null neurons are measured on; "
                        "rebuild the embedded model's sample and its profiles")
     add_settings_options(p, "model", "corpora", "reference", "cache_dir", aliases=ALIASES)

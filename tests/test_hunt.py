@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -268,3 +270,197 @@ def test_an_artifact_label_needs_its_control_decided():
     assert verdict == "one-token artifact" and token == "." and share == 0.5
     na = Control("shared", "n/a", None, None, None, "one corpus: nothing shared")
     assert label(holds, na, one_ok, matched, parts, tokens, 1.0)[0] == "finding"
+
+
+# ---- #26: the hunt's outputs for notebooks and the page: CSV, near-silent, k+1, heatmap rows, scales ----
+
+
+def _fake_responses(n: int, corpora=("a", "b", "c", "d"), seed: int = 0):
+    """Responses of ``n`` neurons of one layer that each respond to 1 or 2 corpora (a picture test)."""
+    from polytests.commands.hunt import Responses
+
+    rng = np.random.default_rng(seed)
+    means = rng.random((n, len(corpora)))
+    order = np.argsort(-means, axis=1, kind="stable")
+    n_resp = rng.integers(1, 3, n)
+    q = rng.random((n, len(corpora) - 1)) * 0.01
+    return Responses(tuple(NeuronRef(1, i) for i in range(n)), tuple(corpora), means, rng.random(n) + 0.5, "exact",
+                     order, q, q, n_resp, rng.random(n), 0.1, 0.05, 99, {c: 12 for c in corpora})
+
+
+def test_the_csv_holds_every_neuron_and_corpus_with_the_scans_numbers(result_k2, tmp_path):
+    import csv
+
+    from polytests.commands.hunt.run import write_outputs
+
+    write_outputs(result_k2, out=tmp_path, html=None, views=[])
+    with (tmp_path / "neurons.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    r = result_k2.responses
+    assert len(rows) == len(r.neurons) * len(r.corpora)
+    scales = r.scale
+    for row in rows:
+        i, c = int(row["index"]), r.corpora.index(row["corpus"])
+        assert row["neuron"] == str(r.neurons[i]) == f"L{row['layer']}N{row['index']}"
+        assert float(row["mean"]) == r.corpus_means[i, c]
+        assert float(row["scale"]) == scales[i]
+        assert float(row["mean_over_scale"]) == pytest.approx(r.corpus_means[i, c] / scales[i], rel=1e-12)
+        assert int(row["n_docs"]) == 12  # make_store: twelve documents per corpus
+        assert int(row["n_responding"]) == len(r.responding(i))
+        assert row["responds"] == ("1" if row["corpus"] in r.responding(i) else "0")
+        ranked = sorted(r.corpora, key=lambda k: -r.corpus_means[i, r.corpora.index(k)])
+        assert int(row["rank"]) == ranked.index(row["corpus"]) + 1
+        m = int(row["q_m"])
+        assert m == (len(r.responding(i)) or int(np.argmin(r.qvalues[i])) + 1)
+        assert float(row["q"]) == r.qvalues[i, m - 1]
+        median = np.median(scales)  # one layer
+        assert row["near_silent"] == ("1" if scales[i] < 0.1 * median else "0")
+    assert {row["neuron"] for row in rows if row["responds"] == "1"} == {"L0N0", "L0N1", "L0N2"}
+
+
+def test_near_silent_is_below_a_fraction_of_the_layers_median_scale(result_k2):
+    import dataclasses
+
+    from rich.console import Console
+
+    from polytests.commands.hunt.run import near_silent
+
+    r = result_k2.responses
+    quiet = r.scale.copy()
+    quiet[2] = 0.0034  # the issue's L2N245: tiny, yet its gaps x scale look as large as anyone's
+    r = dataclasses.replace(r, scale=quiet)
+    for fraction in (0.01, 0.1, 0.5):
+        want = quiet < fraction * np.median(quiet)
+        np.testing.assert_array_equal(near_silent(r, fraction), want)
+    assert near_silent(r).tolist() == [False, False, True, False, False, False]
+    # in two layers each neuron is measured against its own layer's median
+    two = dataclasses.replace(r, neurons=tuple(NeuronRef(n % 2, n) for n in range(6)))
+    want = np.zeros(6, bool)
+    for layer in (0, 1):
+        idx = np.arange(layer, 6, 2)
+        want[idx] = quiet[idx] < 0.1 * np.median(quiet[idx])
+    np.testing.assert_array_equal(near_silent(two), want)
+    flagged = dataclasses.replace(result_k2, responses=r, near_silent=near_silent(r))
+    console = Console(width=200, record=True)
+    console.print(flagged)
+    text = console.export_text()
+    assert "L0N2 (near-silent)" in text and "L0N0 (near-silent)" not in text and "1 neurons are near-silent" in text
+
+
+def test_the_heatmap_labels_every_row_in_legible_figures_and_links_every_row(monkeypatch):
+    from polytests.commands.hunt import pictures
+    from polytests.commands.hunt.run import HuntResult
+
+    r = _fake_responses(130)
+    labels = []
+
+    def record(fig):
+        labels.append([t.get_text() for t in fig.axes[0].get_yticklabels()])
+        return b"png"
+
+    monkeypatch.setattr(pictures, "png_bytes", record)
+    silent = np.zeros(130, bool)
+    silent[7] = True
+    heat = pictures.heatmap_of(r, [3, 5], silent)
+    assert heat.pngs() == [b"png"] * 3 and [len(x) for x in labels] == [60, 60, 10]
+    drawn = [name for figure in labels for name in figure]
+    assert sorted(drawn) == sorted(str(n) + (" (near-silent)" if i == 7 else "") for i, n in enumerate(r.neurons))
+    # the HTML: every row a link to an element of the page
+    result = HuntResult(r, 2, (), int(np.sum(r.n_responding == 2)), "explore", 0.05, near_silent=silent)
+    page = pictures.hunt_page(result, heat, [], {}, heat_pngs=[])
+    rows = re.findall(r"<tr id='heat-([^']+)'[^>]*><th><a href='#([^']+)'>([^<]+)</a>", page)
+    assert sorted(n for n, _, _ in rows) == sorted(str(n) for n in r.neurons)
+    assert all(a == b == c for a, b, c in rows)
+    ids = set(re.findall(r"id='([^']+)'", page))
+    assert all(target in ids for target in re.findall(r"href='#([^']+)'", page))
+    assert "L1N7</a> <span class='silent'>near-silent</span>" in page
+
+
+def test_no_candidates_says_so_instead_of_an_empty_table(store):
+    from rich.console import Console
+
+    from polytests.commands.hunt.pictures import heatmap_of, hunt_page
+
+    result = hunt(store, [0], VOCAB, k=3, n_resamples=99, seed=1)
+    assert result.candidates == ()
+    page = hunt_page(result, heatmap_of(result.responses, []), [], {}, heat_pngs=[])
+    assert "no candidates: no neuron responds to exactly 3 of the 4 corpora" in page
+    assert "<th>without shared tokens</th>" not in page
+    for table in re.findall(r"<table.*?</table>", page):
+        assert "<td" in table
+    console = Console(width=200, record=True)
+    console.print(result)
+    assert "no candidates" in console.export_text() and "without shared" not in console.export_text()
+
+
+def test_neurons_responding_to_more_than_k_corpora_are_listed(store):
+    from rich.console import Console
+
+    from polytests.commands.hunt.pictures import heatmap_of, hunt_page
+
+    result = hunt(store, [0], VOCAB, k=1, n_resamples=99, seed=1, min_occurrences=30)
+    r = result.responses
+    want = [str(r.neurons[i]) for i in np.flatnonzero(r.n_responding > 1)]
+    assert sorted(want) == ["L0N0", "L0N1", "L0N2"]
+    assert sorted(str(r.neurons[i]) for i in result.more_than_k()) == want
+    console = Console(width=200, record=True)
+    console.print(result)
+    text = console.export_text().split("neurons responding to more than 1 corpora")[1]
+    for name in want:
+        i = [str(n) for n in r.neurons].index(name)
+        assert re.search(rf"{name} +│ +2 │ {', '.join(r.responding(i))}", text), text
+    page = hunt_page(result, heatmap_of(r, []), [], {}, heat_pngs=[])
+    more = page.split("neurons responding to more than 1 corpora (3)")[1].split("</table>")[0]
+    assert sorted(re.findall(r"<a href='#([^']+)'>", more)) == want
+
+
+def test_each_control_shows_its_weaker_corpus_whatever_the_p_values():
+    """#26: the "no shared" column showed the part with the largest p, the weaker corpus at one bound
+    and the stronger at another; now always the smallest estimate."""
+    from polytests.claims.results import PredicateResult
+    from polytests.commands.hunt.controls import Control, _control, _worst
+
+    def part(estimate):
+        return {"test": {"estimate": estimate}}
+
+    # the stronger corpus (beta) has the larger p (fewer documents): the evaluator reports beta
+    result = PredicateResult("polysemantic", "", 0.3, "", {"per_corpus": {"alpha": part(0.02), "beta": part(0.05)}},
+                             pvalue_refute=0.4, estimate=0.05)
+    ctl = _control("shared", result, 0.05)
+    assert (ctl.corpus, ctl.estimate, ctl.p_above) == ("alpha", 0.02, 0.3)
+    parts = [Control("one_token", "holds", 0.01, 0.9, 0.04, "", "alpha"),
+             Control("one_token", "unclear", 0.2, 0.3, 0.09, "", "beta")]
+    worst = _worst("one_token", parts)
+    assert (worst.corpus, worst.estimate, worst.p_above, worst.status) == ("alpha", 0.04, 0.2, "unclear")
+
+
+def test_the_shown_corpus_is_the_same_at_every_bound(store, result_k2):
+    from polytests.commands.hunt.controls import ScaledContext, check_candidate
+
+    for neuron in (0, 2):
+        seen = set()
+        c = by_neuron(result_k2)[f"L0N{neuron}"]
+        for min_effect in (0.05, 0.3, 0.6):
+            ctx = ScaledContext(store, VOCAB, n_resamples=99, seed=1, min_effect=min_effect)
+            again = check_candidate(ctx, c.neuron, c.corpora, c.baseline, min_effect=min_effect,
+                                    min_occurrences=30)
+            seen.add((again.response.corpus, again.shared.corpus, again.one_token.corpus))
+        assert len(seen) == 1, seen
+
+
+def test_given_scales_bound_the_scan_and_the_controls(store):
+    """The scale from every corpus of the split (LayerScales) is what the scan and every control use."""
+    from polytests.commands.hunt.scan import LayerScales, layer_scales
+
+    exact, _ = scales_of_layer(store, 0, 6)
+    given = LayerScales({0: 2 * exact}, "exact", "every corpus of a bigger split")
+    result = hunt(store, [0], VOCAB, k=2, n_resamples=99, seed=1, min_occurrences=30, scales=given)
+    np.testing.assert_allclose(result.responses.scale, 2 * exact)
+    assert result.candidates and result.scale_on == "every corpus of a bigger split"
+    for c in result.candidates:
+        assert c.scale == 2 * exact[c.neuron.index]  # the controls' bound: min_effect x this
+    plain = hunt(store, [0], VOCAB, k=2, n_resamples=99, seed=1, min_occurrences=30)
+    assert [c.scale for c in plain.candidates] == [pytest.approx(exact[c.neuron.index]) for c in plain.candidates]
+    got = layer_scales(store, [0])
+    np.testing.assert_array_equal(got.values[0], exact)
+    assert got.method == "exact" and got.on == "every corpus of the explore split"

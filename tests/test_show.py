@@ -4,6 +4,7 @@ claims use. Each check compares against a computation made here, independently o
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 import shutil
@@ -169,6 +170,29 @@ def test_hunt_and_show_take_the_same_scale_as_the_claims(small_corpora, model, t
     assert view.scale == pytest.approx(hunt_scale, rel=1e-12)
     assert view.scale_on.startswith("explore split, every corpus, as the claims")
     assert [m.corpus for m in view.means] == ["fortran"]
+    # ... and `polytests hunt --corpora` with fewer corpora than the split holds (#26): its scan, its CSV
+    # and its controls take the scale of every corpus of the split, as the claims' store measures it.
+    claims_scale = neuron_scale(open_store(settings, model, "explore",
+                                           CollectionRequest(layers=(3,), neurons=(neuron,)), progress=False), neuron)
+    assert view.scale == pytest.approx(claims_scale, rel=1e-12)
+    subset = ("fortran", "spanish_poetry")
+    subset_store = open_store(settings, model, "explore", CollectionRequest(layers=(3,), neurons=(neuron,)),
+                              names=subset, progress=False)
+    assert neuron_scale(subset_store, neuron) != pytest.approx(claims_scale, rel=1e-3)  # the old hunt's scale
+    out = tmp_path / "hunt"
+    assert main(["hunt", "--corpora-dir", str(small_corpora), "--corpora", *subset, "--layers", "3", "--k", "1",
+                 "--top", "2", "--resamples", "99", "--pictures", "0", "--out", str(out), "--cache-dir",
+                 str(tmp_path / "cache"), "--polytests-reference", "corpora"]) == 0
+    with (out / "neurons.csv").open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["neuron"] == str(neuron)]
+    assert sorted(r["corpus"] for r in rows) == sorted(subset)
+    assert float(rows[0]["scale"]) == pytest.approx(claims_scale, rel=1e-12)
+    for claim in out.glob("*.toml"):  # the controls' scale, written in each candidate's evidence
+        (line,) = [x for x in claim.read_text().splitlines() if x.startswith("# smallest gap")]
+        name = claim.name.split("-")[0].upper()
+        with (out / "neurons.csv").open(newline="") as f:
+            scale = next(float(r["scale"]) for r in csv.DictReader(f) if r["neuron"] == name)
+        assert f"x scale {scale:.4g}," in line
 
 
 def test_per_corpus_contexts_are_each_corpus_highest_and_lowest_document_peaks(small_corpora, model, tmp_path):

@@ -13,6 +13,16 @@ pooled documents of the corpora it does not respond to, at the same bound
 * ``token_matched``: the same token types in a responding corpus and in the non-responding
   corpus with most of them (``min_occurrences`` each side), when there are enough.
 
+Each control's number is the effect of its WEAKER corpus (the responding corpus with the smallest
+effect under that control, in ``Control.corpus``), whatever the bound: the part with the largest
+p-value decides the control (intersection-union), but which part that is moves with the bound and
+the group sizes, so the number shown beside the p would name the stronger corpus at one setting
+and the weaker at another (#26).
+
+The scale of every control is the one stage 1 used when it was measured elsewhere
+(:class:`ScaledContext`: every corpus of the split, as the claims measure it without a fixed
+reference), so the scan and the controls bound by the same number.
+
 A control "holds" when its p-value for "above the bound" is at most ``alpha``. A candidate
 whose response holds but not without its single most active token is a ONE-TOKEN ARTIFACT
 (the original analysis's period neuron); one that holds but not without the shared tokens is
@@ -22,7 +32,7 @@ to write a claim with, judged on confirm, not verdicts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -38,7 +48,7 @@ from polytests.claims.evaluate import (
 from polytests.claims.parse import claim_from_dict
 from polytests.neurons import NeuronRef
 
-__all__ = ["Candidate", "Control", "check_candidate", "VERDICTS"]
+__all__ = ["Candidate", "Control", "ScaledContext", "check_candidate", "VERDICTS"]
 
 VERDICTS = {
     "finding": "responds, and survives every control",
@@ -50,10 +60,25 @@ VERDICTS = {
 }
 
 
+@dataclass
+class ScaledContext(EvaluationContext):
+    """An EvaluationContext whose neuron scales are given (``scales``), for the neurons it names: the
+    scales stage 1 took from another store (every corpus of the split), which the store of the
+    controls (the chosen corpora only) cannot measure. Other neurons: as EvaluationContext."""
+
+    scales: dict = field(default_factory=dict)  # NeuronRef -> scale
+
+    def scale_of(self, neuron) -> float:
+        if neuron in self.scales:
+            return float(self.scales[neuron])
+        return super().scale_of(neuron)
+
+
 @dataclass(frozen=True)
 class Control:
     """One control's outcome: ``holds`` (p_above <= alpha), ``below`` (shown below the bound),
-    ``unclear`` (neither), or ``n/a`` with the reason in ``detail``."""
+    ``unclear`` (neither), or ``n/a`` with the reason in ``detail``. ``estimate`` is the effect of
+    ``corpus``, the weaker responding corpus under this control (smallest estimate)."""
 
     name: str
     status: str
@@ -61,6 +86,7 @@ class Control:
     p_below: float | None
     estimate: float | None  # activation units
     detail: str
+    corpus: str | None = None
 
     @property
     def holds(self) -> bool:
@@ -104,27 +130,41 @@ def _probe(neuron: NeuronRef, predicate: dict):
                             "split": "explore", "predicate": [predicate]})
 
 
-def _control(name: str, result, alpha: float) -> Control:
+def weaker_corpus(result, corpus: str | None = None) -> tuple[str | None, float | None]:
+    """(corpus, estimate) of the responding corpus with the smallest effect in ``result``: for a
+    polysemantic result the smallest of its per-corpus estimates (not the part with the largest p,
+    which the evaluator reports and which moves with the bound); else ``corpus`` and the estimate."""
+    parts = {c: r["test"]["estimate"] for c, r in result.numbers.get("per_corpus", {}).items() if "test" in r}
+    if not parts:
+        return corpus, result.estimate
+    weakest = min(parts, key=lambda c: (parts[c], c))
+    return weakest, float(parts[weakest])
+
+
+def _control(name: str, result, alpha: float, corpus: str | None = None) -> Control:
     p, p_below = result.pvalue, result.pvalue_refute
     if p is None:
-        return Control(name, "n/a", None, None, None, result.reason or result.summary)
+        return Control(name, "n/a", None, None, None, result.reason or result.summary, corpus)
     status = "holds" if p <= alpha else "below" if p_below is not None and p_below <= alpha else "unclear"
-    return Control(name, status, float(p), None if p_below is None else float(p_below),
-                   result.estimate, result.summary)
+    weaker, estimate = weaker_corpus(result, corpus)
+    return Control(name, status, float(p), None if p_below is None else float(p_below), estimate, result.summary,
+                   weaker)
 
 
 def _worst(name: str, parts: list[Control]) -> Control:
-    """All parts must hold (intersection-union): the part with the largest p speaks for them."""
+    """All parts must hold (intersection-union): the part with the largest p speaks for them; the
+    number shown is the weaker corpus's (smallest estimate), as for every control."""
     if not parts:
         return Control(name, "n/a", None, None, None, "no part applies")
     testable = [c for c in parts if c.status != "n/a"]
     if not testable:
         return Control(name, "n/a", None, None, None, parts[0].detail)
     worst = max(testable, key=lambda c: c.p_above)
+    weaker = min(testable, key=lambda c: (np.inf if c.estimate is None else c.estimate, c.corpus or ""))
     status = "holds" if all(c.holds for c in testable) else (
         "below" if any(c.status == "below" for c in testable) else "unclear")
-    return Control(name, status, worst.p_above, worst.p_below, worst.estimate,
-                   "; ".join(c.detail for c in testable))
+    return Control(name, status, worst.p_above, worst.p_below, weaker.estimate,
+                   "; ".join(c.detail for c in testable), weaker.corpus)
 
 
 def _against_for_matching(ctx, corpus: str, others: tuple[str, ...], min_occurrences: int) -> str | None:
@@ -152,7 +192,7 @@ def check_candidate(ctx: EvaluationContext, neuron: NeuronRef, corpora: tuple[st
     if len(corpora) == 1:
         pred = {"kind": "fires_on", "corpus": corpora[0], "versus": "pooled", **common}
         claim = _probe(neuron, pred)
-        response = _control("response", eval_fires_on(ctx, claim, claim.predicates[0], 1), alpha)
+        response = _control("response", eval_fires_on(ctx, claim, claim.predicates[0], 1), alpha, corpora[0])
         shared = Control("shared", "n/a", None, None, None, "one corpus: nothing shared")
     else:
         pred = {"kind": "polysemantic", "corpora": list(corpora), "versus": "pooled", **common}
@@ -163,14 +203,15 @@ def check_candidate(ctx: EvaluationContext, neuron: NeuronRef, corpora: tuple[st
         n_shared = len(shared_token_ids(ctx.store, corpora))
         shared = _control("shared", eval_polysemantic(ctx, claim, claim.predicates[0], 2), alpha)
         shared = Control(shared.name, shared.status, shared.p_above, shared.p_below, shared.estimate,
-                         f"{n_shared} shared token types excluded: {shared.detail}")
+                         f"{n_shared} shared token types excluded: {shared.detail}", shared.corpus)
     one_parts, tokens = [], {}
     for i, c in enumerate(corpora):
         pred = {"kind": "not_explained_by_one_token", "corpus": c, "versus": "pooled", **common}
         claim = _probe(neuron, pred)
         token, share = most_active_token(ctx, claim, c, claim.predicates[0].min_count)
         tokens[c] = (ctx.vocab[token], share)
-        one_parts.append(_control("one_token", eval_not_one_token(ctx, claim, claim.predicates[0], 10 + i), alpha))
+        one_parts.append(_control("one_token", eval_not_one_token(ctx, claim, claim.predicates[0], 10 + i), alpha,
+                                  c))
     one_token = _worst("one_token", one_parts)
     matched_parts, pairs = [], []
     for i, c in enumerate(corpora):
@@ -178,12 +219,12 @@ def check_candidate(ctx: EvaluationContext, neuron: NeuronRef, corpora: tuple[st
         if against is None:
             matched_parts.append(Control("token_matched", "n/a", None, None, None,
                                          f"no token type occurs >= {min_occurrences} times in {c} and in a "
-                                         "non-responding corpus"))
+                                         "non-responding corpus", corpus=c))
             continue
         pred = {"kind": "token_matched", "corpus": c, "against": against, "min_occurrences": min_occurrences,
                 "min_effect": float(min_effect)}
         claim = _probe(neuron, pred)
-        part = _control("token_matched", eval_token_matched(ctx, claim, claim.predicates[0], 20 + i), alpha)
+        part = _control("token_matched", eval_token_matched(ctx, claim, claim.predicates[0], 20 + i), alpha, c)
         matched_parts.append(part)
         if part.holds:
             pairs.append((c, against))
@@ -223,7 +264,8 @@ def label(response: Control, shared: Control, one_token: Control, token_matched:
         if ctl.status == "n/a":
             reason = f"{what} the response could not be tested ({ctl.detail})"
         else:
-            numbers = "" if ctl.estimate is None or not scale > 0 else f"{ctl.estimate / scale:+.3g} x scale, "
+            numbers = ("" if ctl.estimate is None or not scale > 0 else
+                       f"{ctl.estimate / scale:+.3g} x scale{f' on {ctl.corpus}' if ctl.corpus else ''}, ")
             below = "n/a" if ctl.p_below is None else f"{ctl.p_below:.2g}"
             reason = (f"{what} the response is neither shown above nor below the bound ({numbers}p above "
                       f"{ctl.p_above:.2g}, p below {below}): more documents would decide it")

@@ -49,7 +49,8 @@ from polytests.stats._rank_kernels import studentized, variance_floor
 from polytests.stats.bounds import bound_test
 from polytests.stats.relative import MIN_DOCUMENTS, separation_floor
 
-__all__ = ["Responses", "scale_top_k", "scan_responses", "scales_of_layer", "shift_pvalues_above"]
+__all__ = ["LayerScales", "Responses", "layer_scales", "scale_top_k", "scan_responses", "scales_of_layer",
+           "shift_pvalues_above"]
 
 
 def scale_top_k(n_tokens: int) -> int:
@@ -81,6 +82,28 @@ def scales_of_layer(store, layer: int, d_mlp: int) -> tuple[np.ndarray, str]:
                          f"scale needs {needed} ({n_tokens:,} tokens). Fix: collect with "
                          f"CollectionRequest(top_k=scale_top_k(n_tokens)) or per-token activations")
     return _quantile_from_top(top, n_tokens), "top-k"
+
+
+@dataclass(frozen=True)
+class LayerScales:
+    """Every neuron's scale per layer, measured on another store than the scan's: the claims' scale when
+    the reference is the corpora and the scan reads fewer corpora than the split holds (the claims
+    measure on every corpus of the split, and so must the hunt, or its bounds move with ``--corpora``)."""
+
+    values: dict[int, np.ndarray]  # layer -> [d_mlp]
+    method: str  # "exact" or "top-k" (scales_of_layer)
+    on: str  # where, in words ("every corpus of the explore split")
+
+
+def layer_scales(store, layers, d_mlp: int | None = None, on: str | None = None) -> LayerScales:
+    """:func:`scales_of_layer` of every layer of ``layers`` on ``store`` (which should hold every corpus
+    of the split, with the top-k tier or per-token activations)."""
+    values, methods = {}, set()
+    for layer in layers:
+        width = d_mlp or store.collection.stats[layer].mean.shape[1]
+        values[layer], how = scales_of_layer(store, layer, width)
+        methods.add(how)
+    return LayerScales(values, "/".join(sorted(methods)), on or f"every corpus of the {store.split} split")
 
 
 @dataclass(frozen=True)
@@ -160,9 +183,11 @@ def _group_seed(seed: int, corpus: int, rest: tuple[int, ...]) -> int:
 
 def scan_responses(store, layers, *, corpora=None, min_effect: float = 0.1, q: float = 0.05,
                    n_resamples: int = 999, seed: int = 0, d_mlp: int | None = None, progress=None,
-                   permutation: bool = False, profiles=None) -> Responses:
+                   permutation: bool = False, profiles=None, scales: LayerScales | None = None) -> Responses:
     """Stage 1 over every neuron of ``layers`` (see the module docstring); ``profiles`` (a
-    ReferenceProfiles): scales from the reference text, as claims use them."""
+    ReferenceProfiles): scales from the reference text, as claims use them; ``scales`` (a
+    :class:`LayerScales`, first if given): scales measured on another store, as the claims measure them
+    without a fixed reference (every corpus of the split); else the scale on ``store`` itself."""
     names = tuple(corpora) if corpora else store.corpora
     unknown = [c for c in names if c not in store.corpora]
     if unknown:
@@ -177,20 +202,22 @@ def scan_responses(store, layers, *, corpora=None, min_effect: float = 0.1, q: f
     short = [c for c, d in zip(names, docs, strict=True) if len(d) < 2]
     if short:
         raise ValueError(f"corpus {short[0]!r} has fewer than 2 documents with tokens on the {store.split} split")
-    neurons, means_all, scales, methods = [], [], [], set()
+    neurons, means_all, scale_parts, methods = [], [], [], set()
     for layer in layers:
         mean = store.collection.stats[layer].mean  # [docs, neurons]
         width = d_mlp or mean.shape[1]
-        if profiles is not None:
+        if scales is not None:
+            s, how = np.asarray(scales.values[layer], dtype=np.float64)[:width], scales.method
+        elif profiles is not None:
             s, how = profiles.profile(layer, store.site).scale[:width], "reference"
         else:
             s, how = scales_of_layer(store, layer, width)
         methods.add(how)
         neurons += [NeuronRef(layer, i) for i in range(width)]
         means_all.append(mean[:, :width])
-        scales.append(s)
+        scale_parts.append(s)
     M = np.concatenate(means_all, axis=1)  # [docs, neurons]
-    scale = np.concatenate(scales)
+    scale = np.concatenate(scale_parts)
     bound = min_effect * scale
     n_neurons, n_c = M.shape[1], len(names)
     n = np.array([len(d) for d in docs], dtype=np.float64)  # [corpora]
