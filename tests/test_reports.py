@@ -139,6 +139,27 @@ def test_ledger_gets_one_line_per_run_and_flips_name_what_changed(tmp_path):
     assert page.count("<img") == 6  # a history plot per claim from the second run on
 
 
+def test_the_history_figure_shows_changes_and_a_rerun_that_changed_nothing_draws_nothing(tmp_path, monkeypatch):
+    from polytests.reports import figures
+    from polytests.reports.ledger import claim_history
+
+    folder, cache = tmp_path / "reports", tmp_path / "figures"
+    cache.mkdir()
+    drawn = []
+    draw = figures._draw_history
+    monkeypatch.setattr(figures, "_draw_history", lambda cid, points: drawn.append((cid, len(points))) or draw(cid, points))
+    write_reports([result("confirmed")], folder, figure_cache=cache)
+    write_reports([result("confirmed")], folder, figure_cache=cache)  # a history of two alike runs: one point
+    assert drawn == [("c1", 1)]
+    write_reports([result("confirmed")], folder, figure_cache=cache)  # nothing changed: the cached PNG
+    assert drawn == [("c1", 1)]
+    write_reports([result("refuted", digest="ef" * 32)], folder, figure_cache=cache)
+    assert drawn[-1] == ("c1", 2)
+    changes = figures.history_changes(claim_history(read_ledger(folder / "history.jsonl").entries, "c1"))
+    assert [(c["verdict"], c["runs"], c["flipped"]) for c in changes] == [("confirmed", 3, False), ("refuted", 1, True)]
+    assert "<img" in (folder / "claims.html").read_text()
+
+
 def test_library_version_change_is_named(tmp_path):
     folder = tmp_path / "reports"
     write_reports([result("confirmed")], folder)

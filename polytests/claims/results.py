@@ -16,7 +16,8 @@ from typing import Any
 def plain(value: Any) -> Any:
     """``value`` as JSON-ready lists, dicts and Python numbers (dataclasses as dicts of their fields)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return plain(dataclasses.asdict(value))
+        # field by field: dataclasses.asdict would deep-copy everything before this walks it again
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -50,14 +50,19 @@ def memoised(kind: str, draw, r: ClaimResult, cache_dir=None) -> bytes | None:
     says where numbers came from, not what they are) and this module's source; an entry
     is named by its key and the digest of its bytes, and read only when both match.
     """
+    content = {k: v for k, v in r.to_dict().items() if k not in ("provenance", "family_excluded")}
+    return memoised_content(kind, lambda: draw(r), content, cache_dir)
+
+
+def memoised_content(kind: str, draw, content, cache_dir=None) -> bytes | None:
+    """``draw()``, or the PNG an earlier run drew for the same ``kind`` and ``content`` (see :func:`memoised`)."""
     if cache_dir is None:
-        return draw(r)
+        return draw()
     import hashlib
     import json
 
     from polytests.reports.atomic import atomic_write_bytes
 
-    content = {k: v for k, v in r.to_dict().items() if k not in ("provenance", "family_excluded")}
     key = hashlib.sha256(json.dumps([kind, content, _source()], sort_keys=True,
                                     default=str).encode()).hexdigest()[:32]
     folder = Path(cache_dir)
@@ -65,7 +70,7 @@ def memoised(kind: str, draw, r: ClaimResult, cache_dir=None) -> bytes | None:
         data = path.read_bytes()
         if path.stem.rsplit("-", 1)[-1] == hashlib.sha256(data).hexdigest()[:16]:
             return data
-    data = draw(r)
+    data = draw()
     if data is not None:
         try:
             atomic_write_bytes(folder / f"{kind}-{key}-{hashlib.sha256(data).hexdigest()[:16]}.png", data)
@@ -123,11 +128,33 @@ def null_plot(r: ClaimResult) -> bytes | None:
     return png_bytes(fig)
 
 
-def history_plot(claim_id: str, history: list[dict]) -> bytes | None:
-    """A claim's effect over runs, each point coloured by its verdict, flips ringed."""
-    points = [(i, h) for i, h in enumerate(history) if h.get("effect") and h["effect"].get("estimate") is not None]
+def history_changes(history: list[dict]) -> list[dict]:
+    """The claim's records where its result changed: consecutive runs with the same verdict and
+    effect are one point (the first run's time, ``runs`` how many in a row). A rerun that found
+    the same numbers adds nothing to read, and leaves the figure (and its cached PNG) as it was."""
+    out: list[dict] = []
+    for h in history:
+        same = out and out[-1]["verdict"] == h.get("verdict") and out[-1].get("effect") == h.get("effect")
+        if same:
+            out[-1]["runs"] += 1
+        else:
+            out.append({"verdict": h.get("verdict"), "effect": h.get("effect"), "generated": h.get("generated"),
+                        "flipped": bool(h.get("flipped")), "runs": 1})
+    return out
+
+
+def history_plot(claim_id: str, history: list[dict], cache_dir=None) -> bytes | None:
+    """A claim's effect at each run where its result changed, coloured by verdict, flips ringed."""
+    changes = history_changes(history)
+    points = [(i, h) for i, h in enumerate(changes) if h.get("effect") and h["effect"].get("estimate") is not None]
     if len(history) < 2 or not points:
         return None
+    # The figure does not show how many runs each point stands for: that grows on every rerun.
+    content = [claim_id, [{k: v for k, v in c.items() if k != "runs"} for c in changes]]
+    return memoised_content("history", lambda: _draw_history(claim_id, points), content, cache_dir)
+
+
+def _draw_history(claim_id: str, points: list[tuple[int, dict]]) -> bytes:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 1.9), dpi=100)
     xs = [i for i, _ in points]
@@ -143,9 +170,11 @@ def history_plot(claim_id: str, history: list[dict]) -> bytes | None:
     bounds = {h["effect"].get("bound") for _, h in points} - {None}
     for b in bounds:
         ax.axhline(b, color="black", ls=":", lw=0.8)
-    ax.set_xticks(xs, [str(h.get("generated", ""))[:16].replace("T", " ") for _, h in points], fontsize=6, rotation=30)
+    labels = [str(h.get("generated", ""))[:16].replace("T", " ") for _, h in points]
+    ax.set_xticks(xs, labels, fontsize=6, rotation=30)
     ax.set_ylabel("effect", fontsize=8)
-    ax.set_title(f"{claim_id}: effect over {len(history)} runs (colour = verdict, ringed = flipped)", fontsize=8.5)
+    ax.set_title(f"{claim_id}: effect from each run that changed it (colour = verdict, ringed = flipped)",
+                 fontsize=8.5)
     ax.tick_params(labelsize=7)
     fig.tight_layout()
     return png_bytes(fig)

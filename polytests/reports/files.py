@@ -86,7 +86,8 @@ def write_reports(results: list[ClaimResult], report_dir: str | Path, *, stamp: 
     """Append this run to the ledger and write every report file; returns paths, flips, warnings.
 
     ``figure_cache``: a folder where per-claim figures are kept by content, so a rerun whose
-    results did not change does not draw them again (the history figure is always drawn)."""
+    results did not change does not draw them again (the history figure only when the claim's
+    result changed since the run before)."""
     folder = Path(report_dir)
     folder.mkdir(parents=True, exist_ok=True)
     stamp = stamp or _now()
@@ -107,7 +108,7 @@ def write_reports(results: list[ClaimResult], report_dir: str | Path, *, stamp: 
         for r in results:
             cid = r.claim_id
             figures[cid] = {**figs.claim_figures(r, figure_cache),
-                            "history": figs.history_plot(cid, claim_history(entries, cid))}
+                            "history": figs.history_plot(cid, claim_history(entries, cid), figure_cache)}
             if figures[cid]["strip"]:
                 out.paths.append(atomic_write_bytes(folder / f"{cid}.png", figures[cid]["strip"]))
                 figure_names[cid] = f"{cid}.png"
