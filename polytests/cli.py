@@ -130,7 +130,8 @@ def _hunt(args) -> int:
     store, with_tokens, scales = _scan_stores(settings, model, args.split, layers, args.names)
     vocab = _vocab(model)
     profiles = settings_profiles(settings, model, args.split)
-    result = hunt(store, layers, vocab, k=args.k, min_effect=args.min_effect, q=args.q, alpha=args.alpha,
+    min_effect = settings.min_effect if args.min_effect is None else args.min_effect
+    result = hunt(store, layers, vocab, k=args.k, min_effect=min_effect, q=args.q, alpha=args.alpha,
                   top=args.top, n_resamples=settings.resamples, seed=settings.seed, collect_tokens=with_tokens,
                   explicit_baseline=bool(args.names), profiles=profiles,
                   scales=None if profiles is not None else scales(), **_silent(args))
@@ -223,7 +224,8 @@ def _atlas(args) -> int:
           f"{', '.join(map(str, layers))}) on the {args.split} split")
     store, _, scales = _scan_stores(settings, model, args.split, layers, args.names)
     profiles = settings_profiles(settings, model, args.split)
-    responses = scan_responses(store, layers, min_effect=args.min_effect, q=args.q, n_resamples=settings.resamples,
+    min_effect = settings.min_effect if args.min_effect is None else args.min_effect
+    responses = scan_responses(store, layers, min_effect=min_effect, q=args.q, n_resamples=settings.resamples,
                                seed=settings.seed, profiles=profiles, scales=None if profiles is not None else scales())
     fraction = SILENT_BELOW if args.silent_below is None else args.silent_below
     silent = near_silent(responses, fraction)
@@ -393,9 +395,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="never confirm: candidates are judged there")
     p.add_argument("--layers", type=int, nargs="*")
     p.add_argument("--k", type=int, default=2, help="corpora a neuron responds to (default 2, as the original)")
-    p.add_argument("--min-effect", type=float, default=0.1,
-                   help="a corpus responds when above the others by this x the neuron's scale (default 0.1, "
-                   "twice the claims' default 0.05: a hunt keeps only large effects)")
+    p.add_argument("--min-effect", type=float, default=None,
+                   help="a corpus responds when above the others by this x the neuron's scale (default: the "
+                   "claims' min_effect, 0.05: a candidate is what a claim at the default bound could confirm)")
     p.add_argument("--top", type=int, default=15, help="candidates checked and listed")
     p.add_argument("--q", type=float, default=0.05, help="BH q-value threshold over the scan")
     p.add_argument("--alpha", type=float, default=0.05, help="level of each control on a candidate")
@@ -434,7 +436,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--neuron", action="append", help="also a page for this neuron (e.g. L2N245); repeatable")
     p.add_argument("--pages", type=int, default=50, help="neuron pages at most (default 50): the --neuron ones, "
                    "then the responding neurons, most corpora and largest effect first")
-    p.add_argument("--min-effect", type=float, default=0.1, help="the hunt's bound, x the neuron's scale (default 0.1)")
+    p.add_argument("--min-effect", type=float, default=None,
+                   help="the hunt's bound, x the neuron's scale (default: the claims' min_effect, 0.05)")
     p.add_argument("--q", type=float, default=0.05, help="BH q-value threshold over the scan")
     p.add_argument("--silent-below", type=float, metavar="FRACTION",
                    help="near-silent below this x the median scale of the layer (default 0.1, as hunt)")

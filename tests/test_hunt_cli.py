@@ -70,3 +70,27 @@ def test_show_names_an_unknown_neuron_and_the_model_shape(small_corpora, capsys)
     assert "'L9N3'" in err and "4 layers x 512 neurons" in err and "L3N511" in err
     assert main(["show", "L1N9999", "--corpora-dir", str(small_corpora)]) == 2
     assert "'L1N9999'" in capsys.readouterr().err
+
+
+FINDINGS_START = "<!-- readme-hunt: written by tests/test_hunt_cli.py::test_the_readme_hunt_reproduces_the_findings -->"
+FINDINGS_END = "<!-- /readme-hunt -->"
+README_HUNT = "polytests hunt --k 2 --corpora fortran spanish_poetry medical gibberish --out hunt/"
+
+
+def test_the_readme_hunt_reproduces_the_findings(tmp_path, capsys, monkeypatch):
+    # The README's command, as written, on the embedded model and corpora/: docs/findings.md holds
+    # its output (rerun with POLYTESTS_UPDATE_DOCS=1 to rewrite it after a deliberate change).
+    from tests.helpers import check_or_write_section
+
+    assert f"`{README_HUNT}`" in (ROOT / "README.md").read_text(encoding="utf-8")
+    monkeypatch.setenv("COLUMNS", "120")
+    monkeypatch.chdir(ROOT)
+    args = README_HUNT.split()[1:]
+    code = main([*args[:-1], str(tmp_path / "hunt")])
+    assert code == 0
+    printed = capsys.readouterr().out
+    summary = "\n".join(line.rstrip() for line in printed.splitlines() if not line.startswith("wrote "))
+    assert "neurons responding to exactly 2 corpora" in summary
+    block = "\n".join(f"    {line}" if line else "" for line in [f"$ {README_HUNT}", *summary.strip().splitlines()])
+    check_or_write_section(ROOT / "docs" / "findings.md", FINDINGS_START, FINDINGS_END, block,
+                           "pytest tests/test_hunt_cli.py -k readme_hunt")
