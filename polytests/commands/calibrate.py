@@ -115,6 +115,23 @@ def _pseudo_split(rng, docs: np.ndarray, share: float = 1 / 3) -> tuple[np.ndarr
     return order[:k], order[k:]
 
 
+def _means_without_top_token(values: RealValues, j: int, a: np.ndarray, b: np.ndarray
+                             ) -> tuple[np.ndarray, np.ndarray]:
+    """Per-document means of neuron j over documents a and b without the token type that carries
+    most of its positive activation in a (as not_explained_by_one_token leaves it out); documents
+    left with no token are dropped."""
+    in_a = np.isin(values.token_doc, a)
+    acts = values.token_acts[:, j]
+    top = int(np.argmax(np.bincount(values.token_ids[in_a], weights=np.maximum(acts[in_a], 0.0))))
+    keep = values.token_ids != top
+    n_docs = int(values.token_doc.max()) + 1
+    sums = np.bincount(values.token_doc[keep], weights=acts[keep], minlength=n_docs)
+    counts = np.bincount(values.token_doc[keep], minlength=n_docs)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_doc = sums / counts
+    return per_doc[a][counts[a] > 0], per_doc[b][counts[b] > 0]
+
+
 def _residual_means(values: RealValues, j: int, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-document token-centred residuals of neuron j over documents a and b (as token_matched does)."""
     sel = np.isin(values.token_doc, np.concatenate([a, b]))
@@ -177,6 +194,17 @@ def run_study(values: RealValues, n_claims: int = 1000, alpha: float = 0.05, min
         up = bound_test(x + margin, y, margin, n_resamples=resamples, seed=s)
         lo = bound_test(x + margin, y, -margin, n_resamples=resamples, seed=s + 1)
         hit("silent_on", "true difference = margin", "confirmed", max(up.pvalue_below, lo.pvalue_above) <= alpha)
+        hit("silent_on", "true difference = margin", "refuted",
+            min(1.0, 2 * min(up.pvalue_above, lo.pvalue_below)) <= alpha)
+        # not_explained_by_one_token: the corpus's most active token type left out of both sides,
+        # the claimed side then exactly at the bound.
+        xo, yo = _means_without_top_token(values, j, a, b)
+        if len(xo) >= 2 and len(yo) >= 2:
+            ot = bound_test(xo + bound, yo, bound, n_resamples=resamples, seed=s + 3)
+            hit("not_explained_by_one_token", "true effect = bound, top token left out", "confirmed",
+                ot.pvalue_above <= alpha)
+            hit("not_explained_by_one_token", "true effect = bound, top token left out", "refuted",
+                ot.pvalue_below <= alpha)
         # token_matched: the same corpus on both sides, same tokens: true residual difference ~0.
         rx, ry = _residual_means(values, j, a, b)
         rx, ry = rx[np.isfinite(rx)], ry[np.isfinite(ry)]
