@@ -1,0 +1,143 @@
+"""Mutation scores of the modules that decide verdicts, parse claims and keep the ledger.
+
+    python tools/mutation.py                       # every module below, 2 workers
+    python tools/mutation.py polytests/stats/multiplicity.py --jobs 1
+    python tools/mutation.py --write-doc           # also rewrite docs/reliability.md's table
+
+For each module, a scratch copy of this working tree (``--scratch``, default
+/tmp/polytests-mutation) gets a ``[tool.mutmut]`` section naming that module and the test files
+that exercise it, and ``mutmut run`` (mutmut 3.8) mutates it there; nothing in the working tree
+is touched. A mutant counts as killed when a selected test fails on it; "survived" means every
+selected test passed, "no tests" that no selected test reaches the mutated function (both count
+against the score); a timeout counts as killed (the mutant broke something). The score is killed
+/ all mutants. Equivalent mutants (a change that cannot alter behaviour) are listed in
+docs/reliability.md with why, when found; none is subtracted here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# module -> the test files that exercise it (a mutant is judged by these alone)
+MODULES: dict[str, tuple[str, ...]] = {
+    "polytests/stats/multiplicity.py": ("tests/stats/test_multiplicity.py", "tests/test_verdicts.py",
+                                        "tests/test_predicates.py"),
+    "polytests/stats/equivalence.py": ("tests/stats/test_equivalence.py",),
+    "polytests/stats/bounds.py": ("tests/stats/test_bounds.py", "tests/stats/test_shapes.py"),
+    "polytests/stats/relative.py": ("tests/stats/test_relative.py", "tests/stats/test_bounds.py"),
+    "polytests/stats/correlation.py": ("tests/stats/test_correlation.py",),
+    "polytests/stats/effects.py": ("tests/stats/test_effects.py",),
+    "polytests/stats/permutation.py": ("tests/stats/test_permutation.py", "tests/stats/test_kernels.py"),
+    "polytests/verdicts/decide.py": ("tests/test_verdicts.py", "tests/test_predicates.py"),
+    "polytests/verdicts/family.py": ("tests/test_verdicts.py",),
+    "polytests/reports/ledger.py": ("tests/test_ledger.py", "tests/test_reports.py"),
+    "polytests/claims/parse.py": ("tests/test_claim_files.py", "tests/test_bad_claims.py", "tests/test_schema.py"),
+}
+KILLED, SURVIVED, NO_TESTS = 1, 0, 33  # mutmut's exit codes per mutant (others: timeouts, suspicious)
+DOC = ROOT / "docs" / "reliability.md"
+START, END = "<!-- mutation: written by tools/mutation.py --write-doc -->", "<!-- /mutation -->"
+
+
+def scratch_copy(scratch: Path) -> None:
+    """This working tree (tracked and untracked files git does not ignore) copied to ``scratch``."""
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
+                            check=True, capture_output=True).stdout.decode().split("\0")
+    for rel in filter(None, listed):
+        src = ROOT / rel
+        if src.is_file():
+            dst = scratch / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+
+
+def configure(scratch: Path, module: str, tests: tuple[str, ...]) -> None:
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    section = (f'\n[tool.mutmut]\nsource_paths = ["polytests"]\nonly_mutate = ["{module}"]\n'
+               f"pytest_add_cli_args_test_selection = {json.dumps(list(tests))}\n"
+               'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x"]\n'
+               'also_copy = ["tests", "corpora", "conftest.py", "hypotheses"]\n')
+    (scratch / "pyproject.toml").write_text(text + section, encoding="utf-8")
+    shutil.rmtree(scratch / "mutants", ignore_errors=True)
+
+
+def run_module(scratch: Path, module: str, tests: tuple[str, ...], jobs: int) -> dict:
+    configure(scratch, module, tests)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs)], cwd=scratch,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    meta = scratch / "mutants" / f"{module}.meta"
+    if not meta.is_file():
+        raise SystemExit(f"mutmut wrote no results for {module} (run it by hand in {scratch} to see why)")
+    codes = Counter(json.loads(meta.read_text())["exit_code_by_key"].values())
+    total = sum(codes.values())
+    killed = total - codes[SURVIVED] - codes[NO_TESTS]
+    survivors = sorted(k for k, v in json.loads(meta.read_text())["exit_code_by_key"].items() if v == SURVIVED)
+    return {"module": module, "mutants": total, "killed": killed, "survived": codes[SURVIVED],
+            "no_tests": codes[NO_TESTS], "score": killed / total if total else 1.0,
+            "seconds": time.perf_counter() - start, "tests": tests, "survivors": survivors}
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| module | mutants | killed | survived | no tests | score | tests run |",
+             "|---|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        lines.append(f"| `{r['module']}` | {r['mutants']} | {r['killed']} | {r['survived']} | {r['no_tests']} | "
+                     f"{r['score']:.0%} | {', '.join(Path(t).name for t in r['tests'])} |")
+    total = sum(r["mutants"] for r in rows)
+    killed = sum(r["killed"] for r in rows)
+    lines.append(f"| all | {total} | {killed} | {sum(r['survived'] for r in rows)} | "
+                 f"{sum(r['no_tests'] for r in rows)} | {killed / total:.0%} | |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", help=f"modules (default: all {len(MODULES)})")
+    parser.add_argument("--jobs", type=int, default=2, help="mutants tested at once")
+    parser.add_argument("--scratch", default="/tmp/polytests-mutation")
+    parser.add_argument("--write-doc", action="store_true", help="rewrite the table in docs/reliability.md")
+    parser.add_argument("--json", help="also write every row (survivors included) here")
+    args = parser.parse_args()
+    unknown = [m for m in args.modules if m not in MODULES]
+    if unknown:
+        parser.error(f"unknown module {unknown[0]}; known: {', '.join(MODULES)}")
+    scratch = Path(args.scratch)
+    scratch_copy(scratch)
+    rows = []
+    for module in args.modules or list(MODULES):
+        row = run_module(scratch, module, MODULES[module], args.jobs)
+        print(f"{module}: {row['killed']}/{row['mutants']} killed ({row['score']:.0%}), {row['survived']} survived, "
+              f"{row['no_tests']} reached by no selected test, {row['seconds']:.0f} s", flush=True)
+        rows.append(row)
+    print(table(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1), encoding="utf-8")
+    if args.write_doc:
+        text = DOC.read_text(encoding="utf-8")
+        before, rest = text.split(START, 1)
+        _, after = rest.split(END, 1)
+        command = "python tools/mutation.py --write-doc" + (f" {' '.join(args.modules)}" if args.modules else "")
+        body = (f"`{command}` (mutmut {_mutmut_version()}, {time.strftime('%Y-%m-%d')}):\n\n{table(rows)}")
+        DOC.write_text(f"{before}{START}\n{body}\n{END}{after}", encoding="utf-8")
+    return 0
+
+
+def _mutmut_version() -> str:
+    from importlib import metadata
+
+    return metadata.version("mutmut")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
