@@ -28,19 +28,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 # module -> the test files that exercise it (a mutant is judged by these alone)
-MODULES: dict[str, tuple[str, ...]] = {
+MODULES: dict[str, tuple[str, ...]] = {  # the audit named the first four
     "polytests/stats/multiplicity.py": ("tests/stats/test_multiplicity.py", "tests/test_verdicts.py",
                                         "tests/test_predicates.py"),
     "polytests/stats/equivalence.py": ("tests/stats/test_equivalence.py",),
-    "polytests/stats/bounds.py": ("tests/stats/test_bounds.py", "tests/stats/test_shapes.py"),
+    "polytests/reports/ledger.py": ("tests/test_ledger.py", "tests/test_reports.py"),
+    "polytests/claims/parse.py": ("tests/test_claim_files.py", "tests/test_bad_claims.py", "tests/test_schema.py"),
+    "polytests/verdicts/decide.py": ("tests/test_verdicts.py", "tests/test_predicates.py"),
+    "polytests/verdicts/family.py": ("tests/test_verdicts.py",),
     "polytests/stats/relative.py": ("tests/stats/test_relative.py", "tests/stats/test_bounds.py"),
+    "polytests/stats/bounds.py": ("tests/stats/test_bounds.py", "tests/stats/test_shapes.py"),
     "polytests/stats/correlation.py": ("tests/stats/test_correlation.py",),
     "polytests/stats/effects.py": ("tests/stats/test_effects.py",),
     "polytests/stats/permutation.py": ("tests/stats/test_permutation.py", "tests/stats/test_kernels.py"),
-    "polytests/verdicts/decide.py": ("tests/test_verdicts.py", "tests/test_predicates.py"),
-    "polytests/verdicts/family.py": ("tests/test_verdicts.py",),
-    "polytests/reports/ledger.py": ("tests/test_ledger.py", "tests/test_reports.py"),
-    "polytests/claims/parse.py": ("tests/test_claim_files.py", "tests/test_bad_claims.py", "tests/test_schema.py"),
 }
 KILLED, SURVIVED, NO_TESTS = 1, 0, 33  # mutmut's exit codes per mutant (others: timeouts, suspicious)
 DOC = ROOT / "docs" / "reliability.md"
@@ -120,17 +120,24 @@ def main() -> int:
         print(f"{module}: {row['killed']}/{row['mutants']} killed ({row['score']:.0%}), {row['survived']} survived, "
               f"{row['no_tests']} reached by no selected test, {row['seconds']:.0f} s", flush=True)
         rows.append(row)
+        # after every module, so that a long run stopped halfway keeps what it measured
+        if args.json:
+            Path(args.json).write_text(json.dumps(rows, indent=1), encoding="utf-8")
+        if args.write_doc:
+            write_doc(rows, args.modules)
     print(table(rows))
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1), encoding="utf-8")
-    if args.write_doc:
-        text = DOC.read_text(encoding="utf-8")
-        before, rest = text.split(START, 1)
-        _, after = rest.split(END, 1)
-        command = "python tools/mutation.py --write-doc" + (f" {' '.join(args.modules)}" if args.modules else "")
-        body = (f"`{command}` (mutmut {_mutmut_version()}, {time.strftime('%Y-%m-%d')}):\n\n{table(rows)}")
-        DOC.write_text(f"{before}{START}\n{body}\n{END}{after}", encoding="utf-8")
     return 0
+
+
+def write_doc(rows: list[dict], modules: list[str]) -> None:
+    text = DOC.read_text(encoding="utf-8")
+    before, rest = text.split(START, 1)
+    _, after = rest.split(END, 1)
+    command = "python tools/mutation.py --write-doc" + (f" {' '.join(modules)}" if modules else "")
+    done = "" if len(rows) == len(modules or MODULES) else (
+        f" (stopped after {len(rows)} of {len(modules or MODULES)} modules)")
+    body = f"`{command}` (mutmut {_mutmut_version()}, {time.strftime('%Y-%m-%d')}){done}:\n\n{table(rows)}"
+    DOC.write_text(f"{before}{START}\n{body}\n{END}{after}", encoding="utf-8")
 
 
 def _mutmut_version() -> str:
