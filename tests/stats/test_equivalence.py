@@ -26,7 +26,7 @@ def test_equal_groups_with_wide_margin_are_equivalent():
     assert res.pvalue <= 0.01
     assert res.pvalue == max(res.pvalue_lower, res.pvalue_upper)
     assert res.difference == pytest.approx(np.mean(x) - np.mean(y))
-    assert res.margin == 1.5 and not res.exact
+    assert res.margin == 1.5 and res.exact is False
 
 
 def test_shifted_groups_are_not_equivalent():
@@ -79,7 +79,7 @@ def test_one_sample_equivalence():
 
 def test_one_sample_exact_for_few_documents():
     res = equivalence_test_one_sample([0.1, -0.05, 0.02, 0.0, -0.1, 0.08], margin=1.0)
-    assert res.exact
+    assert res.exact is True
     assert res.pvalue == pytest.approx(1 / 64)  # all-positive flips are the only extreme ones
 
 
@@ -89,3 +89,53 @@ def test_margin_must_be_positive_and_finite(margin):
         equivalence_test([1.0, 2.0, 3.0], [1.0, 2.0], margin=margin)
     with pytest.raises(ValueError, match="`margin`"):
         equivalence_test_one_sample([1.0, 2.0, 3.0], margin=margin)
+
+
+def test_one_sample_parts_are_both_sign_flip_tests_on_one_stream():
+    # Both one-sided parts, and the stream they share (the lower part reads where the upper left
+    # it); the margin keeps both p-values off their floor, so the random draws show.
+    d = np.random.default_rng(8).normal(0.1, 0.3, 25)
+    res = equivalence_test_one_sample(d, margin=0.03, n_resamples=499, seed=3)
+    rng = np.random.default_rng(3)
+    upper = sign_flip_test(d - 0.03, alternative="less", n_resamples=499, seed=rng)
+    lower = sign_flip_test(d + 0.03, alternative="greater", n_resamples=499, seed=rng)
+    assert 2 / 500 < lower.pvalue < 0.5 and upper.pvalue > 0.5
+    assert (res.pvalue_upper, res.pvalue_lower) == (upper.pvalue, lower.pvalue)
+    assert res.pvalue == max(upper.pvalue, lower.pvalue) and res.margin == 0.03 and res.exact is False
+    again = equivalence_test_one_sample(d, margin=0.03, n_resamples=499, seed=3)
+    assert (again.pvalue_lower, again.pvalue_upper) == (res.pvalue_lower, res.pvalue_upper)
+
+
+@pytest.mark.parametrize("one_sample", [False, True])
+def test_one_column_gives_plain_floats_and_columns_give_each_columns_result(one_sample):
+    rng = np.random.default_rng(9)
+    x, y = rng.normal(0.1, 1.0, (18, 3)), rng.normal(0.0, 1.0, (22, 3))
+    run = ((lambda a, seed: equivalence_test_one_sample(a, margin=0.7, n_resamples=299, seed=seed)) if one_sample
+           else (lambda a, seed: equivalence_test(a, y if a.ndim == 2 else y[:, col], margin=0.7, n_resamples=299,
+                                                  seed=seed)))
+    for col in range(3):
+        single = run(x[:, col], 11)
+        for name in ("pvalue", "pvalue_lower", "pvalue_upper", "difference"):
+            assert type(getattr(single, name)) is float, name
+    both = run(x, 11)
+    assert both.pvalue.shape == both.difference.shape == (3,)
+    expected = x.mean(0) if one_sample else x.mean(0) - y.mean(0)
+    np.testing.assert_allclose(both.difference, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: equivalence_test([1.0, 2.0, 3.0], [1.0, 2.0], margin=1.0, n_resamples=0),
+    lambda: equivalence_test_one_sample([1.0, 2.0, 3.0], margin=1.0, n_resamples=0),
+])
+def test_a_bad_resample_count_is_named(call):
+    with pytest.raises(ValueError, match="`n_resamples`"):
+        call()
+
+
+def test_the_smallest_accepted_inputs():
+    # one resample and two documents are allowed (the p-value floor says what they can show)
+    assert equivalence_test([1.0, 2.0, 3.0], [1.5, 2.5], margin=5.0, n_resamples=1, seed=0).pvalue <= 1
+    assert equivalence_test_one_sample([0.1, -0.1], margin=5.0, n_resamples=1, seed=0).pvalue <= 1
+    assert equivalence_test_one_sample([0.1, -0.1], margin=5.0).exact
+    with pytest.raises(ValueError, match="`d`"):
+        equivalence_test_one_sample([0.1], margin=1.0)
