@@ -74,6 +74,12 @@ def configure(scratch: Path, module: str, tests: tuple[str, ...]) -> None:
 def run_module(scratch: Path, module: str, tests: tuple[str, ...], jobs: int) -> dict:
     configure(scratch, module, tests)
     start = time.perf_counter()
+    # Unmutated, the selected tests must pass: otherwise every mutant would count as killed.
+    clean = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], cwd=scratch,
+                           capture_output=True, text=True, check=False)
+    if clean.returncode != 0:
+        raise SystemExit(f"the tests selected for {module} fail without any mutation; fix them first:\n"
+                         f"{clean.stdout[-2000:]}")
     subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs)], cwd=scratch,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     meta = scratch / "mutants" / f"{module}.meta"
