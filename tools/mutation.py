@@ -3,6 +3,7 @@
     python tools/mutation.py                       # every module below, 2 workers
     python tools/mutation.py polytests/stats/multiplicity.py --jobs 1
     python tools/mutation.py --write-doc           # also rewrite docs/reliability.md's table
+    python tools/mutation.py --write-doc --json rows.json --merge polytests/stats/bounds.py  # re-measure one
 
 For each module, a scratch copy of this working tree (``--scratch``, default
 /tmp/polytests-mutation) gets a ``[tool.mutmut]`` section naming that module and the test files
@@ -114,12 +115,17 @@ def main() -> int:
     parser.add_argument("--scratch", default="/tmp/polytests-mutation")
     parser.add_argument("--write-doc", action="store_true", help="rewrite the table in docs/reliability.md")
     parser.add_argument("--json", help="also write every row (survivors included) here")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other modules' rows already in --json (re-measure some modules only)")
     args = parser.parse_args()
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:
         parser.error(f"unknown module {unknown[0]}; known: {', '.join(MODULES)}")
     scratch = Path(args.scratch)
     scratch_copy(scratch)
+    kept = []
+    if args.merge and args.json and Path(args.json).is_file():
+        kept = [r for r in json.loads(Path(args.json).read_text()) if r["module"] not in (args.modules or MODULES)]
     rows = []
     for module in args.modules or list(MODULES):
         row = run_module(scratch, module, MODULES[module], args.jobs)
@@ -127,11 +133,12 @@ def main() -> int:
               f"{row['no_tests']} reached by no selected test, {row['seconds']:.0f} s", flush=True)
         rows.append(row)
         # after every module, so that a long run stopped halfway keeps what it measured
+        every = sorted(kept + rows, key=lambda r: list(MODULES).index(r["module"]))
         if args.json:
-            Path(args.json).write_text(json.dumps(rows, indent=1), encoding="utf-8")
+            Path(args.json).write_text(json.dumps(every, indent=1), encoding="utf-8")
         if args.write_doc:
-            write_doc(rows, args.modules)
-    print(table(rows))
+            write_doc(every, [] if args.merge else args.modules)
+    print(table(sorted(kept + rows, key=lambda r: list(MODULES).index(r["module"]))))
     return 0
 
 
@@ -141,7 +148,7 @@ def write_doc(rows: list[dict], modules: list[str]) -> None:
     _, after = rest.split(END, 1)
     command = "python tools/mutation.py --write-doc" + (f" {' '.join(modules)}" if modules else "")
     done = "" if len(rows) == len(modules or MODULES) else (
-        f" (stopped after {len(rows)} of {len(modules or MODULES)} modules)")
+        f" ({len(rows)} of {len(modules or MODULES)} modules measured)")
     body = f"`{command}` (mutmut {_mutmut_version()}, {time.strftime('%Y-%m-%d')}){done}:\n\n{table(rows)}"
     DOC.write_text(f"{before}{START}\n{body}\n{END}{after}", encoding="utf-8")
 
