@@ -11,7 +11,8 @@ from scipy import stats
 from polytests.claims.evaluate import neuron_scale
 from polytests.claims.parse import parse_claim_file
 from polytests.commands.hunt import hunt, scale_top_k, scan_responses, write_candidates
-from polytests.commands.hunt.scan import _group_seed, scales_of_layer, shift_pvalues_above
+from polytests.commands.hunt.scan import _group_seed, scales_of_layer
+from polytests.stats.relative import shift_pvalues_above
 from polytests.engine.activations import Collection
 from polytests.engine.aggregates import doc_stats_direct
 from polytests.engine.store import ActivationStore

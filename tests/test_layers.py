@@ -15,7 +15,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "polytests"
 
 # Rooms from the bottom up: a module may import its own room and the rooms below it.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("polytests.errors", "polytests.locks", "polytests.neurons", "polytests.progress", "polytests.text"),
+    ("polytests.errors", "polytests.locks", "polytests.neurons", "polytests.progress", "polytests.text",
+     "polytests._lazy"),
     ("polytests.stats", "polytests.settings"),
     ("polytests.corpora", "polytests.training_data"),
     ("polytests.engine",),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
@@ -23,10 +23,6 @@ from polytests.claims.evaluate import EvaluationContext
 from polytests.claims.token_level import top_contexts
 from polytests.neurons import NeuronRef
 from polytests.stats.effects import mean_ci
-
-if TYPE_CHECKING:
-    from polytests.commands.logit_attribution import LogitAttribution
-    from polytests.commands.neuron_parts import ActivationHistogram, CorpusContexts, TextRun
 
 __all__ = ["Context", "CorpusMean", "NeuronView", "context_window", "context_windows", "neuron_view",
            "shaded_html", "shaded_text", "token_colour"]
@@ -62,10 +58,11 @@ class NeuronView:
     contexts: tuple[Context, ...]  # the split's top contexts over every corpus (hunt's pages)
     claims: tuple[str, ...] = field(default=())  # lines naming claims about the neuron
     scale_on: str = "split"  # where the scale was measured: "reference" (as claims do), "split" or a longer phrase
-    by_corpus: tuple[CorpusContexts, ...] = field(default=())  # top and least-activating contexts per corpus
-    histogram: ActivationHistogram | None = None
-    logits: LogitAttribution | None = None
-    texts: tuple[TextRun, ...] = field(default=())  # the neuron on the user's own text
+    # The parts `show` adds (polytests.commands.neuron_parts, logit_attribution): each draws itself.
+    by_corpus: tuple[Any, ...] = field(default=())  # CorpusContexts: top and least-activating contexts per corpus
+    histogram: Any = None  # ActivationHistogram
+    logits: Any = None  # LogitAttribution
+    texts: tuple[Any, ...] = field(default=())  # TextRun: the neuron on the user's own text
 
     @property
     def shade(self) -> float:
@@ -237,27 +234,18 @@ def corpus_means(store, neuron: NeuronRef, *, ci_resamples: int = 999, seed: int
 
 def neuron_view(store, vocab: list[str], neuron: NeuronRef, *, model: str, k: int = 6, radius: int = 12,
                 n_tokens: int = 10, claims=(), ci_resamples: int = 999, seed: int = 0,
-                profiles=None, scale: float | None = None, scale_on: str | None = None, per_corpus: bool = False,
-                bins: int = 40) -> NeuronView:
+                profiles=None, scale: float | None = None, scale_on: str | None = None,
+                split_contexts: bool = True) -> NeuronView:
     """The view of ``neuron``. Its scale is the claims' own (:meth:`EvaluationContext.scale_of`): on
     the reference when ``profiles`` (a ReferenceProfiles) is given, else on ``store``'s split; or
     ``scale`` when given (``show.neuron_scales``, the same function on a store of every corpus), measured
-    where ``scale_on`` says.
-
-    ``per_corpus``: the top and least-activating ``k`` contexts of each corpus and an activation
-    histogram per corpus (``bins`` shared bins) instead of the split's top ``k`` contexts.
+    where ``scale_on`` says. ``split_contexts``: the split's top ``k`` contexts (hunt's pages); ``show``
+    adds per-corpus contexts and histograms instead (:mod:`polytests.commands.neuron_parts`).
     """
-    from polytests.commands.neuron_parts import activation_histogram, corpus_contexts
-
     if scale is None:
         scale = EvaluationContext(store, vocab, profiles=profiles).scale_of(neuron)
     means = corpus_means(store, neuron, ci_resamples=ci_resamples, seed=seed)
-    extra = {}
-    if per_corpus:
-        order = tuple(m.corpus for m in means)
-        extra = {"by_corpus": corpus_contexts(store, vocab, neuron, k=k, radius=radius, order=order),
-                 "histogram": activation_histogram(store, neuron, scale=scale, bins=bins, order=order)}
     return NeuronView(neuron, store.site, store.split, model, scale, means,
                       _top_tokens(store, vocab, neuron, n_tokens),
-                      () if per_corpus else context_windows(store, vocab, neuron, k=k, radius=radius),
-                      tuple(claims), scale_on or ("reference" if profiles is not None else "split"), **extra)
+                      context_windows(store, vocab, neuron, k=k, radius=radius) if split_contexts else (),
+                      tuple(claims), scale_on or ("reference" if profiles is not None else "split"))

@@ -129,7 +129,7 @@ def _stores(settings, model, request: ShowRequest, profiles):
 def show_views(settings, model, request: ShowRequest, *, write: Callable[[str], None] | None = None) -> Iterator:
     """One NeuronView per neuron of ``request``, built in turn (``write``: progress lines)."""
     from polytests.commands.logit_attribution import logit_attribution
-    from polytests.commands.neuron_parts import text_run
+    from polytests.commands.neuron_parts import activation_histogram, corpus_contexts, text_run
     from polytests.commands.neuron_view import neuron_view
     from polytests.engine.reference import settings_profiles
     from polytests.engine.tokenization import vocab_of
@@ -157,8 +157,12 @@ def show_views(settings, model, request: ShowRequest, *, write: Callable[[str], 
         view = neuron_view(store, vocab, neuron, model=model.name, k=request.contexts,
                            ci_resamples=settings.resamples, seed=settings.seed,
                            claims=claims_naming(neuron, request.hypotheses), profiles=profiles,
-                           scale=scales[neuron], scale_on=scale_on, per_corpus=True, bins=request.bins)
-        yield _with(view, logits=logit_attribution(model, neuron, vocab, request.logits),
+                           scale=scales[neuron], scale_on=scale_on, split_contexts=False)
+        order = tuple(m.corpus for m in view.means)
+        yield _with(view, by_corpus=corpus_contexts(store, vocab, neuron, k=request.contexts, order=order),
+                    histogram=activation_histogram(store, neuron, scale=scales[neuron], bins=request.bins,
+                                                   order=order),
+                    logits=logit_attribution(model, neuron, vocab, request.logits),
                     texts=(runs[neuron],) if neuron in runs else ())
     steps.finish(f"{len(request.neurons)} neuron view(s)")
 

@@ -44,7 +44,7 @@ import numpy.typing as npt
 from scipy import stats
 
 from polytests.stats._kernels import random_words, subset_indices_numpy, words_per_subset
-from polytests.stats._rank_kernels import bm_parts, relabelled_bm_t, studentized, ties_of
+from polytests.stats._rank_kernels import bm_parts, relabelled_bm_t, studentized, ties_of, variance_floor
 from polytests.stats._validation import (
     SeedLike,
     check_finite_float,
@@ -65,6 +65,7 @@ __all__ = [
     "hodges_lehmann_ci",
     "median_sign_test",
     "relative_effect_test",
+    "shift_pvalues_above",
 ]
 
 # The fewest documents a group must have before a predicate uses the shift test for a verdict: below it
@@ -209,6 +210,35 @@ def relative_effect_test(
         above_range=span(perm_above, approx_above), below_range=span(perm_below, approx_below),
         null_distribution=null[0],
     )
+
+
+def shift_pvalues_above(x: np.ndarray, y: np.ndarray, bound: np.ndarray) -> np.ndarray:
+    """One-sided p of ``theta(bound) > 1/2`` for each column: the claims' estimand, vectorised.
+
+    ``x`` (n_x, k) and ``y`` (n_y, k) are per-document values of k neurons, ``bound`` (k,) their
+    bounds. The Brunner-Munzel statistic of ``x - bound`` against ``y`` (mid-rank placements,
+    each group's placement variance floored as :func:`polytests.stats.relative.relative_effect_test`
+    floors it) with its t approximation (Satterthwaite degrees of freedom), never below the
+    separation floor; 1 where a group has fewer than MIN_DOCUMENTS documents, where the claims
+    are inconclusive. :func:`relative_effect_test` takes the larger of this and the studentized
+    permutation p; the hunt's scan (stage 1) uses this alone, along the neuron axis.
+    """
+    x, y, bound = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64), np.asarray(bound, dtype=np.float64)
+    n_x, n_y = x.shape[0], y.shape[0]
+    k = x.shape[1]
+    if min(n_x, n_y) < MIN_DOCUMENTS:
+        return np.ones(k)
+    shifted = x - bound[None, :]
+    pooled = stats.rankdata(np.concatenate([shifted, y]), axis=0)
+    place_x = (pooled[:n_x] - stats.rankdata(shifted, axis=0)) / n_y
+    place_y = (pooled[n_x:] - stats.rankdata(y, axis=0)) / n_x
+    theta = place_x.mean(0)
+    var_x = np.maximum(place_x.var(0, ddof=1), variance_floor(n_x))
+    var_y = np.maximum(place_y.var(0, ddof=1), variance_floor(n_y))
+    v_x, v_y = var_x / n_x, var_y / n_y
+    _, t = studentized(theta, var_x, var_y, n_x, n_y)
+    df = (v_x + v_y) ** 2 / (v_x**2 / (n_x - 1) + v_y**2 / (n_y - 1))
+    return np.maximum(stats.t.sf(t, df), separation_floor(n_x, n_y))
 
 
 def separation_floor(n_x: int, n_y: int) -> float:

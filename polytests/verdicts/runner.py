@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -456,10 +457,12 @@ def _share_cores_between_workers() -> None:
     run n times the cores' worth of threads (which made ``-n 2`` slower than serial)."""
     count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
     if count > 1 and os.environ.get("PYTEST_XDIST_WORKER"):
-        import torch
-
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        torch.set_num_threads(max(1, cores // count))
+        share = max(1, cores // count)
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(share)
+        else:  # read by torch when it is imported (a run whose results are all cached never imports it)
+            os.environ.setdefault("OMP_NUM_THREADS", str(share))
 
 
 def _worker_share_first(work: list) -> list:

@@ -48,7 +48,7 @@ from polytests.claims.evaluate import (
 from polytests.claims.parse import claim_from_dict
 from polytests.neurons import NeuronRef
 
-__all__ = ["Candidate", "Control", "ScaledContext", "check_candidate", "VERDICTS"]
+__all__ = ["Candidate", "Control", "ScaledContext", "check_candidate", "control_cell", "VERDICTS"]
 
 VERDICTS = {
     "finding": "responds, and survives every control",
@@ -274,3 +274,13 @@ def label(response: Control, shared: Control, one_token: Control, token_matched:
     else:
         verdict, reason = "partial", VERDICTS["partial"]
     return verdict, reason, artifact_token, artifact_share
+
+
+def control_cell(c: Candidate, ctl, *, named: bool = False) -> str:
+    """A control's mark and the weaker corpus's effect in scale units; ``named``: and that corpus, when
+    the candidate responds to several (the HTML; the terminal table stays narrow)."""
+    after = c.effect_after(ctl)
+    if after is None:
+        return ctl.mark()
+    corpus = f" ({ctl.corpus})" if named and ctl.corpus and len(c.corpora) > 1 else ""
+    return f"{ctl.mark()} {after:+.3f}{corpus}"

@@ -194,7 +194,7 @@ p.none{font-weight:600}
 
 def _candidate_table(result) -> str:
     """The candidates with their controls, or one sentence when there are none."""
-    from polytests.commands.hunt.run import control_cell
+    from polytests.commands.hunt.controls import control_cell
 
     if not result.candidates:
         return (f"<p class='none'>no candidates: no neuron responds to exactly {result.k} of the "

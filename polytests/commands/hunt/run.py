@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from polytests.claims.evaluate import EvaluationContext
-from polytests.commands.hunt.controls import VERDICTS, Candidate, ScaledContext, check_candidate
+from polytests.commands.hunt.controls import VERDICTS, Candidate, ScaledContext, check_candidate, control_cell
 from polytests.commands.hunt.scan import LayerScales, Responses, scan_responses
 
 __all__ = ["CSV_COLUMNS", "SILENT_BELOW", "HuntResult", "TableRow", "hunt", "near_silent", "table_rows",
@@ -178,16 +178,6 @@ class HuntResult:
             table.add_row(self.neuron_label(i), str(int(r.n_responding[i])), ", ".join(r.responding(i)),
                           f"{r.effect[i]:.3f}", f"{r.q_of(i):.1e}")
         return table
-
-
-def control_cell(c: Candidate, ctl, *, named: bool = False) -> str:
-    """A control's mark and the weaker corpus's effect in scale units; ``named``: and that corpus, when
-    the candidate responds to several (the HTML; the terminal table stays narrow)."""
-    after = c.effect_after(ctl)
-    if after is None:
-        return ctl.mark()
-    corpus = f" ({ctl.corpus})" if named and ctl.corpus and len(c.corpora) > 1 else ""
-    return f"{ctl.mark()} {after:+.3f}{corpus}"
 
 
 def hunt(store, layers, vocab, *, k: int, corpora=None, min_effect: float = 0.1, q: float = 0.05,

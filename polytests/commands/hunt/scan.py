@@ -40,14 +40,12 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
 
 from polytests.claims.evaluate import SCALE_QUANTILE, neuron_scale
 from polytests.neurons import NeuronRef
 from polytests.stats import adjust_pvalues
-from polytests.stats._rank_kernels import studentized, variance_floor
 from polytests.stats.bounds import bound_test
-from polytests.stats.relative import MIN_DOCUMENTS, separation_floor
+from polytests.stats.relative import shift_pvalues_above
 
 __all__ = ["LayerScales", "Responses", "layer_scales", "scale_top_k", "scan_responses", "scales_of_layer",
            "shift_pvalues_above"]
@@ -147,33 +145,6 @@ class Responses:
     def counts(self) -> dict[int, int]:
         values, counts = np.unique(self.n_responding, return_counts=True)
         return {int(v): int(c) for v, c in zip(values, counts, strict=True)}
-
-
-def shift_pvalues_above(x: np.ndarray, y: np.ndarray, bound: np.ndarray) -> np.ndarray:
-    """One-sided p of ``theta(bound) > 1/2`` for each column: the claims' estimand, vectorised.
-
-    ``x`` (n_x, k) and ``y`` (n_y, k) are per-document values of k neurons, ``bound`` (k,) their
-    bounds. The Brunner-Munzel statistic of ``x - bound`` against ``y`` (mid-rank placements,
-    each group's placement variance floored as :func:`polytests.stats.relative.relative_effect_test`
-    floors it) with its t approximation (Satterthwaite degrees of freedom), never below the
-    separation floor; 1 where a group has fewer than MIN_DOCUMENTS documents, where the claims
-    are inconclusive. The claims take the larger of this and the studentized permutation p.
-    """
-    n_x, n_y = x.shape[0], y.shape[0]
-    k = x.shape[1]
-    if min(n_x, n_y) < MIN_DOCUMENTS:
-        return np.ones(k)
-    shifted = x - bound[None, :]
-    pooled = sps.rankdata(np.concatenate([shifted, y]), axis=0)
-    place_x = (pooled[:n_x] - sps.rankdata(shifted, axis=0)) / n_y
-    place_y = (pooled[n_x:] - sps.rankdata(y, axis=0)) / n_x
-    theta = place_x.mean(0)
-    var_x = np.maximum(place_x.var(0, ddof=1), variance_floor(n_x))
-    var_y = np.maximum(place_y.var(0, ddof=1), variance_floor(n_y))
-    v_x, v_y = var_x / n_x, var_y / n_y
-    _, t = studentized(theta, var_x, var_y, n_x, n_y)
-    df = (v_x + v_y) ** 2 / (v_x**2 / (n_x - 1) + v_y**2 / (n_y - 1))
-    return np.maximum(sps.t.sf(t, df), separation_floor(n_x, n_y))
 
 
 def _group_seed(seed: int, corpus: int, rest: tuple[int, ...]) -> int:
