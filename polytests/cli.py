@@ -121,16 +121,15 @@ def _hunt(args) -> int:
     console = command_console()
     settings = settings_of(args, *COMMAND_KEYS)
     model = load_settings_model(settings)
-    layers = tuple(args.layers) if args.layers else tuple(range(model.n_layers))
-    bad = [L for L in layers if not 0 <= L < model.n_layers]
-    if bad:
-        print(f"--layers {bad[0]}: model {model.name!r} has {model.n_layers} layers (0..{model.n_layers - 1})",
-              file=sys.stderr)
+    try:
+        layers = _layers_of(args, model)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
         return 2
     store, with_tokens, scales = _scan_stores(settings, model, args.split, layers, args.names)
     vocab = _vocab(model)
     profiles = settings_profiles(settings, model, args.split)
-    min_effect = settings.min_effect if args.min_effect is None else args.min_effect
+    min_effect = _min_effect(args, settings)
     result = hunt(store, layers, vocab, k=args.k, min_effect=min_effect, q=args.q, alpha=args.alpha,
                   top=args.top, n_resamples=settings.resamples, seed=settings.seed, collect_tokens=with_tokens,
                   explicit_baseline=bool(args.names), profiles=profiles,
@@ -147,6 +146,31 @@ def _hunt(args) -> int:
         for path in written:
             console.print(f"wrote {path}")
     return 0
+
+
+def _stderr_line(line: str) -> None:
+    """A progress line of a command: on stderr, so that its stdout stays the view or the table."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def _layers_of(args, model) -> tuple[int, ...]:
+    """``--layers`` (default: every layer), each checked against the model (ValueError naming it)."""
+    layers = tuple(args.layers) if args.layers else tuple(range(model.n_layers))
+    bad = [layer for layer in layers if not 0 <= layer < model.n_layers]
+    if bad:
+        raise ValueError(f"--layers {bad[0]}: model {model.name!r} has {model.n_layers} layers "
+                         f"(0..{model.n_layers - 1})")
+    return layers
+
+
+def _min_effect(args, settings) -> float:
+    """``--min-effect``, else the claims' ``min_effect``: one smallest effect for hunt, atlas and claims."""
+    return settings.min_effect if args.min_effect is None else args.min_effect
+
+
+def _hypotheses(args, settings) -> tuple[str, ...]:
+    """``--hypotheses``, else the settings' hypothesis folders (where the claims naming a neuron are)."""
+    return tuple(args.hypotheses or [str(settings.path(h)) for h in settings.hypotheses])
 
 
 def _silent(args) -> dict:
@@ -201,18 +225,11 @@ def _atlas(args) -> int:
     from polytests.engine.reference import settings_profiles
     from polytests.engine.store import load_settings_model
 
-    def write(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
-
     settings = settings_of(args, *COMMAND_KEYS)
-    write(f"polytests atlas: loading model {settings.model}")
+    _stderr_line(f"polytests atlas: loading model {settings.model}")
     model = load_settings_model(settings)
     try:
-        layers = tuple(args.layers) if args.layers else tuple(range(model.n_layers))
-        bad = [L for L in layers if not 0 <= L < model.n_layers]
-        if bad:
-            raise ValueError(f"--layers {bad[0]}: model {model.name!r} has {model.n_layers} layers "
-                             f"(0..{model.n_layers - 1})")
+        layers = _layers_of(args, model)
         extra = tuple(dict.fromkeys(parse_neuron_for_model(n, model) for n in args.neuron or ()))
         layers = tuple(sorted(set(layers) | {n.layer for n in extra}))  # every page has its row in the index
         if args.pages < 0:
@@ -220,11 +237,11 @@ def _atlas(args) -> int:
     except ValueError as exc:
         print(f"polytests atlas: {exc}", file=sys.stderr)
         return 2
-    write(f"polytests atlas: scanning {model.d_mlp * len(layers):,} neurons (layers "
+    _stderr_line(f"polytests atlas: scanning {model.d_mlp * len(layers):,} neurons (layers "
           f"{', '.join(map(str, layers))}) on the {args.split} split")
     store, _, scales = _scan_stores(settings, model, args.split, layers, args.names)
     profiles = settings_profiles(settings, model, args.split)
-    min_effect = settings.min_effect if args.min_effect is None else args.min_effect
+    min_effect = _min_effect(args, settings)
     responses = scan_responses(store, layers, min_effect=min_effect, q=args.q, n_resamples=settings.resamples,
                                seed=settings.seed, profiles=profiles, scales=None if profiles is not None else scales())
     fraction = SILENT_BELOW if args.silent_below is None else args.silent_below
@@ -232,8 +249,8 @@ def _atlas(args) -> int:
     written = build_atlas(settings, model, responses, silent, out=args.out, names=args.names, split=args.split,
                           silent_below=fraction,
                           extra=extra, pages=max(args.pages, len(extra)), contexts=args.contexts, logits=args.logits,
-                          bins=args.bins, write=write,
-                          hypotheses=tuple(args.hypotheses or [str(settings.path(h)) for h in settings.hypotheses]))
+                          bins=args.bins, write=_stderr_line,
+                          hypotheses=_hypotheses(args, settings))
     print(f"wrote {written[-1]} and {len(written) - 1} neuron page(s) in {Path(args.out) / 'neurons'}")
     return 0
 
@@ -245,11 +262,8 @@ def _show(args) -> int:
     from polytests.engine.store import load_settings_model
     from polytests.reports.terminal import command_console
 
-    def write(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
-
     settings = settings_of(args, *COMMAND_KEYS)
-    write(f"polytests: loading model {settings.model}")
+    _stderr_line(f"polytests: loading model {settings.model}")
     model = load_settings_model(settings)
     try:
         neurons = tuple(dict.fromkeys(parse_neuron_for_model(n, model) for n in args.neuron))
@@ -262,9 +276,9 @@ def _show(args) -> int:
         return 2
     request = ShowRequest(neurons, args.split, tuple(args.names) if args.names else None, args.contexts,
                           args.logits, args.bins,
-                          tuple(args.hypotheses or [str(settings.path(h)) for h in settings.hypotheses]), text)
+                          _hypotheses(args, settings), text)
     console, views = command_console(), []
-    for view in show_views(settings, model, request, write=write):
+    for view in show_views(settings, model, request, write=_stderr_line):
         if views:
             console.print(Rule())
         console.print(view)

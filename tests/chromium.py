@@ -77,8 +77,8 @@ class Chromium:
                 return message.get("result", {})
             self.events.append(message)
 
-    def wait_for_event(self, method: str) -> dict:
-        for event in self.events:
+    def wait_for_event(self, method: str, since: int = 0) -> dict:
+        for event in self.events[since:]:
             if event.get("method") == method:
                 return event
         deadline = time.monotonic() + self.timeout
@@ -90,8 +90,9 @@ class Chromium:
         raise TimeoutError(method)
 
     def open(self, path: Path) -> None:
+        start = len(self.events)  # a second page's load, not the first page's event seen again
         self.call("Page.navigate", url=path.resolve().as_uri())
-        self.wait_for_event("Page.loadEventFired")
+        self.wait_for_event("Page.loadEventFired", since=start)
 
     def evaluate(self, expression: str):
         result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)

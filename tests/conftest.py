@@ -56,3 +56,17 @@ def tiny_families(tmp_path_factory, tiny_corpora):
     from tests.families import write_families
 
     return write_families(tmp_path_factory.mktemp("families"), tiny_corpora)
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """A headless Chromium session (tests/chromium.py), skipped where chromium or websocket-client is absent."""
+    from tests.chromium import Chromium, find_chromium
+
+    binary = find_chromium()
+    if binary is None:
+        pytest.skip("chromium is not installed (Debian: apt-get install -y chromium; .ci/run installs it)")
+    pytest.importorskip("websocket", reason="websocket-client is not installed (pip install -e '.[test]')")
+    session = Chromium(binary, tmp_path / "chromium-profile")
+    yield session
+    session.close()

@@ -37,6 +37,23 @@ def write_tiny_corpora(root: Path, docs_per_corpus: int = 24, seed: int = 0) -> 
     return root
 
 
+def explore_excerpts(root: Path, names, n_docs: int, chars: int) -> Path:
+    """The first ``n_docs`` explore documents of corpora/``names``, each cut to ``chars`` characters,
+    written under ``root`` as corpora (the split is by document id, so they stay explore): real text,
+    small enough for a command's end-to-end test."""
+    import shutil
+
+    from polytests.corpora import load_corpora
+
+    source = Path(__file__).resolve().parent.parent / "corpora"
+    for name, corpus in load_corpora(source, list(names)).items():
+        (root / name / "docs").mkdir(parents=True)
+        shutil.copy(corpus.root / "CARD.md", root / name / "CARD.md")
+        for d in corpus.split("explore")[:n_docs]:
+            (root / name / "docs" / f"{d.name}.txt").write_text(d.text[:chars], encoding="utf-8")
+    return root
+
+
 def write_tiny_native_model(directory: Path, corpora_root: Path, *, seed: int = 0, act_fn: str = "solu_ln",
                             n_layers: int = 2, d_model: int = 32, d_mlp: int = 64, n_ctx: int = 32,
                             attention_dir: str = "causal") -> Path:

@@ -7,17 +7,15 @@ from __future__ import annotations
 import html
 import json
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from polytests.cli import main
-from polytests.corpora import load_corpora
 from polytests.neurons import NeuronRef
 from polytests.settings import Settings
-from tests.chromium import Chromium, find_chromium
+from tests.helpers import explore_excerpts
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPORA = ("fortran", "spanish_poetry", "medical")
@@ -29,12 +27,7 @@ def atlas(tmp_path_factory):
     """The atlas of layer 3 on ten short explore documents of three corpora, at most 3 pages (a small
     bound, so that some neurons respond on so few documents)."""
     base = tmp_path_factory.mktemp("atlas")
-    corpora = base / "corpora"
-    for name, corpus in load_corpora(ROOT / "corpora", list(CORPORA)).items():
-        (corpora / name / "docs").mkdir(parents=True)
-        shutil.copy(corpus.root / "CARD.md", corpora / name / "CARD.md")
-        for d in corpus.split("explore")[:10]:
-            (corpora / name / "docs" / f"{d.name}.txt").write_text(d.text[:1200], encoding="utf-8")
+    corpora = explore_excerpts(base / "corpora", CORPORA, 10, 1200)
     out = base / "atlas"
     argv = ["atlas", "--out", str(out), "--corpora-dir", str(corpora), "--layers", "3", "--pages", "3",
             "--neuron", ASKED, "--min-effect", "0.02", "--resamples", "99", "--contexts", "1", "--logits", "3", "--bins", "10",
@@ -128,17 +121,6 @@ FILTER = """((term) => {
 TOKENS = """JSON.stringify(Array.from(document.querySelectorAll('.ctx span')).map(s => getComputedStyle(s).backgroundColor))"""
 
 
-@pytest.fixture
-def browser(tmp_path):
-    binary = find_chromium()
-    if binary is None:
-        pytest.skip("chromium is not installed (Debian: apt-get install -y chromium; .ci/run installs it)")
-    pytest.importorskip("websocket", reason="websocket-client is not installed (pip install -e '.[test]')")
-    session = Chromium(binary, tmp_path / "chromium-profile")
-    yield session
-    session.close()
-
-
 def test_atlas_in_headless_chromium(built, browser):
     out = built["out"]
     rows = _rows(out / "index.html")
@@ -153,7 +135,6 @@ def test_atlas_in_headless_chromium(built, browser):
     assert browser.evaluate(FILTER % json.dumps("")) == [r["neuron"] for r in rows]
     assert browser.console_errors() == []
     page = out / facts["links"][0]
-    browser.events.clear()  # else open() takes the index's load event for the page's
     browser.open(page)
     assert browser.evaluate("document.location.pathname").endswith(facts["links"][0])
     backgrounds = json.loads(browser.evaluate(TOKENS))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from polytests.claims.parse import parse_claim_file
 from polytests.cli import main
-from polytests.corpora import load_corpora
+from tests.helpers import explore_excerpts
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPORA = ("fortran", "spanish_poetry", "medical")
@@ -17,14 +16,8 @@ CORPORA = ("fortran", "spanish_poetry", "medical")
 
 @pytest.fixture(scope="module")
 def small_corpora(tmp_path_factory):
-    """Twelve explore documents of three corpora (the split is by document id, so they stay explore)."""
-    root = tmp_path_factory.mktemp("corpora")
-    for name, corpus in load_corpora(ROOT / "corpora", list(CORPORA)).items():
-        (root / name / "docs").mkdir(parents=True)
-        shutil.copy(corpus.root / "CARD.md", root / name / "CARD.md")
-        for d in corpus.split("explore")[:12]:
-            (root / name / "docs" / f"{d.name}.txt").write_text(d.text[:1500], encoding="utf-8")
-    return root
+    """Twelve explore documents of three corpora."""
+    return explore_excerpts(tmp_path_factory.mktemp("corpora"), CORPORA, 12, 1500)
 
 
 def test_hunt_runs_on_the_embedded_model_and_writes_parsing_candidates(small_corpora, tmp_path, capsys):

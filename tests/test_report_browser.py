@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from polytests.reports import write_reports
-from tests.chromium import Chromium, find_chromium
+from tests.chromium import Chromium
 from tests.test_reports import ablation_result, result
 
 PAGE_FACTS = """JSON.stringify({
@@ -29,17 +29,6 @@ HIDE_REFUTED = """(() => {
   return Array.from(document.querySelectorAll('#overview tr[data-claim-verdict]'))
     .filter(r => !r.classList.contains('hidden')).map(r => r.dataset.claimVerdict);
 })()"""
-
-
-@pytest.fixture
-def browser(tmp_path):
-    binary = find_chromium()
-    if binary is None:
-        pytest.skip("chromium is not installed (Debian: apt-get install -y chromium; .ci/run installs it)")
-    pytest.importorskip("websocket", reason="websocket-client is not installed (pip install -e '.[test]')")
-    session = Chromium(binary, tmp_path / "chromium-profile")
-    yield session
-    session.close()
 
 
 def check_report(browser: Chromium, page: Path, expected_ids: list[str], screenshot: Path) -> dict:

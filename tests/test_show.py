@@ -7,16 +7,15 @@ from __future__ import annotations
 import csv
 import io
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from polytests.cli import main
-from polytests.corpora import load_corpora
 from polytests.neurons import NeuronRef
 from polytests.settings import Settings
+from tests.helpers import explore_excerpts
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPORA = ("fortran", "spanish_poetry", "medical")
@@ -27,13 +26,7 @@ TEXT = ("Patients with fever of unknown origin were admitted.\n      PROGRAM MAI
 @pytest.fixture(scope="module")
 def small_corpora(tmp_path_factory):
     """Ten explore documents of three corpora (cut short, so the tests stay quick)."""
-    root = tmp_path_factory.mktemp("corpora")
-    for name, corpus in load_corpora(ROOT / "corpora", list(CORPORA)).items():
-        (root / name / "docs").mkdir(parents=True)
-        shutil.copy(corpus.root / "CARD.md", root / name / "CARD.md")
-        for d in corpus.split("explore")[:10]:
-            (root / name / "docs" / f"{d.name}.txt").write_text(d.text[:1200], encoding="utf-8")
-    return root
+    return explore_excerpts(tmp_path_factory.mktemp("corpora"), CORPORA, 10, 1200)
 
 
 @pytest.fixture(scope="module")
