@@ -57,3 +57,42 @@ def test_a_decision_within_monte_carlo_error_of_alpha_is_not_resolved():
     maybe = family_verdicts([(0.03, 0.99)], [((0.02, 0.04), (0.99, 0.99))], "holm")[0]
     assert maybe.shown(0.05) is None and not maybe.resolved(0.05)
     assert FamilyDecision(0.5, 0.6, (0.4, 0.6), (0.5, 0.7)).resolved(0.05)
+
+
+@pytest.mark.parametrize("correction, sm", [("holm", "holm"), ("bonferroni", "bonferroni"), ("bh", "fdr_bh")])
+def test_each_end_of_the_monte_carlo_ranges_is_adjusted_over_both_sides_of_every_claim(correction, sm):
+    sides = [(0.01, 0.9), (None, 1.0), (0.3, 0.02)]
+    ranges = [((0.005, 0.02), (0.85, 0.95)),
+              ((0.0, 0.001), (0.0, 0.001)),  # an untested claim's ranges are ignored: it enters at p = 1
+              ((0.25, 0.35), (0.01, 0.04))]
+    decisions = family_verdicts(sides, ranges, correction)
+    flat = [0.01, 1.0, 0.3, 0.9, 1.0, 0.02]
+    lows = [0.005, 1.0, 0.25, 0.85, 1.0, 0.01]
+    highs = [0.02, 1.0, 0.35, 0.95, 1.0, 0.04]
+    adjusted, low, high = (multipletests(p, method=sm)[1] for p in (flat, lows, highs))
+    for i, d in enumerate(decisions):
+        assert (d.above, d.below) == pytest.approx((adjusted[i], adjusted[3 + i]))
+        assert d.above_range == pytest.approx((low[i], high[i]))
+        assert d.below_range == pytest.approx((low[3 + i], high[3 + i]))
+        assert all(type(v) is float for v in (d.above, d.below, *d.above_range, *d.below_range))
+    assert family_verdicts([], [], correction) == []
+
+
+def test_a_side_is_shown_at_alpha_and_resolved_when_its_whole_range_is():
+    alpha = 0.05
+    assert FamilyDecision(0.05, 0.9, (0.05, 0.05), (0.9, 0.9)).shown(alpha) == "above"
+    assert FamilyDecision(0.9, 0.05, (0.9, 0.9), (0.05, 0.05)).shown(alpha) == "below"
+    assert FamilyDecision(0.06, 0.9, (0.06, 0.06), (0.9, 0.9)).shown(alpha) is None
+    # the bracket of a side is that side's range
+    d = FamilyDecision(0.04, 0.5, (0.03, 0.05), (0.4, 0.6))
+    assert d.bracket("above") == (0.03, 0.05) and d.bracket("below") == (0.4, 0.6)
+    # shown: resolved when the top of its range is at most alpha
+    assert d.resolved(alpha)
+    assert not FamilyDecision(0.04, 0.5, (0.03, 0.051), (0.4, 0.6)).resolved(alpha)
+    below = FamilyDecision(0.5, 0.04, (0.4, 0.6), (0.03, 0.05))
+    assert below.shown(alpha) == "below" and below.resolved(alpha)
+    assert not FamilyDecision(0.5, 0.04, (0.4, 0.6), (0.03, 0.06)).resolved(alpha)
+    # not shown: resolved only when neither range reaches alpha (a range starting at alpha could be shown)
+    assert FamilyDecision(0.3, 0.5, (0.051, 0.6), (0.4, 0.6)).resolved(alpha)
+    assert not FamilyDecision(0.3, 0.5, (0.05, 0.6), (0.4, 0.6)).resolved(alpha)
+    assert not FamilyDecision(0.5, 0.3, (0.4, 0.6), (0.05, 0.6)).resolved(alpha)
