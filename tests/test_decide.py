@@ -123,7 +123,7 @@ def test_a_side_shown_within_monte_carlo_error_of_alpha_is_undecided():
 
 
 def test_neither_side_shown_reports_both_p_values_and_the_documents_needed():
-    weakest = result(0.3, 0.4, estimate=0.12, documents_needed=1234.4, documents=50)
+    weakest = result(0.3, 0.6, estimate=0.12, documents_needed=1234.4, documents=50)  # not the smallest p below
     rs = [result(0.01, 0.5, documents_needed=10.0, documents=50), weakest]
     decision = FamilyDecision(0.6, 0.8, (0.55, 0.65), (0.75, 0.85))  # not shown, nor could it be
     verdict, reason = decide(rs, 0.3, 0.8, decision, 0.05, 1, "bh")

@@ -61,7 +61,7 @@ def test_a_decision_within_monte_carlo_error_of_alpha_is_not_resolved():
 
 @pytest.mark.parametrize("correction, sm", [("holm", "holm"), ("bonferroni", "bonferroni"), ("bh", "fdr_bh")])
 def test_each_end_of_the_monte_carlo_ranges_is_adjusted_over_both_sides_of_every_claim(correction, sm):
-    sides = [(0.01, 0.9), (None, 1.0), (0.3, 0.02)]
+    sides = [(0.01, 0.9), (None, 0.001), (0.3, 0.02)]  # untested: p = 1 on both sides, whatever it says below
     ranges = [((0.005, 0.02), (0.85, 0.95)),
               ((0.0, 0.001), (0.0, 0.001)),  # an untested claim's ranges are ignored: it enters at p = 1
               ((0.25, 0.35), (0.01, 0.04))]
@@ -76,6 +76,8 @@ def test_each_end_of_the_monte_carlo_ranges_is_adjusted_over_both_sides_of_every
         assert d.below_range == pytest.approx((low[3 + i], high[3 + i]))
         assert all(type(v) is float for v in (d.above, d.below, *d.above_range, *d.below_range))
     assert family_verdicts([], [], correction) == []
+    with pytest.raises(ValueError):  # a range per claim, or the ranges would be another claim's
+        family_verdicts(sides, ranges[:2], correction)
 
 
 def test_a_side_is_shown_at_alpha_and_resolved_when_its_whole_range_is():

@@ -3,6 +3,8 @@ applied to its family-adjusted p-values (:mod:`polytests.verdicts.family`)."""
 
 from __future__ import annotations
 
+import math
+
 from polytests.stats.multiplicity import bonferroni_span, max_span
 from polytests.verdicts.family import FamilyDecision
 
@@ -33,10 +35,13 @@ def refinable(results) -> bool:
     return any(r.resamples for r in results)
 
 
-def _decider(results, side: str):
-    """The predicate that decides the verdict: the weakest for "above", the strongest for "below"."""
-    if side == "above":
-        return max(results, key=lambda r: r.pvalue)
+def _weakest(results):
+    """The predicate that decides "above": the one with the largest p (every predicate must hold)."""
+    return max(results, key=lambda r: r.pvalue)
+
+
+def _strongest_refutation(results):
+    """The predicate that decides "below": the one with the smallest p below (one failing suffices)."""
     return min(results, key=lambda r: 1.0 if r.pvalue_refute is None else r.pvalue_refute)
 
 
@@ -49,7 +54,8 @@ def _effect_words(r) -> str:
 
 def decide(results, above, below, decision: FamilyDecision, alpha: float, m: int,
            correction: str, resamples: int = 0) -> tuple[str, str]:
-    """The verdict and its reason, from a claim's two p-values and their family-adjusted values."""
+    """The verdict and its reason, from a claim's two p-values and their family-adjusted values; ``m`` is
+    the family's size (at least 1: the claim is in it), ``resamples`` those behind its p-values."""
     pending = [r for r in results if r.pvalue is None]
     if pending:
         return "inconclusive", f"{pending[0].kind}: {pending[0].inconclusive_reason}"
@@ -64,14 +70,14 @@ def decide(results, above, below, decision: FamilyDecision, alpha: float, m: int
             f"{decision.above if shown == 'above' else decision.below:.3g}, but its 99.9% Monte Carlo range "
             f"[{low:.3g}, {high:.3g}] straddles alpha {alpha:g}; {more}")
     if shown == "above":
-        return "confirmed", (f"shown above the bound: {_effect_words(_decider(results, 'above'))}; "
+        return "confirmed", (f"shown above the bound: {_effect_words(_weakest(results))}; "
                              f"p above {above:.3g}, {correction}-adjusted {decision.above:.3g} <= alpha {alpha:g} "
                              f"({family})")
     if shown == "below":
-        return "refuted", (f"shown below the bound: {_effect_words(_decider(results, 'below'))}; "
+        return "refuted", (f"shown below the bound: {_effect_words(_strongest_refutation(results))}; "
                            f"p below {below:.3g}, {correction}-adjusted {decision.below:.3g} <= alpha {alpha:g} "
                            f"({family})")
-    weakest = _decider(results, "above")
+    weakest = _weakest(results)
     floor = max(r.min_pvalue for r in results)
     words = _effect_words(weakest)
     if floor > alpha:
@@ -81,11 +87,11 @@ def decide(results, above, below, decision: FamilyDecision, alpha: float, m: int
     needed = weakest.documents_needed
     hint = ""
     if needed is not None and weakest.documents:
-        hint = (" (no number of documents decides an effect that sits on its bound)" if needed == float("inf")
+        hint = (" (no number of documents decides an effect that sits on its bound)" if needed == math.inf
                 else f"; about {needed:,.0f} documents would decide it at this effect with 80% power "
                      f"(now {weakest.documents})")
     note = ""
-    if floor > alpha / max(2 * m, 1) and correction in ("holm", "bonferroni"):
+    if floor > alpha / (2 * m) and correction in ("holm", "bonferroni"):
         note = f" Its smallest attainable p ({floor:.3g}) is decisive only if the rest of the family is."
     return "inconclusive", (f"neither shown above nor below the bound: {words}; p above {above:.3g} "
                             f"(adjusted {decision.above:.3g}), p below {below:.3g} (adjusted {decision.below:.3g}), "
