@@ -65,14 +65,22 @@ class DocStatsAccumulator:
     def _add(self, acts: torch.Tensor, doc: torch.Tensor) -> None:
         if acts.shape[0] == 0:
             return
+        # A batch holds whole windows, so a document's tokens come in runs: reduce each run
+        # (torch.segment_reduce: one pass, a fixed order whatever the thread count), then add
+        # the few per-run rows by document. index_add_ over every token row was 10x slower.
+        run_doc, lengths = torch.unique_consecutive(doc, return_counts=True)
         a = acts.to(torch.float64)
-        self.count.index_add_(0, doc, torch.ones_like(doc))
-        self.sum.index_add_(0, doc, a)
-        self.sumsq.index_add_(0, doc, a * a)
-        idx = doc[:, None].expand_as(a)
-        self.max.scatter_reduce_(0, idx, a, reduce="amax", include_self=True)
+
+        def per_run(values: torch.Tensor, reduce: str = "sum") -> torch.Tensor:
+            return torch.segment_reduce(values, reduce, lengths=lengths, axis=0)
+
+        self.count.index_add_(0, run_doc, lengths.to(self.count.dtype))
+        self.sum.index_add_(0, run_doc, per_run(a))
+        self.sumsq.index_add_(0, run_doc, per_run(a * a))
+        run_max = per_run(a, "max")
+        self.max.scatter_reduce_(0, run_doc[:, None].expand_as(run_max), run_max, reduce="amax", include_self=True)
         for i, t in enumerate(self.thresholds):
-            self.above[i].index_add_(0, doc, (acts > t).to(torch.int64))
+            self.above[i].index_add_(0, run_doc, per_run((acts > t).to(torch.float64)).to(torch.int64))
 
     def result(self) -> DocStats:
         return DocStats(

@@ -308,7 +308,9 @@ class ClaimRunner:
     def _refined(self, claim: Claim, claims: list[Claim], meta: dict, resamples: int
                  ) -> tuple[list[PredicateResult], dict]:
         """The claim's predicates again with ``resamples`` resamples (same seeds: the first resamples
-        are the same ones), read from or written to the result cache under that count."""
+        are the same ones), read from or written to the result cache under that count. ``claims``:
+        the claims this run computes (the context built for them is reused; the whole family's
+        would collect the activations of neurons the selection never names)."""
         group = (self._model_spec(claim), claim.split, claim.site)
         model = self.model(group[0])
         path = self._result_path(claim, model, resamples)
@@ -386,7 +388,7 @@ class ClaimRunner:
             for claim in refine:
                 more = (used[claim.id] + 1) * 10 - 1
                 if claim.id in wanted_ids:
-                    raw[claim.id] = self._refined(claim, claims, raw[claim.id][1], more)
+                    raw[claim.id] = self._refined(claim, wanted, raw[claim.id][1], more)
                 else:  # not selected: only what the full run cached (it would refine it the same way)
                     hit = self._load_result(self._result_path(claim, self.model(self._model_spec(claim)), more))
                     if hit is None:  # its p-values at the top of their Monte Carlo ranges: never below the full run's
