@@ -162,12 +162,13 @@ def test_appending_rewrites_the_good_lines_plus_one_and_moves_the_bad_ones(tmp_p
     assert len((tmp_path / "history.rejected.jsonl").read_text(encoding="utf-8").splitlines()) == 2
 
 
-def test_the_first_rejected_line_starts_the_rejected_file(tmp_path):
+def test_the_first_rejected_lines_start_the_rejected_file_one_line_each(tmp_path):
     path = tmp_path / "history.jsonl"
-    path.write_text("[1]\n", encoding="utf-8")
+    path.write_text("[1]\n\"caf\u00e9\"\n", encoding="utf-8")
     append_entry(path, entry())
-    assert json.loads((tmp_path / "history.rejected.jsonl").read_text(encoding="utf-8")) == {
-        "line": 1, "why": "not a JSON object", "text": "[1]"}
+    moved = (tmp_path / "history.rejected.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line) for line in moved] == [{"line": 1, "why": "not a JSON object", "text": "[1]"},
+                                                    {"line": 2, "why": "not a JSON object", "text": '"caf\u00e9"'}]
 
 
 # --- what changed, and flips -------------------------------------------------------------------------
@@ -214,6 +215,10 @@ def test_a_flip_is_a_verdict_that_differs_from_the_latest_earlier_one_and_names_
         "previous_run": "t2", "source": "ledger"}]
     assert find_flips([claim("confirmed", claim_id="a")], entries) == []  # same verdict
     assert find_flips([claim("refuted", claim_id="new")], entries) == []  # never judged before
+    # neither stops the search: the claims after them are still compared
+    entries.append(entry("t3", b=record("refuted")))
+    both = [claim("confirmed", claim_id="new"), claim("refuted", claim_id="b"), now]
+    assert [f["claim_id"] for f in find_flips(both, entries)] == ["a"]
     # the ledger wins over a previous claims.json
     report = {"generated": "t0", "claims": [claim("refuted", claim_id="a").to_dict()]}
     assert find_flips([now], entries, report)[0]["source"] == "ledger"
