@@ -191,8 +191,9 @@ def relative_effect_test(
     perm_above = float(pvalues_from_null(null, t_obs, "greater", exact)[0])
     perm_below = float(pvalues_from_null(null, t_obs, "less", exact)[0])
     approx_above, approx_below = _satterthwaite_pvalues(float(theta[0]), float(var_x[0]), float(var_y[0]), n_x, n_y)
-    # No p below what complete separation has under the null (see separation_floor).
-    floor = max(1.0 / n_arrangements if exact else 1.0 / (n_resamples + 1), separation_floor(n_x, n_y))
+    # No p below what complete separation has under the null (see separation_floor), nor below the Monte
+    # Carlo floor; an exact p's own floor 1 / C(n, n_x) is never above 2**-min(n_x, n_y) (C(2m, m) >= 2**m).
+    floor = max(0.0 if exact else 1.0 / (n_resamples + 1), separation_floor(n_x, n_y))
     approx_above, approx_below = max(approx_above, floor), max(approx_below, floor)
 
     def span(perm: float, approx: float) -> tuple[float, float]:
@@ -308,13 +309,13 @@ def median_sign_test(d: npt.ArrayLike, bound: float, *, confidence: float = 0.95
     below = int(np.count_nonzero(d_arr < bound))
     p_above = float(stats.binom.sf(above - 1, n, 0.5))
     p_below = float(stats.binom.sf(below - 1, n, 0.5))
-    # Order-statistic interval: [d_(k), d_(n+1-k)] with k the largest index whose
-    # binomial tail stays within (1 - confidence) / 2 (the whole range when n is too small).
+    # Order-statistic interval: [d_(k), d_(n+1-k)] with k the largest index whose binomial tail
+    # P(Bin(n, 1/2) <= k - 1) stays within (1 - confidence) / 2. The quantile function gives the
+    # smallest k with P(Bin <= k) >= tail, so P(Bin <= k - 1) < tail; k = 0 (n too small) is the whole
+    # range, as k = 1 is.
     ordered = np.sort(d_arr)
     tail = (1.0 - confidence) / 2
-    k = int(stats.binom.ppf(tail, n, 0.5))
-    while k > 0 and stats.binom.cdf(k - 1, n, 0.5) > tail:
-        k -= 1
-    ci = (float(ordered[k - 1]), float(ordered[n - k])) if k >= 1 else (float(ordered[0]), float(ordered[-1]))
+    k = max(int(stats.binom.ppf(tail, n, 0.5)), 1)
+    ci = (float(ordered[k - 1]), float(ordered[n - k]))
     return MedianTest(median=float(np.median(d_arr)), share_above=above / n, share_below=below / n,
                       pvalue_above=p_above, pvalue_below=p_below, ci=ci, n=n, min_pvalue=0.5**n)
