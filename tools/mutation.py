@@ -62,18 +62,20 @@ def scratch_copy(scratch: Path) -> None:
             shutil.copy2(src, dst)
 
 
-def configure(scratch: Path, module: str, tests: tuple[str, ...]) -> None:
+def configure(scratch: Path, module: str, tests: tuple[str, ...], timeout_multiplier: float = 15.0) -> None:
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     section = (f'\n[tool.mutmut]\nsource_paths = ["polytests"]\nonly_mutate = ["{module}"]\n'
                f"pytest_add_cli_args_test_selection = {json.dumps(list(tests))}\n"
                'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x"]\n'
-               'also_copy = ["tests", "corpora", "conftest.py", "hypotheses"]\n')
+               'also_copy = ["tests", "corpora", "conftest.py", "hypotheses", "docs"]\n'
+               f"timeout_multiplier = {float(timeout_multiplier)}\n")
     (scratch / "pyproject.toml").write_text(text + section, encoding="utf-8")
     shutil.rmtree(scratch / "mutants", ignore_errors=True)
 
 
-def run_module(scratch: Path, module: str, tests: tuple[str, ...], jobs: int) -> dict:
-    configure(scratch, module, tests)
+def run_module(scratch: Path, module: str, tests: tuple[str, ...], jobs: int,
+               timeout_multiplier: float = 15.0) -> dict:
+    configure(scratch, module, tests, timeout_multiplier)
     start = time.perf_counter()
     # Unmutated, the selected tests must pass: otherwise every mutant would count as killed.
     clean = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], cwd=scratch,
@@ -87,6 +89,9 @@ def run_module(scratch: Path, module: str, tests: tuple[str, ...], jobs: int) ->
     if not meta.is_file():
         raise SystemExit(f"mutmut wrote no results for {module} (run it by hand in {scratch} to see why)")
     codes = Counter(json.loads(meta.read_text())["exit_code_by_key"].values())
+    if codes[None]:  # mutmut stopped before testing them (e.g. its own unmutated run in mutants/ failed)
+        raise SystemExit(f"mutmut tested no mutant of {module} ({codes[None]} of {sum(codes.values())} unchecked): "
+                         f"run `python -m mutmut run --max-children 1` in {scratch} to see why")
     total = sum(codes.values())
     killed = total - codes[SURVIVED] - codes[NO_TESTS]
     survivors = sorted(k for k, v in json.loads(meta.read_text())["exit_code_by_key"].items() if v == SURVIVED)
@@ -112,6 +117,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", help=f"modules (default: all {len(MODULES)})")
     parser.add_argument("--jobs", type=int, default=2, help="mutants tested at once")
+    parser.add_argument("--timeout-multiplier", type=float, default=15.0,
+                        help="mutmut's timeout_multiplier: a mutant gets about 2 x this x (its tests' time + 1 s) "
+                             "of CPU before it counts as a timeout (killed); lower it for modules whose mutants "
+                             "can loop forever")
     parser.add_argument("--scratch", default="/tmp/polytests-mutation")
     parser.add_argument("--write-doc", action="store_true", help="rewrite the table in docs/reliability.md")
     parser.add_argument("--json", help="also write every row (survivors included) here")
@@ -128,7 +137,7 @@ def main() -> int:
         kept = [r for r in json.loads(Path(args.json).read_text()) if r["module"] not in (args.modules or MODULES)]
     rows = []
     for module in args.modules or list(MODULES):
-        row = run_module(scratch, module, MODULES[module], args.jobs)
+        row = run_module(scratch, module, MODULES[module], args.jobs, args.timeout_multiplier)
         print(f"{module}: {row['killed']}/{row['mutants']} killed ({row['score']:.0%}), {row['survived']} survived, "
               f"{row['no_tests']} reached by no selected test, {row['seconds']:.0f} s", flush=True)
         rows.append(row)
