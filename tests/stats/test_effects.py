@@ -179,3 +179,128 @@ def test_hedges_g_per_column_equals_one_column_at_a_time():
     for j in range(3):
         assert columns[j] == hedges_g(x[:, j], y[:, j])
     assert columns[2] == 0.0
+
+
+# --------------------------------------------------------------------------
+# defaults, boundaries and the bootstrap of one mean, against scipy (#28)
+# --------------------------------------------------------------------------
+
+
+def test_ci_defaults_are_bca_95_and_9999_resamples():
+    rng = np.random.default_rng(10)
+    x, y = rng.exponential(1.0, 8), rng.exponential(2.0, 5)
+    ref = stats.bootstrap((x, y), _mean_diff, n_resamples=9999, vectorized=True, confidence_level=0.95,
+                          method="BCa", rng=np.random.default_rng(7)).confidence_interval
+    assert mean_difference_ci(x, y, seed=7) == ConfidenceInterval(float(ref.low), float(ref.high), "BCa")
+    # the bundle uses the same defaults and passes its level and seed on
+    bundle = effect_sizes(x, y, seed=7)
+    assert bundle.ci == ConfidenceInterval(float(ref.low), float(ref.high), "BCa")
+    ref80 = stats.bootstrap((x, y), _mean_diff, n_resamples=500, vectorized=True, confidence_level=0.8,
+                            method="BCa", rng=np.random.default_rng(8)).confidence_interval
+    assert effect_sizes(x, y, confidence_level=0.8, n_resamples=500, seed=8).ci == ConfidenceInterval(
+        float(ref80.low), float(ref80.high), "BCa")
+
+
+def test_ci_with_two_documents_each_and_one_constant_group():
+    ci = mean_difference_ci([1.0, 3.0], [0.0, 0.0], n_resamples=999, seed=0, method="percentile")
+    ref = stats.bootstrap(([1.0, 3.0], [0.0, 0.0]), _mean_diff, n_resamples=999, vectorized=True,
+                          method="percentile", rng=np.random.default_rng(0)).confidence_interval
+    assert ci == ConfidenceInterval(float(ref.low), float(ref.high), "percentile")
+    assert (ci.low, ci.high) == (1.0, 3.0)
+    # only one group constant is not degenerate: the interval is the other group's spread
+    assert mean_difference_ci([2.0, 2.0], [0.0, 1.0], n_resamples=999, seed=0).method != "degenerate"
+
+
+@pytest.mark.parametrize("level", [0.95, 0.8])
+def test_bca_fallback_is_scipys_percentile_interval_at_the_requested_level(level):
+    x, y = [0.0, 0.0, 0.0, 1e-200], [0.0, 0.0, 0.0, 0.0]
+    ci = mean_difference_ci(x, y, n_resamples=999, seed=0, confidence_level=level)
+    ref = stats.bootstrap((x, y), _mean_diff, n_resamples=999, vectorized=True, confidence_level=level,
+                          method="percentile", rng=np.random.default_rng(0)).confidence_interval
+    assert ci == ConfidenceInterval(float(ref.low), float(ref.high), "percentile")
+
+
+def test_ci_argument_errors_name_the_argument():
+    with pytest.raises(ValueError, match="`x` must hold at least 2"):
+        mean_difference_ci([1.0], [3.0, 4.0])
+    with pytest.raises(ValueError, match="`n_resamples`"):
+        mean_difference_ci([1.0, 2.0], [3.0, 4.0], n_resamples=0)
+    with pytest.raises(ValueError, match="`x` must hold at least 2"):
+        effect_sizes([1.0], [3.0, 4.0])
+    assert mean_difference_ci([1.0, 2.0], [3.0, 5.0], n_resamples=1, seed=0, method="basic").method == "basic"
+
+
+def test_mean_ci_equals_scipy_percentile_bootstrap():
+    from polytests.stats.effects import mean_ci
+
+    x = np.random.default_rng(11).exponential(1.0, 9)
+    for level, b in ((0.95, 999), (0.7, 300)):
+        ref = stats.bootstrap((x,), np.mean, n_resamples=b, confidence_level=level, method="percentile",
+                              rng=np.random.default_rng(2)).confidence_interval
+        got = mean_ci(x, confidence_level=level, n_resamples=b, seed=2)
+        assert got == ConfidenceInterval(float(ref.low), float(ref.high), "percentile")
+    default = stats.bootstrap((x,), np.mean, n_resamples=999, confidence_level=0.95, method="percentile",
+                              rng=np.random.default_rng(3)).confidence_interval
+    assert mean_ci(x, seed=3) == ConfidenceInterval(float(default.low), float(default.high), "percentile")
+
+
+def test_mean_ci_degenerate_and_bad_arguments():
+    from polytests.stats.effects import mean_ci
+
+    assert mean_ci([0.25, 0.25, 0.25]) == ConfidenceInterval(0.25, 0.25, "degenerate")
+    assert mean_ci([0.5]) == ConfidenceInterval(0.5, 0.5, "degenerate")  # one document suffices
+    with pytest.raises(ValueError, match="`x` must hold at least 1"):
+        mean_ci([])
+    with pytest.raises(ValueError, match="`n_resamples`"):
+        mean_ci([1.0, 2.0], n_resamples=0)
+    with pytest.raises(ValueError, match="`confidence_level`"):
+        mean_ci([1.0, 2.0], confidence_level=1.5)
+    with pytest.raises(ValueError, match="`x` must be 1-D"):
+        mean_ci([[1.0, 2.0]])
+
+
+def test_hedges_g_with_two_documents_and_signed_infinities_per_column():
+    # n = 2 + 2: df = 2, J = Gamma(1) / (sqrt(1) Gamma(0.5)) = 1 / sqrt(pi); pooled SD 1
+    assert hedges_g([0.0, math.sqrt(2)], [-math.sqrt(2), 0.0]) == pytest.approx(math.sqrt(2) / math.sqrt(math.pi))
+    x = np.array([[2.0, 0.0, 1.0], [2.0, 0.0, 1.0]])
+    y = np.ones((3, 3))
+    assert hedges_g(x, y).tolist() == [math.inf, -math.inf, 0.0]
+    assert isinstance(hedges_g([1.0, 2.0], [0.0, 1.0]), float)
+
+
+def test_probability_of_superiority_one_document_each_and_mann_whitney():
+    assert probability_of_superiority([1.0], [0.0]) == 1.0
+    assert probability_of_superiority([1.0], [1.0]) == 0.5
+    rng = np.random.default_rng(12)
+    x, y = np.round(rng.normal(0, 1, 13), 1), np.round(rng.normal(0.3, 1, 17), 1)
+    u = stats.mannwhitneyu(x, y).statistic
+    assert probability_of_superiority(x, y) == pytest.approx(u / (13 * 17), rel=1e-12)
+    with pytest.raises(ValueError, match="`x` must be 1-D"):
+        probability_of_superiority([[1.0]], [1.0])
+
+
+def test_share_in_direction_one_document():
+    assert share_in_direction([3.0]) == 1.0
+    assert share_in_direction([3.0], "less") == 0.0
+    assert share_in_direction([-3.0], direction="less") == 1.0
+    with pytest.raises(ValueError, match="`deltas` must be 1-D"):
+        share_in_direction([[1.0, -1.0]])
+
+
+def test_hedges_g_with_zero_pooled_sd_warns_nothing():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 0/0 and d/0 are answered, not warned about
+        assert hedges_g([1.0, 1.0], [1.0, 1.0]) == 0.0
+        assert hedges_g([2.0, 2.0], [1.0, 1.0]) == math.inf
+        assert hedges_g(np.array([[2.0, 1.0], [2.0, 1.0]]), np.ones((2, 2))).tolist() == [math.inf, 0.0]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # scipy's standard error of one resample
+def test_mean_ci_with_one_resample():
+    from polytests.stats.effects import mean_ci
+
+    ref = stats.bootstrap(([1.0, 2.0, 4.0],), np.mean, n_resamples=1, method="percentile",
+                          rng=np.random.default_rng(0)).confidence_interval
+    assert mean_ci([1.0, 2.0, 4.0], n_resamples=1, seed=0) == ConfidenceInterval(ref.low, ref.high, "percentile")
