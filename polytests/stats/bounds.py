@@ -51,7 +51,7 @@ from polytests.stats.permutation import (
     permutation_test,
     pvalues_from_null,
 )
-from polytests.stats.relative import hodges_lehmann, hodges_lehmann_ci, median_sign_test, relative_effect_test
+from polytests.stats.relative import hodges_lehmann, median_sign_test, relative_effect_test
 
 __all__ = ["TAIL_GUARD_DOCUMENTS", "BoundTest", "bound_test", "paired_sign_pvalues", "bound_test_one_sample", "documents_needed", "mean_bound_test"]
 
@@ -119,10 +119,9 @@ class BoundTest:
 def _shift_interval(x: np.ndarray, y: np.ndarray, se: float, confidence: float = 0.95) -> ConfidenceInterval:
     """Approximate interval of the Hodges-Lehmann shift: the shifts whose relative effect lies
     within ``z * se`` of 1/2 (the Brunner-Munzel test inverted, its standard error held at the
-    estimate's), i.e. quantiles of the pairwise differences at ``1/2 -+ z * se``."""
-    if se == 0.0:  # complete separation (or identical groups): the inversion gives a point; bootstrap
-        low, high = hodges_lehmann_ci(x, y, n_resamples=999, confidence=confidence, seed=0)
-        return ConfidenceInterval(low, high, "percentile bootstrap")
+    estimate's), i.e. quantiles of the pairwise differences at ``1/2 -+ z * se``. ``se`` is never 0:
+    each group's placement variance is floored (:func:`polytests.stats._rank_kernels.variance_floor`),
+    so even complete separation gives an interval of the differences, not a point."""
     diffs = np.subtract.outer(x, y).ravel()
     z = float(stats.norm.ppf(0.5 + confidence / 2))
     low_q, high_q = np.clip([0.5 - z * se, 0.5 + z * se], 0.0, 1.0)
@@ -158,9 +157,10 @@ def bound_test(
     if tail_guard and min(len(x_arr), len(y_arr)) < TAIL_GUARD_DOCUMENTS:
         # A small group (docs/statistics.md, "The deep tail of a small group"): a p must also pass
         # the exact sign test over disjoint random pairs.
-        # An int seed gives the pairing a stream of its own; a Generator is used where the permutations left it.
+        # An int seed gives the pairing a stream of its own; a Generator is used where the permutations left it
+        # (a bool seed never gets here: relative_effect_test refused it).
         pair_rng = (np.random.default_rng([int(seed), _PAIR_STREAM]) if isinstance(seed, (int, np.integer))
-                    and not isinstance(seed, bool) else make_rng(seed))
+                    else make_rng(seed))
         floor_above, floor_below = paired_sign_pvalues(x_arr, y_arr, bound, pair_rng)
         p_above, p_below = max(p_above, floor_above), max(p_below, floor_below)
         if above_range is not None:
@@ -237,7 +237,7 @@ def _welch_one_sided(shifted_x: np.ndarray, y: np.ndarray) -> tuple[float, float
     if se == 0.0:
         return (0.0 if diff > 0 else 1.0), (0.0 if diff < 0 else 1.0), 0.0
     t = diff / se
-    df = (vx + vy) ** 2 / ((vx**2 / (nx - 1) if vx else 0.0) + (vy**2 / (ny - 1) if vy else 0.0))
+    df = (vx + vy) ** 2 / (vx**2 / (nx - 1) + vy**2 / (ny - 1))  # se > 0: one variance at least is
     return float(stats.t.sf(t, df)), float(stats.t.cdf(t, df)), se
 
 
@@ -290,4 +290,4 @@ def documents_needed(result: BoundTest, alpha: float, power: float = 0.8) -> flo
     if se == 0.0:
         return float(n_now)
     z = stats.norm.ppf(1 - alpha) + stats.norm.ppf(power)
-    return float(math.ceil(max((z * se / distance) ** 2, 0.0) * n_now))
+    return float(math.ceil((z * se / distance) ** 2 * n_now))
