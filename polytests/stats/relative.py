@@ -192,8 +192,9 @@ def relative_effect_test(
     perm_below = float(pvalues_from_null(null, t_obs, "less", exact)[0])
     approx_above, approx_below = _satterthwaite_pvalues(float(theta[0]), float(var_x[0]), float(var_y[0]), n_x, n_y)
     # No p below what complete separation has under the null (see separation_floor), nor below the Monte
-    # Carlo floor; an exact p's own floor 1 / C(n, n_x) is never above 2**-min(n_x, n_y) (C(2m, m) >= 2**m).
-    floor = max(0.0 if exact else 1.0 / (n_resamples + 1), separation_floor(n_x, n_y))
+    # Carlo floor. When exact, 1 / (B + 1) <= 1 / C(n, n_x) <= 2**-min(n_x, n_y) (C(2m, m) >= 2**m): the
+    # separation floor alone decides.
+    floor = max(1.0 / (n_resamples + 1), separation_floor(n_x, n_y))
     approx_above, approx_below = max(approx_above, floor), max(approx_below, floor)
 
     def span(perm: float, approx: float) -> tuple[float, float]:
