@@ -161,11 +161,9 @@ def pvalues_from_null(null: np.ndarray, observed: np.ndarray, alternative: str, 
         hits = null >= (observed - gamma)[:, None]
     count = np.count_nonzero(hits, axis=1)
     n_null = null.shape[1]
-    if exact:
-        pvalues = count / n_null
-    else:
-        pvalues = (count + 1.0) / (n_null + 1.0)
-    return np.minimum(pvalues, 1.0)
+    if exact:  # count <= n_null, so neither share exceeds 1
+        return count / n_null
+    return (count + 1.0) / (n_null + 1.0)
 
 
 def _package(

@@ -398,3 +398,155 @@ def test_monte_carlo_pvalue_properties(seed, shift):
         assert 1 / 200 <= res.pvalue <= 1.0
         assert res.pvalue * 200 == pytest.approx(round(res.pvalue * 200))
     assert greater.pvalue + less.pvalue > 1.0
+
+
+# --------------------------------------------------------------------------
+# the larger group first, the exact/Monte Carlo boundary, every document flipped
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("n_x", "n_y", "alternative", "seed"),
+                         [(40, 9, "greater", 31), (25, 12, "less", 32), (30, 11, "two-sided", 33)])
+def test_monte_carlo_with_the_larger_x_group_agrees_with_scipy(n_x, n_y, alternative, seed):
+    # Monte Carlo draws the smaller group; here that is y, so x is its complement
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0.5 if alternative != "less" else -0.5, 2.0, n_x)
+    y = rng.normal(0.0, 1.0, n_y)
+    ours = permutation_test(x, y, alternative=alternative, n_resamples=B, seed=seed)
+    theirs = scipy_pvalue(x, y, alternative, B, seed + 1000)
+    assert not ours.exact
+    assert ours.statistic == pytest.approx(float(welch_t(x, y)), rel=1e-12)
+    p = 0.5 * (ours.pvalue + theirs)
+    assert abs(ours.pvalue - theirs) < 4 * math.sqrt(p * (1 - p) / B) + 1e-3
+
+
+def test_monte_carlo_with_the_larger_x_group_draws_valid_relabellings():
+    rng = np.random.default_rng(9)
+    x, y = rng.normal(size=7), rng.normal(size=4)
+    exact = permutation_test(x, y, exact_threshold=10**6)
+    mc = permutation_test(x, y, n_resamples=300, seed=1, exact_threshold=0)
+    assert exact.exact and not mc.exact
+    gaps = np.abs(mc.null_distribution[:, None] - exact.null_distribution[None, :]).min(axis=1)
+    assert gaps.max() < 1e-12
+    # and the draws cover the arrangements about evenly (C(11, 4) = 330 of them)
+    assert len(np.unique(np.round(mc.null_distribution, 9))) > 150
+
+
+@pytest.mark.parametrize("alternative", ["greater", "less", "two-sided"])
+def test_results_report_their_design(alternative):
+    rng = np.random.default_rng(16)
+    one = permutation_test(rng.normal(size=5), rng.normal(size=6), alternative=alternative, n_resamples=99, seed=0)
+    two = permutation_test(rng.normal(size=(5, 2)), rng.normal(size=(6, 2)), alternative=alternative,
+                           n_resamples=99, seed=0)
+    flips = sign_flip_test(rng.normal(size=(12, 2)), alternative=alternative, n_resamples=99, seed=0)
+    flip = sign_flip_test(rng.normal(size=12), alternative=alternative, n_resamples=99, seed=0)
+    for res in (one, two, flips, flip):
+        assert res.alternative == alternative
+        assert res.exact is False and res.n_resamples == 99
+    exact = permutation_test(rng.normal(size=(3, 2)), rng.normal(size=(3, 2)), alternative=alternative)
+    assert exact.exact is True and exact.n_resamples == 20 and exact.alternative == alternative
+
+
+def test_default_number_of_resamples_is_9999():
+    rng = np.random.default_rng(17)
+    assert permutation_test(rng.normal(size=12), rng.normal(size=12), seed=0).n_resamples == 9999
+    assert sign_flip_test(rng.normal(size=20), seed=0).n_resamples == 9999
+    assert pvalue_floor(9999) == min_attainable_pvalue(12, 12, 9999) == 1e-4
+
+
+@pytest.mark.parametrize(("n_resamples", "exact_threshold", "exact"),
+                         [(255, None, True), (254, None, False), (10, 256, True), (10**4, 255, False),
+                          (99, 0, False)])
+def test_sign_flip_exact_threshold_boundary(n_resamples, exact_threshold, exact):
+    d = np.array([0.4, -0.1, 0.9, 1.3, 0.2, -0.6, 0.8, 0.5])  # 2**8 = 256 arrangements
+    res = sign_flip_test(d, n_resamples=n_resamples, exact_threshold=exact_threshold, seed=0)
+    assert res.exact is exact
+    assert res.n_resamples == (256 if exact else n_resamples)
+
+
+@pytest.mark.parametrize("jit", ["1", "0"])  # the compiled and the numpy kernels
+@pytest.mark.parametrize("n", [65, 70])
+def test_sign_flip_flips_every_document_in_half_the_resamples(n, jit, monkeypatch):
+    # column j is the unit vector e_j: its t is +1 when document j keeps its sign, -1 when flipped
+    monkeypatch.setenv("POLYTESTS_JIT", jit)
+    d = np.eye(n)
+    res = sign_flip_test(d, n_resamples=2000, seed=5)
+    assert np.allclose(res.statistic, 1.0)
+    assert np.allclose(np.abs(res.null_distribution), 1.0)
+    kept = (res.null_distribution > 0).mean(axis=0)
+    assert np.all(np.abs(kept - 0.5) < 4 * math.sqrt(0.25 / 2000))
+
+
+@pytest.mark.parametrize("scale", [1e-4, 1.0, 1e3])
+def test_sign_flip_statistic_is_the_one_sample_t_at_any_scale(scale):
+    d = np.random.default_rng(18).normal(0.3, 1.0, 12) * scale
+    res = sign_flip_test(d, n_resamples=99, seed=0)
+    assert res.statistic == pytest.approx(stats.ttest_1samp(d, 0.0).statistic, rel=1e-9)
+    exact = sign_flip_test(d[:8], alternative="two-sided", n_resamples=B)
+    theirs = stats.permutation_test((d[:8],), lambda s, axis: np.abs(one_sample_t(s, axis)),
+                                    permutation_type="samples", vectorized=True, n_resamples=B,
+                                    alternative="greater")
+    assert exact.exact and exact.pvalue == theirs.pvalue
+
+
+def test_degenerate_data_raises_no_warnings():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert permutation_test([2.0, 2.0, 2.0], [1.0, 1.0, 1.0]).statistic == math.inf  # x/0
+        assert permutation_test([0.1, 0.1, 0.1], [0.1, 0.1, 0.1]).statistic == 0.0  # 0/0
+        assert sign_flip_test([0.0, 0.0, 0.0]).statistic == 0.0
+        assert sign_flip_test([1.5, 1.5, 1.5]).statistic == math.inf
+
+
+def test_tie_window_is_1e9_relative_to_max_of_t_and_one():
+    from polytests.stats.permutation import pvalues_from_null
+
+    for observed, window in [(0.5, 1e-9), (-0.2, 1e-9), (1000.0, 1e-6)]:
+        null = np.array([[observed - 0.5 * window, observed - 1.5 * window, observed + 1.5 * window]])
+        p = pvalues_from_null(null, np.array([observed]), "greater", exact=True)
+        assert p[0] == pytest.approx(2 / 3)  # within the window: a tie; beyond it: not
+        null = np.array([[observed + 0.5 * window, observed + 1.5 * window, observed - 1.5 * window]])
+        assert pvalues_from_null(null, np.array([observed]), "less", exact=True)[0] == pytest.approx(2 / 3)
+        assert pvalues_from_null(null, np.array([observed]), "less", exact=False)[0] == pytest.approx(3 / 4)
+
+
+@pytest.mark.parametrize(("n_resamples", "exact_threshold"),
+                         [(19, None), (20, None), (18, None), (10, 20), (10, 19), (9999, 0), (1, None)])
+def test_min_attainable_pvalue_is_what_separated_groups_get(n_resamples, exact_threshold):
+    # x entirely above y: no relabelling beats the observed one, so the p-value is the smallest possible
+    x, y = [5.0, 6.0, 7.0], [1.0, 2.0, 3.0]  # C(6, 3) = 20 arrangements
+    res = permutation_test(x, y, n_resamples=n_resamples, exact_threshold=exact_threshold, seed=0)
+    floor = min_attainable_pvalue(3, 3, n_resamples, exact_threshold=exact_threshold)
+    assert floor == (1 / 20 if res.exact else 1 / (n_resamples + 1))
+    if res.exact:
+        assert res.pvalue == floor
+    assert res.pvalue >= floor
+
+
+def test_smallest_designs_and_one_resample_are_allowed():
+    assert pvalue_floor(1) == 0.5
+    assert min_attainable_pvalue(2, 2, 9999) == 1 / 6
+    assert min_attainable_pvalue(2, 3, 1) == 1 / 2
+    assert permutation_test([1.0, 2.0], [3.0, 4.0]).n_resamples == 6
+    assert permutation_test(np.arange(10.0), np.arange(10.0), n_resamples=1, seed=0).n_resamples == 1
+    assert sign_flip_test(np.arange(1.0, 11.0), n_resamples=1, seed=0).n_resamples == 1
+    assert sign_flip_test(np.arange(1.0, 11.0), n_resamples=9, batch=1, seed=0).n_resamples == 9
+
+
+@pytest.mark.parametrize(
+    ("call", "pattern"),
+    [
+        (lambda: min_attainable_pvalue(3, 1, 99), "`n_y`"),
+        (lambda: min_attainable_pvalue(3, 3, 0), "`n_resamples`"),
+        (lambda: min_attainable_pvalue(3, 3, 99, exact_threshold=-1), "`exact_threshold`"),
+        (lambda: sign_flip_test([1.0, 2.0, 3.0], alternative="bigger"), "`alternative`"),
+        (lambda: sign_flip_test([1.0, 2.0, 3.0], n_resamples=0), "`n_resamples`"),
+        (lambda: sign_flip_test([1.0, 2.0, 3.0], exact_threshold=-1), "`exact_threshold`"),
+        (lambda: sign_flip_test([1.0, 2.0, 3.0], batch=0), "`batch`"),
+    ],
+)
+def test_more_validation_errors_name_the_argument(call, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        call()
