@@ -222,8 +222,8 @@ def within_document_correlation_test(x: npt.ArrayLike, y: npt.ArrayLike, doc: np
         raise ValueError("no document holds both a matching and a non-matching token.")
     t = median_sign_test(r, bound, confidence=confidence)
     x_arr, y_arr = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pooled = float(np.corrcoef(x_arr, y_arr)[0, 1]) if x_arr.size > 1 else float("nan")
+    with np.errstate(invalid="ignore", divide="ignore"):  # a contrasting document means 2 tokens or more
+        pooled = float(np.corrcoef(x_arr, y_arr)[0, 1])
     return DocumentCorrelations(t.median, t.ci, t.pvalue_above, t.pvalue_below, t.share_above, t.share_below,
                                 t.n, t.min_pvalue, pooled)
 

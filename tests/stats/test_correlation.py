@@ -206,3 +206,250 @@ def test_within_document_test_is_scipys_sign_test():
         within_document_correlation_test(x, y, doc, 1.0)
     with pytest.raises(ValueError, match="non-matching"):
         within_document_correlation_test(np.ones(10), np.arange(10.0), np.zeros(10, int), 0.3)
+
+
+# --------------------------------------------------------------------------
+# by hand: the cluster standard error, the bootstrap's bookkeeping, the per-document rules
+# --------------------------------------------------------------------------
+
+
+def _cluster_se_by_hand(x, y, doc):
+    """The delta-method SE of Pearson's r with documents as clusters, from standardized tokens:
+    each document contributes sum(u w - r (u^2 + w^2) / 2); se = sqrt(sum of squares) / tokens."""
+    u = (x - x.mean()) / x.std()
+    w = (y - y.mean()) / y.std()
+    r = np.mean(u * w)
+    per_doc = [np.sum(u[doc == d] * w[doc == d] - r * (u[doc == d] ** 2 + w[doc == d] ** 2) / 2)
+               for d in np.unique(doc)]
+    return r, np.sqrt(np.sum(np.square(per_doc))) / x.size
+
+
+def test_standard_error_is_the_cluster_delta_method_by_hand():
+    # far from 0 means and unequal scales: every centring term of the sums' form matters
+    rng = np.random.default_rng(20)
+    doc = np.repeat(np.arange(30), rng.integers(2, 12, 30))
+    x = (rng.random(doc.size) < 0.3) * 4.0 + 7.0
+    y = 3.0 * x + rng.normal(0, 5, doc.size) + rng.normal(0, 3, 30)[doc] - 40.0
+    r, se = _correlation_and_se(_sums(x, y, doc), np.ones((1, 30)))
+    r_hand, se_hand = _cluster_se_by_hand(x, y, doc)
+    assert r[0] == pytest.approx(r_hand, rel=1e-10) and se[0] == pytest.approx(se_hand, rel=1e-9)
+    assert document_correlation_test(x, y, doc, 0.0, n_resamples=9, seed=0).se == pytest.approx(se_hand, rel=1e-9)
+    # a replicate's weights are document multiplicities: the same as repeating the documents
+    weights = rng.multinomial(30, np.full(30, 1 / 30), size=3)
+    r_b, se_b = _correlation_and_se(_sums(x, y, doc), weights.astype(float))
+    for row in range(3):
+        pick = np.repeat(np.arange(30), weights[row])
+        xs = np.concatenate([x[doc == d] for d in pick])
+        ys = np.concatenate([y[doc == d] for d in pick])
+        ds = np.concatenate([np.full(np.sum(doc == d), i) for i, d in enumerate(pick)])
+        rh, sh = _cluster_se_by_hand(xs, ys, ds)
+        assert r_b[row] == pytest.approx(rh, rel=1e-9) and se_b[row] == pytest.approx(sh, rel=1e-9)
+
+
+@pytest.mark.filterwarnings("error")
+def test_perfect_correlation_with_zero_error_gives_no_verdict_and_no_warning():
+    # x = y = (0, 1) in every document: r = 1 and every document's influence is exactly 0, so
+    # se = 0; every replicate is the same data, its t undefined: both p-values are 1
+    doc = np.repeat(np.arange(6), 2)
+    x = np.tile([0.0, 1.0], 6)
+    t = document_correlation_test(x, x, doc, 0.3, n_resamples=99, seed=0)
+    assert t.correlation == 1.0 and t.se == 0.0
+    assert t.pvalue_above == 1.0 and t.pvalue_below == 1.0 and t.ci == (-1.0, 1.0)
+
+
+@pytest.mark.filterwarnings("error")
+def test_undefined_replicates_are_the_resamples_without_the_contrasting_document():
+    # only document 0 holds a matching token: a resample misses it with probability (1 - 1/n)^n,
+    # and each such replicate counts on both sides (so count_above + count_below - B = undefined);
+    # for the bootstrap-t so does a resample of document 0 alone (n^-n: no spread between documents)
+    rng = np.random.default_rng(21)
+    for n_docs in (2, 3):
+        doc = np.repeat(np.arange(n_docs), 8)
+        x = np.zeros(doc.size)
+        x[[0, 3]] = 1.0
+        y = x + rng.normal(0, 0.5, doc.size)
+        b = 9999
+        t = document_correlation_test(x, y, doc, 0.0, n_resamples=b, seed=1)
+        share = (t.count_above + t.count_below - b) / b
+        expected = (1 - 1 / n_docs) ** n_docs + n_docs ** -n_docs
+        assert abs(share - expected) < 4 * np.sqrt(expected * (1 - expected) / b)
+        expected = (1 - 1 / n_docs) ** n_docs
+        above, below = percentile_correlation_test(x, y, doc, -0.999, n_resamples=b, seed=1)
+        defined = 1 / above - 1  # every defined replicate is above -0.999
+        assert abs((b - defined) / b - expected) < 4 * np.sqrt(expected * (1 - expected) / b)
+        assert below == 1.0
+
+
+def test_ties_with_the_bound_count_on_both_sides():
+    # bound = the sample's correlation: the replicate drawing every document once has that
+    # correlation exactly (probability n! / n^n); the percentile shares count it with <= and >=
+    rng = np.random.default_rng(22)
+    doc = np.repeat(np.arange(3), 6)
+    x = np.tile([1.0, 0.0, 0.0], 6)
+    y = x + rng.normal(0, 0.5, doc.size)
+    r = document_correlation_test(x, y, doc, 0.0, n_resamples=9, seed=0).correlation
+    b = 9999
+    above, below = percentile_correlation_test(x, y, doc, r, n_resamples=b, seed=2)
+    tied = (above + below) * (b + 1) - 2 - b
+    assert abs(tied / b - 6 / 27) < 4 * np.sqrt(6 / 27 * 21 / 27 / b)
+
+
+def test_every_replicate_is_counted_once_over_several_chunks():
+    # 2,000 documents: replicates come in chunks of 2,000; 4,001 of them span three chunks
+    rng = np.random.default_rng(23)
+    doc = np.repeat(np.arange(2000), 2)
+    x = rng.normal(size=4000)
+    y = 0.3 * x + rng.normal(size=4000)
+    t = document_correlation_test(x, y, doc, 0.3, n_resamples=4001, seed=0)
+    assert t.replicates == 4001 and t.count_above + t.count_below == 4001
+    assert t.pvalue_above == (1 + t.count_above) / 4002 and 0 < t.pvalue_below <= 1
+
+
+def test_interval_is_about_the_normal_one_in_a_large_sample():
+    rng = np.random.default_rng(24)
+    doc = np.repeat(np.arange(400), 5)
+    x = rng.normal(size=2000)
+    y = 0.5 * x + rng.normal(size=2000)
+    t = document_correlation_test(x, y, doc, 0.0, n_resamples=1999, seed=3)
+    z, se_z = np.arctanh(t.correlation), t.se / (1 - t.correlation ** 2)
+    normal = np.tanh(z - 1.96 * se_z), np.tanh(z + 1.96 * se_z)
+    assert t.ci[0] == pytest.approx(normal[0], abs=0.01) and t.ci[1] == pytest.approx(normal[1], abs=0.01)
+
+
+def test_interval_needs_two_defined_replicates():
+    rng = np.random.default_rng(25)
+    doc = np.repeat(np.arange(20), 5)
+    x = rng.normal(size=100)
+    y = x + rng.normal(size=100)
+    assert document_correlation_test(x, y, doc, 0.0, n_resamples=1, seed=0).ci == (-1.0, 1.0)
+    lo, hi = document_correlation_test(x, y, doc, 0.0, n_resamples=2, seed=0).ci
+    assert -1.0 < lo < hi < 1.0
+
+
+def test_defaults_seeds_and_argument_errors():
+    rng = np.random.default_rng(26)
+    doc = np.repeat(np.arange(30), 4)
+    x = (rng.random(120) < 0.3).astype(float)
+    y = x + rng.normal(size=120)
+    t = document_correlation_test(x, y, doc, -0.5)
+    assert t.replicates == 9999 and t.pvalue_above == pytest.approx(1 / 10000)
+    above, _ = percentile_correlation_test(x, y, doc, -0.5)
+    assert above == pytest.approx(1 / 10000)
+    same = [document_correlation_test(x, y, doc, 0.4, n_resamples=199, seed=s).count_above for s in (5, 5, 6)]
+    assert same[0] == same[1] != same[2]
+    perc = [percentile_correlation_test(x, y, doc, 0.4, n_resamples=199, seed=s) for s in (5, 5, 6)]
+    assert perc[0] == perc[1] != perc[2]
+    assert document_correlation_test(x, y, doc, 0.0, n_resamples=1, seed=0).replicates == 1
+    with pytest.raises(ValueError, match="`bound`"):
+        document_correlation_test(x, y, doc, float("nan"))
+    with pytest.raises(ValueError, match="`n_resamples`"):
+        document_correlation_test(x, y, doc, 0.0, n_resamples=0)
+    with pytest.raises(ValueError, match="^the correlation is undefined"):
+        document_correlation_test(np.zeros(6), np.arange(6.0), np.repeat(np.arange(3), 2), 0.1)
+
+
+@pytest.mark.parametrize("func", ["document_correlation_test", "document_correlations"])
+@pytest.mark.parametrize("shapes", [((4,), (3,), (4,)), ((4,), (4,), (3,)), ((2, 2), (2, 2), (2, 2))])
+def test_mismatched_or_2d_inputs_are_refused(func, shapes):
+    from polytests.stats import correlation
+
+    x, y, doc = (np.zeros(s) for s in shapes)
+    x.flat[0], y.flat[1] = 1.0, 1.0
+    args = (x, y, doc.astype(int), 0.0) if func == "document_correlation_test" else (x, y, doc.astype(int))
+    with pytest.raises(ValueError, match=r"^`x`, `y` and `doc` must be 1-D arrays of one length"):
+        getattr(correlation, func)(*args)
+
+
+def test_percentile_pvalues_are_shares_of_replicates_at_or_beyond_the_bound():
+    # one token per document: the document bootstrap is scipy's paired bootstrap of pairs
+    from scipy import stats
+
+    rng = np.random.default_rng(27)
+    x = rng.normal(size=40)
+    y = 0.4 * x + rng.normal(size=40) + 5.0
+    doc = np.arange(40)
+    res = stats.bootstrap((x, y), lambda a, b: stats.pearsonr(a, b).statistic, paired=True, vectorized=False,
+                          n_resamples=2999, rng=1, method="percentile")
+    boot = res.bootstrap_distribution
+    for bound in (0.1, 0.35, 0.6):
+        above, below = percentile_correlation_test(x, y, doc, bound, n_resamples=2999, seed=2)
+        for ours, share in ((above, np.mean(boot <= bound)), (below, np.mean(boot >= bound))):
+            assert 0 < ours <= 1
+            assert abs(ours - share) < 4 * np.sqrt(max(share * (1 - share), 1e-3) / 2999) + 1e-3
+    assert percentile_correlation_test(x, y, doc, -0.9, n_resamples=999, seed=0) == (1 / 1000, 1.0)
+    assert percentile_correlation_test(x, y, doc, 0.99, n_resamples=999, seed=0) == (1.0, 1 / 1000)
+
+
+@pytest.mark.filterwarnings("error")
+def test_document_correlation_rules_at_their_edges():
+    from polytests.stats.correlation import document_correlations
+
+    assert document_correlations([], [], []).shape == (0,)
+    # a two-token document with one matching token is contrasting: r = +-1
+    np.testing.assert_array_equal(document_correlations([1.0, 0.0, 0.0, 1.0], [2.0, 1.0, 3.0, 0.5], [0, 0, 1, 1]),
+                                  [1.0, -1.0])
+    # a silent document (all zeros) counts as 0, not NaN
+    assert document_correlations([1.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0, 0, 0]).tolist() == [0.0]
+    # silent_below: a range at most silent_below is silence; above it, the correlation
+    x, y, doc = [1.0, 0.0, 0.0, 0.0], [1.5, 1.0, 1.0, 1.25], [0, 0, 0, 0]
+    r = float(np.corrcoef(x, y)[0, 1])
+    assert document_correlations(x, y, doc, silent_below=0.5).tolist() == [0.0]
+    assert document_correlations(x, y, doc, silent_below=0.25) == pytest.approx([r])
+    assert document_correlations(x, y, doc) == pytest.approx([r])
+
+
+@pytest.mark.parametrize("offset", [1.0, 1e3])
+def test_a_spread_below_1e_10_of_the_largest_value_is_rounding(offset):
+    from polytests.stats.correlation import document_correlations
+
+    doc = np.zeros(100, dtype=int)
+    signal = np.r_[np.ones(50), -np.ones(50)]
+    x_match = np.r_[np.ones(50), np.zeros(50)]
+    for rms, counts in ((1e-11, False), (1e-9, True)):
+        # x varying by rms * offset only: contrasting when that is above rounding
+        got = document_correlations(offset + rms * offset * signal, signal, doc)
+        assert got.size == (1 if counts else 0)
+        # y varying by that little: a correlation when above rounding, else 0
+        got = document_correlations(x_match, offset + rms * offset * signal, doc)
+        assert got == pytest.approx([1.0] if counts else [0.0], abs=1e-6)
+        assert counts or got[0] == 0.0
+
+
+def test_correlations_stay_in_the_closed_interval():
+    from polytests.stats.correlation import document_correlations
+
+    rng = np.random.default_rng(28)
+    doc = np.repeat(np.arange(500), 7)
+    x = (rng.random(doc.size) < 0.4).astype(float)
+    y = rng.normal(size=500)[doc] * 1e3 * x + rng.normal(size=500)[doc] * 1e5  # exactly linear in x
+    r = document_correlations(x, y, doc)
+    assert np.all(np.abs(r) <= 1.0) and np.all(np.abs(np.abs(r) - 1) < 1e-9)
+
+
+@pytest.mark.filterwarnings("error")
+def test_within_document_result_is_the_sign_test_of_the_documents():
+    from polytests.stats.correlation import document_correlations, within_document_correlation_test
+    from polytests.stats.relative import median_sign_test
+
+    rng = np.random.default_rng(29)
+    doc = np.repeat(np.arange(30), 12)
+    x = (rng.random(doc.size) < 0.25).astype(float)
+    y = x * rng.lognormal(0, 1, doc.size) * (rng.random(30) < 0.7)[doc] + 0.05 * rng.random(doc.size)
+    for confidence, silent_below in ((0.95, 0.0), (0.8, 0.3)):
+        got = within_document_correlation_test(x, y, doc, 0.2, confidence=confidence, silent_below=silent_below)
+        want = median_sign_test(document_correlations(x, y, doc, silent_below=silent_below), 0.2,
+                                confidence=confidence)
+        assert (got.median, got.ci, got.pvalue_above, got.pvalue_below, got.share_above, got.share_below,
+                got.documents, got.min_pvalue) == (want.median, want.ci, want.pvalue_above, want.pvalue_below,
+                                                   want.share_above, want.share_below, want.n, want.min_pvalue)
+    loose = within_document_correlation_test(x, y, doc, 0.2, silent_below=0.3)
+    assert loose != within_document_correlation_test(x, y, doc, 0.2)
+    # a silent neuron: every contrasting document counts 0; the pooled correlation is undefined
+    silent = within_document_correlation_test(x, np.zeros_like(y), doc, 0.2)
+    assert silent.median == 0.0 and np.isnan(silent.pooled)
+    assert within_document_correlation_test([0.0, 1.0], [0.0, 1.0], [0, 0], 0.2).pooled == pytest.approx(1.0)
+    for bound in (-1.0, 1.0, float("nan")):
+        with pytest.raises(ValueError, match="`bound`"):
+            within_document_correlation_test(x, y, doc, bound)
+    with pytest.raises(ValueError, match="^no document holds"):
+        within_document_correlation_test(np.ones(10), np.arange(10.0), np.zeros(10, int), 0.3)
