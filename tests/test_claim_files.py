@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import tomllib
 
 import pytest
 
@@ -135,3 +136,65 @@ def test_an_error_found_after_parsing_speaks_the_language_of_a_python_claim_file
     assert in_toml.error("unknown corpus 'x'", "predicate[0].corpus", fix).fix == fix
     err = in_py.error("unknown corpus 'x'", "predicate[0].corpus", fix)
     assert err.fix == 'pass corpus="medical"' and err.field == "predicates[0].corpus"
+
+
+def test_locate_finds_every_key_past_comments_strings_and_arrays():
+    # line numbers by hand; each trap would shift or hide the keys after it if the scanner fell for it
+    from polytests.claims.parse import locate
+
+    lines = [
+        "top = 1  # a comment with [ and { and ''' and \"\"\" in it",
+        "[[claim]]",
+        'id = "a"  # another [ comment',
+        'statement = """a statement with',
+        '[[claim]] inside, and a \\""" escaped quote"""',
+        "\"neuron\" = 'L1N3'",
+        "note = 'a literal \\ backslash [ and a \"quote'",
+        'esc = "an \\" escaped [ quote"',
+        'paths = ["a\\\\", "b"]',
+        "why = '''literal",
+        "[[claim]] not a header'''",
+        'oneline = """one line [ string"""',
+        'empty = """"""',
+        "corpora = [",
+        '  "x",  # [ comment inside an array',
+        '  "y",',
+        "]",
+        "pairs = [",
+        '  ["x", 1], [["y"]],',
+        '  ["y", 2],',
+        "]",
+        '["a,b"]',
+        "inside = 1",
+        "[[claim.predicate]]",
+        'kind = "fires_on"',
+        'corpus = "x"',
+        "[[ 'claim' . \"predicate\" ]]",
+        "kind = 'polysemantic'",
+        "[[claim.extras]]",
+        "one = 1",
+        "[claim.extra]",
+        'depth = { a = [1, 2], b = "]" }',
+        '[[ "claim" ]]',
+        'id = "b"',
+        "alpha = 0.05",
+        "[meta.data]",
+        "version = 1",
+    ]
+    text = "\n".join(lines)
+    tomllib.loads(text)  # valid TOML: the scanner is judged on what TOML accepts
+    where = locate(text)
+    def at(start):  # the (1-based) line that starts so, found by hand's stand-in: plain text search
+        (number,) = [n for n, line in enumerate(lines, start=1) if line.startswith(start)]
+        return number
+
+    # a table that is not a claim's: its name at the top (a claim.* table also names "claim" there)
+    assert where.top == {"top": 1, "a,b": at('["a,b"]'), "claim": at("[[claim.extras]]"), "meta": at("[meta")}
+    assert where.claims[0] == {
+        "": 2, "id": 3, "statement": 4, "neuron": at('"neuron"'), "note": at("note"), "esc": at("esc"),
+        "paths": at("paths"), "why": at("why"), "oneline": at("oneline"), "empty": at("empty"),
+        "corpora": at("corpora"), "pairs": at("pairs"), "predicate[0]": at("[[claim.predicate]]"),
+        "predicate[0].kind": at('kind = "'), "predicate[0].corpus": at("corpus ="), "predicate[1]": at("[[ 'claim"),
+        "predicate[1].kind": at("kind = '"), "extras": at("[[claim.extras]]"), "extra": at("[claim.extra]")}
+    assert where.claims[1] == {"": at('[[ "claim'), "id": at('[[ "claim') + 1, "alpha": at("alpha")}
+    assert len(where.claims) == 2

@@ -37,7 +37,7 @@ from polytests.errors import ClaimError
 from polytests.text import near_miss, toml_type
 
 _BOM = b"\xef\xbb\xbf"
-_HEADER = re.compile(r"^\[\[?\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?")
+_HEADER = re.compile(r"""^\[\[?\s*((?:"[^"]*"|'[^']*'|[A-Za-z0-9_. -])+?)\s*\]\]?""")  # quoted parts: any text
 _KEY = re.compile(r"""^("[^"]*"|'[^']*'|[A-Za-z0-9_-]+)\s*(?:\.|=)""")
 
 
@@ -121,9 +121,7 @@ def locate(text: str) -> _Lines:
                 if name.startswith("claim.") and out.claims:
                     out.claims[-1].setdefault(name.split(".")[1], number)
                 section = "other"
-            _scan_strings(stripped[m.end():] if m else "", state)
-            state["depth"] = 0
-            continue
+            continue  # the rest of a header line is a comment at most
         if at_start:
             m = _KEY.match(stripped)
             if m:
