@@ -453,3 +453,26 @@ def test_within_document_result_is_the_sign_test_of_the_documents():
             within_document_correlation_test(x, y, doc, bound)
     with pytest.raises(ValueError, match="^no document holds"):
         within_document_correlation_test(np.ones(10), np.arange(10.0), np.zeros(10, int), 0.3)
+
+
+def test_wrong_verdict_rates_reports_shares_of_the_tested_samples():
+    import math
+
+    kw = dict(n_docs=30, simulations=12, resamples=19, seed=3)
+    sign = wrong_verdict_rates(**kw)
+    assert set(sign) == {"rho", "tested", "confirmed", "refuted", "any_wrong"}
+    assert 0 < sign["tested"] <= 12 and sign == wrong_verdict_rates(**kw)  # seeded: the same run twice
+    for name in ("confirmed", "refuted"):
+        assert 0 <= sign[name] <= 1 and (sign[name] * sign["tested"]).is_integer()
+    assert sign["any_wrong"] == pytest.approx(sign["confirmed"] + sign["refuted"])
+    kw = dict(n_docs=30, simulations=60, resamples=49, seed=3)
+    boot = wrong_verdict_rates(**kw, test="bootstrap-t")
+    perc = wrong_verdict_rates(**kw, test="percentile")
+    assert boot == wrong_verdict_rates(**kw, test="bootstrap-t") and perc == wrong_verdict_rates(**kw, test="percentile")
+    assert boot["rho"] == perc["rho"] != sign["rho"]  # the pooled correlation vs the median within documents
+    assert perc["confirmed"] > boot["confirmed"]  # the percentile bootstrap's liberal side (why it was replaced)
+    kw = dict(n_docs=30, simulations=12, resamples=19, seed=3)
+    rare = wrong_verdict_rates(**kw, test="bootstrap-t", generator="rare explanation, SoLU-like")
+    assert rare["tested"] < 12  # samples with too few documents holding the explanation are skipped
+    none = wrong_verdict_rates(n_docs=5, simulations=3, resamples=9)  # never 10 contrasting documents
+    assert none["tested"] == 0 and math.isnan(none["confirmed"]) and math.isnan(none["any_wrong"])
