@@ -252,9 +252,10 @@ def test_perfect_correlation_with_zero_error_gives_no_verdict_and_no_warning():
     # se = 0; every replicate is the same data, its t undefined: both p-values are 1
     doc = np.repeat(np.arange(6), 2)
     x = np.tile([0.0, 1.0], 6)
-    t = document_correlation_test(x, x, doc, 0.3, n_resamples=99, seed=0)
-    assert t.correlation == 1.0 and t.se == 0.0
-    assert t.pvalue_above == 1.0 and t.pvalue_below == 1.0 and t.ci == (-1.0, 1.0)
+    for y, r in ((x, 1.0), (1.0 - x, -1.0)):
+        t = document_correlation_test(x, y, doc, 0.3, n_resamples=99, seed=0)
+        assert t.correlation == r and t.se == 0.0
+        assert t.pvalue_above == 1.0 and t.pvalue_below == 1.0 and t.ci == (-1.0, 1.0)
 
 
 @pytest.mark.filterwarnings("error")
