@@ -198,3 +198,27 @@ def test_locate_finds_every_key_past_comments_strings_and_arrays():
         "predicate[1].kind": at("kind = '"), "extras": at("[[claim.extras]]"), "extra": at("[claim.extra]")}
     assert where.claims[1] == {"": at('[[ "claim'), "id": at('[[ "claim') + 1, "alpha": at("alpha")}
     assert len(where.claims) == 2
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_a_utf16_file_of_either_byte_order_is_one_problem_naming_the_fix(tmp_path, encoding):
+    from polytests.claims.parse import read_claim_file
+
+    bom = b"\xff\xfe" if encoding.endswith("le") else b"\xfe\xff"
+    path = tmp_path / "claim.toml"
+    path.write_bytes(bom + GOOD.encode(encoding))
+    contents = read_claim_file(path)
+    assert contents.claims == () and len(contents.problems) == 1
+    error = contents.problems[0].error
+    assert "UTF-16" in str(error) and error.line == 1 and "UTF-8" in error.fix
+
+
+def test_a_file_that_cannot_be_read_is_one_problem_not_an_exception(tmp_path):
+    from polytests.claims.parse import read_claim_file
+
+    for path in (tmp_path / "missing.toml", tmp_path):  # no such file; a folder
+        contents = read_claim_file(path)
+        assert contents.claims == () and len(contents.problems) == 1
+        problem = contents.problems[0]
+        assert problem.name == path.name and "cannot read the file" in str(problem.error)
+        assert problem.error.path == str(path)
