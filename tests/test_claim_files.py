@@ -222,3 +222,24 @@ def test_a_file_that_cannot_be_read_is_one_problem_not_an_exception(tmp_path):
         problem = contents.problems[0]
         assert problem.name == path.name and "cannot read the file" in str(problem.error)
         assert problem.error.path == str(path)
+
+
+@pytest.mark.parametrize("depth", [400, 100_000])
+def test_a_deeply_nested_value_is_a_claim_error_not_a_recursion_error(tmp_path, depth):
+    # 400 levels validate (and fail) in pydantic, but describing the bad value recursed past the limit
+    from polytests.claims.parse import claim_from_dict, read_claim_file
+
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    raw = {"id": "deep", "statement": "s", "neuron": "L1N3", "predicate": [{"kind": "fires_on", "corpus": value}]}
+    with pytest.raises(ClaimError, match="nested too deeply") as info:
+        claim_from_dict(raw, source="x.toml", lines={"": 4})
+    assert info.value.line == 4 and info.value.fix == "claim fields are strings, numbers or flat lists"
+    if depth == 400:  # the same through a claim file: one problem, no exception
+        path = tmp_path / "deep.toml"
+        path.write_text('[[claim]]\nid = "deep"\nstatement = "s"\nneuron = "L1N3"\n[[claim.predicate]]\n'
+                        f'kind = "fires_on"\ncorpus = {"[" * depth}{"]" * depth}\n')
+        contents = read_claim_file(path)
+        assert contents.claims == () and len(contents.problems) == 1
+        assert "nested too deeply" in str(contents.problems[0].error)

@@ -140,9 +140,10 @@ def claim_from_dict(raw: Any, *, source: str | None = None, lines: dict[str, int
     """Validate one ``[[claim]]`` table (or the Python form's dict); raise ClaimError on a bad one."""
     lines = dict(lines or {})
     try:
-        return Claim.located(raw, source=source, line=lines.get(""), lines=lines)
-    except ValidationError as exc:
-        raise claim_error(exc, raw, path=source, lines=lines, default_line=lines.get("")) from None
+        try:
+            return Claim.located(raw, source=source, line=lines.get(""), lines=lines)
+        except ValidationError as exc:  # describing a deeply nested value recurses too
+            raise claim_error(exc, raw, path=source, lines=lines, default_line=lines.get("")) from None
     except RecursionError:
         raise ClaimError("values are nested too deeply", path=source, line=lines.get(""),
                          fix="claim fields are strings, numbers or flat lists") from None
