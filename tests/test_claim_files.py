@@ -235,7 +235,8 @@ def test_a_deeply_nested_value_is_a_claim_error_not_a_recursion_error(tmp_path, 
     raw = {"id": "deep", "statement": "s", "neuron": "L1N3", "predicate": [{"kind": "fires_on", "corpus": value}]}
     with pytest.raises(ClaimError, match="nested too deeply") as info:
         claim_from_dict(raw, source="x.toml", lines={"": 4})
-    assert info.value.line == 4 and info.value.fix == "claim fields are strings, numbers or flat lists"
+    assert (info.value.message, info.value.path, info.value.line, info.value.fix) == (
+        "values are nested too deeply", "x.toml", 4, "claim fields are strings, numbers or flat lists")
     if depth == 400:  # the same through a claim file: one problem, no exception
         path = tmp_path / "deep.toml"
         path.write_text('[[claim]]\nid = "deep"\nstatement = "s"\nneuron = "L1N3"\n[[claim.predicate]]\n'
@@ -243,3 +244,15 @@ def test_a_deeply_nested_value_is_a_claim_error_not_a_recursion_error(tmp_path, 
         contents = read_claim_file(path)
         assert contents.claims == () and len(contents.problems) == 1
         assert "nested too deeply" in str(contents.problems[0].error)
+
+
+def test_an_error_in_a_field_with_no_known_line_points_at_the_claims_line():
+    from polytests.claims.parse import claim_from_dict
+
+    raw = {"id": "a", "statement": "s", "neuron": "layer1", "predicate": [{"kind": "fires_on", "corpus": "x"}]}
+    with pytest.raises(ClaimError) as info:
+        claim_from_dict(raw, source="x.toml", lines={"": 7})  # where "neuron" is, nobody said
+    assert (info.value.path, info.value.line, info.value.field) == ("x.toml", 7, "neuron")
+    with pytest.raises(ClaimError) as info:
+        claim_from_dict(raw, source="x.toml", lines={"": 7, "neuron": 9})
+    assert info.value.line == 9
