@@ -143,7 +143,7 @@ def claim_from_dict(raw: Any, *, source: str | None = None, lines: dict[str, int
         try:
             return Claim.located(raw, source=source, line=lines.get(""), lines=lines)
         except ValidationError as exc:  # describing a deeply nested value recurses too
-            raise claim_error(exc, raw, path=source, lines=lines, default_line=lines.get("")) from None
+            raise claim_error(exc, raw, path=source, lines=lines) from None  # line_of falls back to lines[""]
     except RecursionError:
         raise ClaimError("values are nested too deeply", path=source, line=lines.get(""),
                          fix="claim fields are strings, numbers or flat lists") from None
