@@ -20,23 +20,32 @@ model load included:
   the claims' neurons are sliced out of the cache, and for ablation layers the whole
   ``hook_post`` layer is summarised (firing rate and magnitude, for the matched null neurons);
 * activation predicates: document means of the neuron (tokens excluded where the predicate
-  says so), the neuron's scale (99.9th percentile of |activation|), and per test
-  ``scipy.stats.permutation_test`` with Welch's t of (x - bound) against y, ``vectorized=True``,
-  the same ``n_resamples``, together with ``scipy.stats.ttest_ind(equal_var=False)``: each
-  one-sided p is the larger of the two, as in polytests' bound test. The "less" tail is read
-  from the same null distribution with scipy's rule (one permutation_test call per test, not
-  two). ``top_k_precision`` uses ``scipy.stats.binomtest``; ``explained_by`` a loop of document
-  bootstrap resamples with ``np.corrcoef``;
+  says so); the neuron's scale (99.9th percentile of |activation|) and the ablation null
+  neurons' firing profiles read from the reference profiles that ship with the model, as
+  polytests reads them (generous to the notebook: it computes none of them). Each bound test
+  is the one polytests runs (issue #21), written with scipy: ``scipy.stats.permutation_test``
+  (``vectorized=True``, the same ``n_resamples``) of a studentized Brunner-Munzel statistic
+  computed with ``scipy.stats.rankdata`` (each group's placement variance floored as polytests
+  floors it), both tails read from one null distribution, each p the larger of the
+  permutation p and the statistic's Satterthwaite t approximation and never below the
+  separation floor max(2^-n_x, 2^-n_y); groups under 30 documents must also pass
+  ``scipy.stats.binomtest`` on random disjoint pairs; groups under 10 documents are not tested
+  (inconclusive). ``top_k_precision`` uses ``scipy.stats.binomtest``; ``explained_by`` over
+  tokens is never decided (polytests reports it inconclusive: docs/statistics.md);
 * ablation predicates: for every document of the claimed corpora, one forward pass per window
   with a hook zeroing the neuron at ``hook_post`` (``run_with_hooks``) against the clean loss
   of the cached run, for the claimed neuron and then each matched null neuron in turn (chosen
   by polytests' ``matched_null_neurons`` with the claim's seed, so both sides use the same
   neurons), stopping by the same Besag-Clifford rule (10 null neurons as large as the
-  observed effect); the bound part is ``permutation_test(permutation_type="samples")`` (sign
-  flips) with the one-sample t and ``scipy.stats.ttest_1samp``;
-* Holm over the family with ``statsmodels.stats.multitest.multipletests``, then the verdict
-  rule of ``polytests.verdicts.runner.decide`` (confirmed / refuted by the side the smaller p came from
-  when the adjusted p is at most alpha, else inconclusive), written out here.
+  observed effect); the bound part is the exact sign test of the median delta
+  (``scipy.stats.binomtest``);
+* Holm over the family's 2m one-sided hypotheses (both sides of every claim) with
+  ``statsmodels.stats.multitest.multipletests``, then the verdict rule of polytests
+  (confirmed when the adjusted p above is at most alpha, refuted when the adjusted p below is,
+  else inconclusive), written out here. Random streams differ from polytests' (scipy draws its
+  own relabellings and pairs), so p-values agree within Monte Carlo error, not to the digit;
+  polytests also resamples again a decision within Monte Carlo error of alpha, which the
+  notebook does not.
 
 The notebook computes only what the verdicts need (no bootstrap CIs, no reports, no figures),
 so the ratios are if anything generous to it. Only ``zero`` ablation is reproduced; a claim
@@ -223,6 +232,9 @@ def notebook(spec: dict) -> dict:
     from polytests.claims.parse import read_claim_file
     from polytests.corpora import load_corpora
     from polytests.engine.models import load_model
+    from polytests.engine.reference import POST_SITE, settings_profiles
+    from polytests.neurons import NeuronRef
+    from polytests.settings import Settings
     from polytests.stats.nulls import matched_null_neurons
 
     timings: dict[str, float] = {}
@@ -234,6 +246,12 @@ def notebook(spec: dict) -> dict:
     bridge, tok = model.bridge, model.tokenizer
     bos, n_ctx = tok.bos_token_id, model.n_ctx
     vocab = [tok.decode([i]) for i in range(int(model.cfg.d_vocab))]
+    # Scales and the matched null neurons' firing profiles on the model's fixed reference text: read
+    # from the profiles that ship with the model, as polytests reads them (not counted as work here).
+    profiles = settings_profiles(Settings(**spec["settings"]), model, "confirm")
+    if profiles is None:
+        raise SystemExit("the notebook side needs a fixed reference text (the embedded model ships one)")
+    MIN_DOCS = 10  # polytests.stats.relative.MIN_DOCUMENTS: fewer and the shift test is not run
     timings["import torch + TransformerLens, load model"] = time.perf_counter() - started
 
     # -- 1. a full activation cache per window of every document -------------------------------
@@ -244,11 +262,8 @@ def notebook(spec: dict) -> dict:
     ids = [np.array(tok(d.text, add_special_tokens=False)["input_ids"], dtype=np.int64) for d in docs]
     windows = [[ids_d[s : s + n_ctx - 1] for s in range(0, len(ids_d), n_ctx - 1)] for ids_d in ids]
     neurons = sorted({(c.neuron.layer, c.neuron.index) for c in claims})
-    abl_layers = sorted({c.neuron.layer for c in claims if any(p.kind.startswith("ablation") for p in c.predicates)})
     acts = {n: [] for n in neurons}  # neuron -> per document, activations of its tokens
     clean_loss = []  # per document, next-token loss of every token
-    fired = {L: np.zeros(model.d_mlp) for L in abl_layers}
-    post_sum = {L: np.zeros(model.d_mlp) for L in abl_layers}
     with torch.inference_mode():
         for doc_windows in windows:
             per_n = {n: [] for n in neurons}
@@ -258,10 +273,6 @@ def notebook(spec: dict) -> dict:
                 logits, cache = bridge.run_with_cache(row)
                 for layer, index in neurons:
                     per_n[(layer, index)].append(cache[model.activation_site(layer)][0, 1:, index].numpy())
-                for L in abl_layers:
-                    post = cache[f"blocks.{L}.mlp.hook_post"][0, 1:].double().numpy()
-                    fired[L] += (post > 0).sum(0)
-                    post_sum[L] += post.sum(0)
                 logp = torch.log_softmax(logits[0, :-1].float(), dim=-1)
                 losses.append(-logp.gather(-1, row[0, 1:, None])[:, 0].numpy())
             for n in neurons:
@@ -271,12 +282,21 @@ def notebook(spec: dict) -> dict:
     timings["run_with_cache per window, slice neurons"] = time.perf_counter() - t
 
     # -- 2. statistics, claim by claim ----------------------------------------------------------
-    def welch_t(x, y, axis=-1):
-        return (np.mean(x, axis=axis) - np.mean(y, axis=axis)) / np.sqrt(
-            np.var(x, axis=axis, ddof=1) / x.shape[axis] + np.var(y, axis=axis, ddof=1) / y.shape[axis])
-
-    def one_sample_t(d, axis=-1):
-        return np.mean(d, axis=axis) / np.sqrt(np.var(d, axis=axis, ddof=1) / d.shape[axis])
+    def bm_t(x, y, axis=-1):
+        """Studentized Brunner-Munzel statistic of x against y (positive when x tends to exceed y),
+        with rankdata; each group's placement variance floored at (n - 1) / (4 n^2), as polytests
+        floors it (docs/statistics.md)."""
+        x, y = np.moveaxis(x, axis, -1), np.moveaxis(y, axis, -1)
+        nx, ny = x.shape[-1], y.shape[-1]
+        pooled = stats.rankdata(np.concatenate([x, y], axis=-1), axis=-1)
+        px = (pooled[..., :nx] - stats.rankdata(x, axis=-1)) / ny  # placements: share of y below, ties half
+        py = (pooled[..., nx:] - stats.rankdata(y, axis=-1)) / nx
+        theta = px.mean(-1)
+        vx = np.maximum(px.var(-1, ddof=1), (nx - 1) / (4 * nx * nx))
+        vy = np.maximum(py.var(-1, ddof=1), (ny - 1) / (4 * ny * ny))
+        d = theta - 0.5
+        d = np.where(np.abs(d) < 1e-12, 0.0, d)
+        return d / np.sqrt(vx / nx + vy / ny), vx, vy
 
     def both_tails(res, n_arrangements):
         """(p greater, p less) from one scipy permutation_test (called with alternative="greater")."""
@@ -286,29 +306,36 @@ def notebook(spec: dict) -> dict:
         return (float(res.pvalue),
                 min(1.0, (np.count_nonzero(null <= obs + gamma) + adj) / (len(null) + adj)))
 
-    def t_test_tails(test):
-        """(p greater, p less) of a scipy t-test; a degenerate one (SD 0) as polytests reads it."""
-        p_gt = test(alternative="greater").pvalue
-        p_lt = test(alternative="less").pvalue
-        if np.isnan(p_gt) or np.isnan(p_lt):
-            s = float(test(alternative="two-sided").statistic)
-            return (0.0 if s > 0 else 1.0), (0.0 if s < 0 else 1.0)
-        return float(p_gt), float(p_lt)
+    def bound_test(x, y, bound, seed_):
+        """The shift of x over y against bound: (p above, p below). Each the larger of the permutation
+        p of the Brunner-Munzel t and its Satterthwaite t approximation, never below the separation
+        floor max(2^-n_x, 2^-n_y); groups under 30 documents must also pass the exact sign test over
+        random disjoint pairs (the same test as polytests', written with scipy)."""
+        rng = np.random.default_rng(seed_)
+        nx, ny = len(x), len(y)
+        res = stats.permutation_test((x - bound, y), lambda a, b, axis: bm_t(a, b, axis)[0],
+                                     permutation_type="independent", vectorized=True, n_resamples=R,
+                                     alternative="greater", rng=rng)
+        n_arr = math.comb(nx + ny, nx)
+        perm = both_tails(res, n_arr)
+        t, vx, vy = (float(np.asarray(v)) for v in bm_t(x - bound, y))
+        a, b = vx / nx, vy / ny
+        df = (a + b) ** 2 / (a * a / (nx - 1) + b * b / (ny - 1))
+        floor = max(1 / n_arr if n_arr <= R else 1 / (R + 1), 0.5 ** nx, 0.5 ** ny)
+        above = max(perm[0], stats.t.sf(t, df), floor)
+        below = max(perm[1], stats.t.cdf(t, df), floor)
+        if min(nx, ny) < 30:
+            n = min(nx, ny)
+            d = rng.permutation(x)[:n] - bound - rng.permutation(y)[:n]
+            above = max(above, stats.binomtest(int(np.sum(d > 0)), n, 0.5, alternative="greater").pvalue)
+            below = max(below, stats.binomtest(int(np.sum(d < 0)), n, 0.5, alternative="greater").pvalue)
+        return float(above), float(below)
 
-    def bound_test(x, y, bound, rng):
-        """mean(x) - mean(y) against bound: (p above, p below), each the larger of permutation and Welch."""
-        res = stats.permutation_test((x - bound, y), welch_t, permutation_type="independent", vectorized=True,
-                                     n_resamples=R, alternative="greater", rng=rng)
-        perm = both_tails(res, math.comb(len(x) + len(y), len(x)))
-        welch = t_test_tails(lambda **kw: stats.ttest_ind(x - bound, y, equal_var=False, **kw))
-        return max(perm[0], welch[0]), max(perm[1], welch[1])
-
-    def bound_test_one_sample(d, bound, rng):
-        res = stats.permutation_test((d - bound,), one_sample_t, permutation_type="samples", vectorized=True,
-                                     n_resamples=R, alternative="greater", rng=rng)
-        perm = both_tails(res, 2 ** len(d))
-        t1 = t_test_tails(lambda **kw: stats.ttest_1samp(d - bound, 0.0, **kw))
-        return max(perm[0], t1[0]), max(perm[1], t1[1])
+    def bound_test_one_sample(d, bound):
+        """The median of paired deltas against bound: exact sign tests (ties count for neither side)."""
+        n = len(d)
+        return (stats.binomtest(int(np.sum(d > bound)), n, 0.5, alternative="greater").pvalue,
+                stats.binomtest(int(np.sum(d < bound)), n, 0.5, alternative="greater").pvalue)
 
     def doc_means(neuron, excluded=frozenset()):
         out = np.full(len(docs), np.nan)
@@ -324,7 +351,9 @@ def notebook(spec: dict) -> dict:
         return v[np.isfinite(v)]
 
     def scale(neuron):
-        return float(np.quantile(np.abs(np.concatenate(acts[neuron]).astype(np.float64)), 0.999))
+        """99.9th percentile of |activation| on the model's reference text (read from the profiles that
+        ship with the model, as polytests reads them; not computed here)."""
+        return profiles.scale(NeuronRef(*neuron), None)  # None: the default activation site
 
     def types_in(corpus):
         return set(np.unique(np.concatenate([ids[i] for i in np.flatnonzero(corpus_of == corpus)])).tolist())
@@ -347,13 +376,13 @@ def notebook(spec: dict) -> dict:
         x = group(means, [corpus])
         if versus != "each":
             y = group(means, baseline)
-            if len(x) < 2 or len(y) < 2:
+            if len(x) < MIN_DOCS or len(y) < MIN_DOCS:
                 return None
             return bound_test(x, y, bound, seed_)
         tests = []
         for j, c in enumerate(baseline):
             y = group(means, [c])
-            if len(x) < 2 or len(y) < 2:
+            if len(x) < MIN_DOCS or len(y) < MIN_DOCS:
                 return None
             tests.append(bound_test(x, y, bound, seed_ + 1 + j))
         return max(t[0] for t in tests), min(1.0, len(tests) * min(t[1] for t in tests))
@@ -420,7 +449,7 @@ def notebook(spec: dict) -> dict:
             means = doc_means(neuron)
             x, y = group(means, [p.corpus]), group(means, baseline_of((p.corpus,), p.baseline))
             margin = float(p.margin) if p.margin is not None else bound_of(p, neuron)
-            if len(x) < 2 or len(y) < 2 or not margin > 0:
+            if len(x) < MIN_DOCS or len(y) < MIN_DOCS or not margin > 0:
                 return None
             upper, lower = bound_test(x, y, margin, rng_seed), bound_test(x, y, -margin, rng_seed + 1)
             return max(upper[1], lower[0]), min(1.0, 2 * min(upper[0], lower[1]))
@@ -442,7 +471,7 @@ def notebook(spec: dict) -> dict:
                 per_doc = (np.bincount(doc[sel], weights=resid, minlength=len(docs))
                            / np.bincount(doc[sel], minlength=len(docs)))
             x, y = group(per_doc, [p.corpus]), group(per_doc, [p.against])
-            if len(x) < 2 or len(y) < 2:
+            if len(x) < MIN_DOCS or len(y) < MIN_DOCS:
                 return None
             return bound_test(x, y, bound_of(p, neuron), rng_seed)
         if kind == "top_k_precision":
@@ -465,26 +494,11 @@ def notebook(spec: dict) -> dict:
             return (stats.binomtest(hits, k, p.min_precision, alternative="greater").pvalue,
                     stats.binomtest(hits, k, p.min_precision, alternative="less").pvalue)
         if kind == "explained_by":
-            import re
-
-            matched = ids_of_strings(p.tokens)
-            if p.regex is not None:
-                matched |= {i for i, s in enumerate(vocab) if re.search(p.regex, s)}
-            pred = [np.isin(i, list(matched)).astype(float) for i in ids]
-            flat = np.concatenate(pred)
-            if flat.all() or not flat.any():
-                return None
-            rng = np.random.default_rng(rng_seed)
-            boot = []
-            for _ in range(min(R, 1999)):  # documents resampled with replacement
-                pick = rng.integers(0, len(docs), len(docs))
-                r = np.corrcoef(np.concatenate([pred[i] for i in pick]),
-                                np.concatenate([acts[neuron][i] for i in pick]).astype(np.float64))[0, 1]
-                boot.append(r)
-            boot = np.array(boot)
-            boot = boot[np.isfinite(boot)]
-            return ((1 + np.sum(boot <= p.min_correlation)) / (len(boot) + 1),
-                    (1 + np.sum(boot >= p.min_correlation)) / (len(boot) + 1))
+            # Over tokens no test keeps its error rates on long-tailed activations (docs/statistics.md):
+            # polytests reports the correlation and never decides on it, so neither does the notebook.
+            if p.over == "documents":
+                raise SystemExit(f"{claim.id}: explained_by over documents is not reproduced notebook-style")
+            return None
         if kind.startswith("ablation_"):
             nonlocal ablation_seconds
             if any(k != "zero" for k in p.kinds):
@@ -497,9 +511,9 @@ def notebook(spec: dict) -> dict:
                 d = delta_loss(layer, target, sel)[sel]
                 d = d[np.isfinite(d)]
                 observed = float(d.mean())
-                above, below = bound_test_one_sample(d, bound, rng_seed)
-                rate = fired[layer] / n_tokens
-                magnitude = np.abs(post_sum[layer]) / n_tokens
+                above, below = bound_test_one_sample(d, bound)
+                prof = profiles.profile(layer, POST_SITE)  # firing rate and |mean| on the reference text
+                rate, magnitude = prof.rate, prof.magnitude
                 nulls = matched_null_neurons(rate, magnitude, target, p.n_null, pseed)
                 hits, p_rank = 0, None
                 for evaluated, n in enumerate(nulls, start=1):
@@ -524,8 +538,8 @@ def notebook(spec: dict) -> dict:
                 sel = np.flatnonzero(corpus_of == p.corpus)
                 d = delta_loss(layer, target, sel)[sel]
                 d = d[np.isfinite(d)]
-                upper = bound_test_one_sample(d, p.margin, rng_seed)
-                lower = bound_test_one_sample(d, -p.margin, rng_seed + 1)
+                upper = bound_test_one_sample(d, p.margin)
+                lower = bound_test_one_sample(d, -p.margin)
                 ablation_seconds += time.perf_counter() - t_abl
                 return max(upper[1], lower[0]), min(1.0, 2 * min(upper[0], lower[1]))
         raise SystemExit(f"{claim.id}: predicate kind {kind!r} is not reproduced notebook-style")
@@ -544,18 +558,24 @@ def notebook(spec: dict) -> dict:
             sides.append((None, 1.0))
         else:
             sides.append((max(q[0] for q in parts), min(1.0, len(parts) * min(q[1] for q in parts))))
-    decision = [1.0 if above is None else min(above, below) for above, below in sides]
-    adjusted = multipletests(decision, alpha=alpha, method="holm")[1]
+    # Holm over the family's 2m one-sided hypotheses (both sides of every claim), as polytests does
+    m = len(sides)
+    adjusted = multipletests([1.0 if a is None else a for a, _ in sides]
+                             + [1.0 if a is None else b for a, b in sides], alpha=alpha, method="holm")[1]
     results = {}
-    for claim, (above, below), p_adj in zip(claims, sides, adjusted, strict=True):
+    for i, (claim, (above, below)) in enumerate(zip(claims, sides, strict=True)):
         level = claim.alpha if claim.alpha is not None else alpha
+        adj_above, adj_below = float(adjusted[i]), float(adjusted[m + i])
         if above is None:
             verdict = "inconclusive"
-        elif p_adj <= level:
-            verdict = "confirmed" if above <= below else "refuted"
+        elif adj_above <= level:
+            verdict = "confirmed"
+        elif adj_below <= level:
+            verdict = "refuted"
         else:
             verdict = "inconclusive"
-        results[claim.id] = {"verdict": verdict, "above": above, "below": below, "adjusted": float(p_adj)}
+        results[claim.id] = {"verdict": verdict, "above": above, "below": below,
+                             "adjusted": min(adj_above, adj_below)}
     timings["ablation: hooked forward per neuron (real + null)"] = ablation_seconds
     timings["statistics: scipy permutation_test, t-tests, bootstrap, Holm"] = (
         time.perf_counter() - t - ablation_seconds)
@@ -632,7 +652,7 @@ def main() -> int:
         spec = {"claims_file": str(scratch / "project" / "hypotheses" / "claims.toml"),
                 "corpora": settings["corpora"], "model": settings["model"], "seed": settings["seed"],
                 "alpha": settings["alpha"], "resamples": resamples, "min_effect": settings["min_effect"],
-                "min_effect_loss": settings["min_effect_loss"]}
+                "min_effect_loss": settings["min_effect_loss"], "settings": settings}
         if settings["correction"] != "holm":
             raise SystemExit("the notebook side applies Holm; set [tool.polytests] correction = 'holm'")
         spec_path = scratch / "notebook.json"
