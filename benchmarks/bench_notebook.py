@@ -248,9 +248,8 @@ def notebook(spec: dict) -> dict:
     vocab = [tok.decode([i]) for i in range(int(model.cfg.d_vocab))]
     # Scales and the matched null neurons' firing profiles on the model's fixed reference text: read
     # from the profiles that ship with the model, as polytests reads them (not counted as work here).
+    # (A model without a reference text: both from the split itself, as polytests then does.)
     profiles = settings_profiles(Settings(**spec["settings"]), model, "confirm")
-    if profiles is None:
-        raise SystemExit("the notebook side needs a fixed reference text (the embedded model ships one)")
     MIN_DOCS = 10  # polytests.stats.relative.MIN_DOCUMENTS: fewer and the shift test is not run
     timings["import torch + TransformerLens, load model"] = time.perf_counter() - started
 
@@ -263,6 +262,10 @@ def notebook(spec: dict) -> dict:
     windows = [[ids_d[s : s + n_ctx - 1] for s in range(0, len(ids_d), n_ctx - 1)] for ids_d in ids]
     neurons = sorted({(c.neuron.layer, c.neuron.index) for c in claims})
     acts = {n: [] for n in neurons}  # neuron -> per document, activations of its tokens
+    abl_layers = [] if profiles is not None else sorted(
+        {c.neuron.layer for c in claims if any(p.kind.startswith("ablation") for p in c.predicates)})
+    fired = {L: np.zeros(model.d_mlp) for L in abl_layers}
+    post_sum = {L: np.zeros(model.d_mlp) for L in abl_layers}
     clean_loss = []  # per document, next-token loss of every token
     with torch.inference_mode():
         for doc_windows in windows:
@@ -273,6 +276,10 @@ def notebook(spec: dict) -> dict:
                 logits, cache = bridge.run_with_cache(row)
                 for layer, index in neurons:
                     per_n[(layer, index)].append(cache[model.activation_site(layer)][0, 1:, index].numpy())
+                for L in abl_layers:
+                    post = cache[f"blocks.{L}.mlp.hook_post"][0, 1:].double().numpy()
+                    fired[L] += (post > 0).sum(0)
+                    post_sum[L] += post.sum(0)
                 logp = torch.log_softmax(logits[0, :-1].float(), dim=-1)
                 losses.append(-logp.gather(-1, row[0, 1:, None])[:, 0].numpy())
             for n in neurons:
@@ -353,6 +360,8 @@ def notebook(spec: dict) -> dict:
     def scale(neuron):
         """99.9th percentile of |activation| on the model's reference text (read from the profiles that
         ship with the model, as polytests reads them; not computed here)."""
+        if profiles is None:
+            return float(np.quantile(np.abs(np.concatenate(acts[neuron]).astype(np.float64)), 0.999))
         return profiles.scale(NeuronRef(*neuron), None)  # None: the default activation site
 
     def types_in(corpus):
@@ -512,8 +521,11 @@ def notebook(spec: dict) -> dict:
                 d = d[np.isfinite(d)]
                 observed = float(d.mean())
                 above, below = bound_test_one_sample(d, bound)
-                prof = profiles.profile(layer, POST_SITE)  # firing rate and |mean| on the reference text
-                rate, magnitude = prof.rate, prof.magnitude
+                if profiles is not None:  # firing rate and |mean| on the reference text
+                    prof = profiles.profile(layer, POST_SITE)
+                    rate, magnitude = prof.rate, prof.magnitude
+                else:
+                    rate, magnitude = fired[layer] / n_tokens, np.abs(post_sum[layer]) / n_tokens
                 nulls = matched_null_neurons(rate, magnitude, target, p.n_null, pseed)
                 hits, p_rank = 0, None
                 for evaluated, n in enumerate(nulls, start=1):
