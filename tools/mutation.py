@@ -3,7 +3,8 @@
     python tools/mutation.py                       # every module below, 2 workers
     python tools/mutation.py polytests/stats/multiplicity.py --jobs 1
     python tools/mutation.py --write-doc           # also rewrite docs/reliability.md's table
-    python tools/mutation.py --write-doc --json rows.json --merge polytests/stats/bounds.py  # re-measure one
+    python tools/mutation.py --json docs/mutation.json --merge polytests/stats/bounds.py  # re-measure one
+    python tools/mutation.py --json docs/mutation.json --doc-only --write-doc  # the doc's table from the rows
 
 For each module, a scratch copy of this working tree (``--scratch``, default
 /tmp/polytests-mutation) gets a ``[tool.mutmut]`` section naming that module and the test files
@@ -107,19 +108,22 @@ def run_module(scratch: Path, module: str, tests: tuple[str, ...], jobs: int,
     return {"module": module, "mutants": total, "killed": killed, "survived": codes[SURVIVED],
             "timeouts": sum(codes[c] for c in TIMEOUTS),
             "no_tests": codes[NO_TESTS], "score": killed / total if total else 1.0,
-            "seconds": time.perf_counter() - start, "tests": tests, "survivors": survivors}
+            "seconds": time.perf_counter() - start, "tests": tests, "survivors": survivors,
+            "measured": time.strftime("%Y-%m-%d"), "mutmut": _mutmut_version()}
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| module | mutants | killed | survived | no tests | score | tests run |",
-             "|---|---:|---:|---:|---:|---:|---|"]
-    for r in rows:
+    lines = ["| module | mutants | killed | survived | no tests | of the killed, by timeout | score | measured "
+             "| tests run |",
+             "|---|---:|---:|---:|---:|---:|---:|---|---|"]
+    for r in rows:  # rows measured before timeouts were counted show "?"
         lines.append(f"| `{r['module']}` | {r['mutants']} | {r['killed']} | {r['survived']} | {r['no_tests']} | "
-                     f"{r['score']:.0%} | {', '.join(Path(t).name for t in r['tests'])} |")
+                     f"{r.get('timeouts', '?')} | {r['score']:.0%} | {r.get('measured', '?')} | "
+                     f"{', '.join(Path(t).name for t in r['tests'])} |")
     total = sum(r["mutants"] for r in rows)
     killed = sum(r["killed"] for r in rows)
     lines.append(f"| all | {total} | {killed} | {sum(r['survived'] for r in rows)} | "
-                 f"{sum(r['no_tests'] for r in rows)} | {killed / total:.0%} | |")
+                 f"{sum(r['no_tests'] for r in rows)} | | {killed / total:.0%} | | |")
     return "\n".join(lines)
 
 
@@ -138,12 +142,22 @@ def main() -> int:
     parser.add_argument("--scratch", default="/tmp/polytests-mutation")
     parser.add_argument("--write-doc", action="store_true", help="rewrite the table in docs/reliability.md")
     parser.add_argument("--json", help="also write every row (survivors included) here")
+    parser.add_argument("--doc-only", action="store_true",
+                        help="measure nothing: print (and with --write-doc, write) the table of the rows in --json")
     parser.add_argument("--merge", action="store_true",
                         help="keep the other modules' rows already in --json (re-measure some modules only)")
     args = parser.parse_args()
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:
         parser.error(f"unknown module {unknown[0]}; known: {', '.join(MODULES)}")
+    if args.doc_only:
+        if not args.json or not Path(args.json).is_file():
+            parser.error("--doc-only reads the rows of --json FILE (written by earlier runs)")
+        rows = sorted(json.loads(Path(args.json).read_text()), key=lambda r: list(MODULES).index(r["module"]))
+        if args.write_doc:
+            write_doc(rows, args.json)
+        print(table(rows))
+        return 0
     scratch = Path(args.scratch)
     scratch_copy(scratch)
     kept = []
@@ -161,19 +175,22 @@ def main() -> int:
         if args.json:
             Path(args.json).write_text(json.dumps(every, indent=1), encoding="utf-8")
         if args.write_doc:
-            write_doc(every, [] if args.merge else args.modules)
+            write_doc(every, args.json)
     print(table(sorted(kept + rows, key=lambda r: list(MODULES).index(r["module"]))))
     return 0
 
 
-def write_doc(rows: list[dict], modules: list[str]) -> None:
+def write_doc(rows: list[dict], rows_file: str | None) -> None:
+    """The table of ``rows`` between the markers of docs/reliability.md, with the commands behind it."""
     text = DOC.read_text(encoding="utf-8")
     before, rest = text.split(START, 1)
     _, after = rest.split(END, 1)
-    command = "python tools/mutation.py --write-doc" + (f" {' '.join(modules)}" if modules else "")
-    done = "" if len(rows) == len(modules or MODULES) else (
-        f" ({len(rows)} of {len(modules or MODULES)} modules measured)")
-    body = f"`{command}` (mutmut {_mutmut_version()}, {time.strftime('%Y-%m-%d')}){done}:\n\n{table(rows)}"
+    where = rows_file or "rows.json"
+    missing = [m for m in MODULES if m not in {r["module"] for r in rows}]
+    body = (f"Each row: `python tools/mutation.py MODULE --jobs 1 --json {where} --merge` (the date it was measured "
+            f"is in the row); this table: `python tools/mutation.py --json {where} --doc-only --write-doc`"
+            + (f". Not in the table: {', '.join(f'`{m}`' for m in missing)}" if missing else "")
+            + f".\n\n{table(rows)}")
     DOC.write_text(f"{before}{START}\n{body}\n{END}{after}", encoding="utf-8")
 
 
