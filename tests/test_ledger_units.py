@@ -8,7 +8,6 @@ import dataclasses
 import json
 import re
 
-import pytest
 
 from polytests.claims.results import ClaimResult, PredicateResult
 from polytests.reports.ledger import (
